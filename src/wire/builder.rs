@@ -1,0 +1,495 @@
+//! Writing a message into a caller-owned buffer: sections in order, names
+//! compressed through a fixed table, a size limit, TC when an answer won't fit.
+
+use super::error::BuildError;
+use super::header::{Flags, Header, Section};
+use super::name::{HEADER_LEN, Labels, MAX_LABELS, Name, labels_eq};
+use super::rdata::{RData, TsigData};
+use super::types::{Class, Rcode, Rtype};
+
+/// The classic UDP limit without EDNS (RFC 1035 §4.2.1).
+pub const UDP_LIMIT: usize = 512;
+/// The largest message (TCP, RFC 1035 §4.2.2).
+pub const MAX_MESSAGE: usize = 65535;
+
+/// Earlier names a compression pointer can refer to. More are not remembered;
+/// later names are then written with less compression, never wrongly.
+const COMPRESS_SLOTS: usize = 64;
+/// Pointers hold 14 bits of offset (RFC 1035 §4.1.4).
+const MAX_POINTER: usize = 0x3fff;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    offset: u16,
+    labels: u8,
+}
+
+/// Offsets of name suffixes already written, with their label counts.
+#[derive(Clone, Copy)]
+struct Compressor {
+    slots: [Slot; COMPRESS_SLOTS],
+    len: usize,
+}
+
+impl Compressor {
+    const EMPTY: Compressor = Compressor {
+        slots: [Slot {
+            offset: 0,
+            labels: 0,
+        }; COMPRESS_SLOTS],
+        len: 0,
+    };
+
+    fn find(&self, out: &[u8], name: &Name<'_>) -> Option<u16> {
+        let labels = u8::try_from(name.label_count()).ok()?;
+        let slots = self.slots.get(..self.len)?;
+        slots
+            .iter()
+            .filter(|s| s.labels == labels)
+            .find(|s| labels_eq(out_labels(out, s.offset), name.labels()))
+            .map(|s| s.offset)
+    }
+
+    fn remember(&mut self, offset: usize, labels: usize) {
+        let (Ok(offset), Ok(labels)) = (u16::try_from(offset), u8::try_from(labels)) else {
+            return;
+        };
+        if usize::from(offset) > MAX_POINTER {
+            return;
+        }
+        if let Some(slot) = self.slots.get_mut(self.len) {
+            *slot = Slot { offset, labels };
+            self.len += 1;
+        }
+    }
+}
+
+/// Labels of a name this builder wrote itself (terminated by the root octet).
+fn out_labels(out: &[u8], offset: u16) -> Labels<'_> {
+    Labels::raw(out, usize::from(offset), MAX_LABELS)
+}
+
+/// Writes a DNS message into `&mut [u8]` without allocating.
+///
+/// Sections must be written in order (question, answer, authority, additional).
+/// A record that does not fit is rolled back whole: in the question, answer or
+/// authority section the builder sets TC (RFC 2181 §9) and refuses further data
+/// records; in the additional section it is simply left out. Space can be held
+/// back with [`MessageBuilder::reserve`] for OPT and TSIG, which may use it.
+pub struct MessageBuilder<'b> {
+    buf: &'b mut [u8],
+    limit: usize,
+    reserved: usize,
+    pos: usize,
+    header: Header,
+    section: Section,
+    truncated: bool,
+    compression: bool,
+    compressor: Compressor,
+}
+
+impl<'b> MessageBuilder<'b> {
+    /// Starts a message in `buf`, never writing at or past `limit` (nor past the
+    /// end of `buf`). The header starts zeroed.
+    pub fn new(buf: &'b mut [u8], limit: usize) -> Result<MessageBuilder<'b>, BuildError> {
+        let limit = limit.min(buf.len()).min(MAX_MESSAGE);
+        if limit < HEADER_LEN {
+            return Err(BuildError::NoRoomForHeader);
+        }
+        Ok(MessageBuilder {
+            buf,
+            limit,
+            reserved: 0,
+            pos: HEADER_LEN,
+            header: Header::default(),
+            section: Section::Question,
+            truncated: false,
+            compression: true,
+            compressor: Compressor::EMPTY,
+        })
+    }
+
+    /// Sets the message ID.
+    pub fn set_id(&mut self, id: u16) {
+        self.header.id = id;
+    }
+
+    /// The flags, to read or change (the builder sets TC itself).
+    pub fn flags_mut(&mut self) -> &mut Flags {
+        &mut self.header.flags
+    }
+
+    /// The header as it stands (counts so far).
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    /// Sets the header RCODE bits; an extended RCODE also needs
+    /// [`MessageBuilder::opt`] with `rcode.extended_bits()`.
+    pub fn set_rcode(&mut self, rcode: Rcode) {
+        self.header.flags.set_rcode(rcode);
+    }
+
+    /// Turns name compression on (the default) or off for what follows.
+    pub fn set_compression(&mut self, on: bool) {
+        self.compression = on;
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.pos
+    }
+
+    /// Whether nothing but the header was written.
+    pub fn is_empty(&self) -> bool {
+        self.pos == HEADER_LEN
+    }
+
+    /// Whether a record was refused for lack of room and TC was set.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Room left for data records.
+    pub fn remaining(&self) -> usize {
+        self.data_limit().saturating_sub(self.pos)
+    }
+
+    /// Holds `bytes` back from data records, for OPT and TSIG written last.
+    pub fn reserve(&mut self, bytes: usize) -> Result<(), BuildError> {
+        if self.pos + self.reserved + bytes > self.limit {
+            return Err(BuildError::NoSpace);
+        }
+        self.reserved += bytes;
+        Ok(())
+    }
+
+    fn data_limit(&self) -> usize {
+        self.limit.saturating_sub(self.reserved)
+    }
+
+    /// Adds a question (UPDATE: the zone).
+    pub fn question(
+        &mut self,
+        name: Name<'_>,
+        qtype: Rtype,
+        qclass: Class,
+    ) -> Result<(), BuildError> {
+        self.enter(Section::Question)?;
+        let limit = self.data_limit();
+        self.attempt(Section::Question, limit, |b| {
+            b.name(name, true)?;
+            b.u16(qtype.into())?;
+            b.u16(qclass.into())
+        })
+    }
+
+    /// Adds a record with typed RDATA to `section`.
+    pub fn record(
+        &mut self,
+        section: Section,
+        owner: Name<'_>,
+        rtype: Rtype,
+        class: Class,
+        ttl: u32,
+        data: &RData<'_>,
+    ) -> Result<(), BuildError> {
+        self.data_record(section, owner, rtype, class, ttl, |b| b.rdata(data))
+    }
+
+    /// Adds a record whose RDATA is already in uncompressed wire form (stored data).
+    pub fn raw_record(
+        &mut self,
+        section: Section,
+        owner: Name<'_>,
+        rtype: Rtype,
+        class: Class,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), BuildError> {
+        self.data_record(section, owner, rtype, class, ttl, |b| b.bytes(rdata))
+    }
+
+    fn data_record(
+        &mut self,
+        section: Section,
+        owner: Name<'_>,
+        rtype: Rtype,
+        class: Class,
+        ttl: u32,
+        rdata: impl FnOnce(&mut Self) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError> {
+        if section == Section::Question {
+            return Err(BuildError::SectionOrder);
+        }
+        self.enter(section)?;
+        let limit = self.data_limit();
+        self.attempt(section, limit, |b| {
+            b.name(owner, true)?;
+            b.u16(rtype.into())?;
+            b.u16(class.into())?;
+            b.u32(ttl)?;
+            b.with_rdlength(rdata)
+        })
+    }
+
+    /// Adds the OPT pseudo-record (RFC 6891 §6.1.2) to the additional section.
+    /// It may use reserved space and is accepted after truncation.
+    pub fn opt(
+        &mut self,
+        udp_payload: u16,
+        ext_rcode: u8,
+        version: u8,
+        flags: u16,
+        options: &[u8],
+    ) -> Result<(), BuildError> {
+        self.enter(Section::Additional)?;
+        let ttl = u32::from(ext_rcode) << 24 | u32::from(version) << 16 | u32::from(flags);
+        self.meta_record(|b| {
+            b.u8(0)?;
+            b.u16(Rtype::Opt.into())?;
+            b.u16(udp_payload)?;
+            b.u32(ttl)?;
+            b.with_rdlength(|b| b.bytes(options))
+        })
+    }
+
+    /// Adds a TSIG record (RFC 8945 §4.2) as the last record: owner uncompressed,
+    /// CLASS ANY, TTL 0. It may use reserved space and is accepted after truncation.
+    pub fn tsig(&mut self, key_name: Name<'_>, data: &TsigData<'_>) -> Result<(), BuildError> {
+        self.enter(Section::Additional)?;
+        self.meta_record(|b| {
+            b.name(key_name, false)?;
+            b.u16(Rtype::Tsig.into())?;
+            b.u16(Class::Any.into())?;
+            b.u32(0)?;
+            b.with_rdlength(|b| b.rdata(&RData::Tsig(*data)))
+        })
+    }
+
+    fn meta_record(
+        &mut self,
+        write: impl FnOnce(&mut Self) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError> {
+        let before = self.pos;
+        self.attempt(Section::Additional, self.limit, write)?;
+        self.reserved = self.reserved.saturating_sub(self.pos - before);
+        Ok(())
+    }
+
+    fn enter(&mut self, section: Section) -> Result<(), BuildError> {
+        if section < self.section {
+            return Err(BuildError::SectionOrder);
+        }
+        self.section = section;
+        Ok(())
+    }
+
+    /// Runs `write` against `limit`; on failure restores the state before it.
+    fn attempt(
+        &mut self,
+        section: Section,
+        limit: usize,
+        write: impl FnOnce(&mut Self) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError> {
+        let is_meta = limit == self.limit;
+        if self.truncated && !is_meta {
+            return Err(BuildError::Truncated);
+        }
+        let count = self
+            .header
+            .counts
+            .get(section.index())
+            .copied()
+            .unwrap_or(u16::MAX);
+        if count == u16::MAX {
+            return Err(BuildError::CountOverflow);
+        }
+        let saved_pos = self.pos;
+        let saved_names = self.compressor.len;
+        let saved_limit = self.limit;
+        self.limit = limit;
+        let result = write(self);
+        self.limit = saved_limit;
+        match result {
+            Ok(()) => {
+                if let Some(c) = self.header.counts.get_mut(section.index()) {
+                    *c = count + 1;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.pos = saved_pos;
+                self.compressor.len = saved_names;
+                match e {
+                    BuildError::NoSpace if section == Section::Additional => Err(e),
+                    BuildError::NoSpace => {
+                        self.truncated = true;
+                        self.header.flags.set_tc(true);
+                        Err(BuildError::Truncated)
+                    }
+                    other => Err(other),
+                }
+            }
+        }
+    }
+
+    /// Writes the header and returns the message length.
+    pub fn finish(self) -> usize {
+        let header = self.header.to_bytes();
+        if let Some(dst) = self.buf.get_mut(..HEADER_LEN) {
+            dst.copy_from_slice(&header);
+        }
+        self.pos
+    }
+
+    /// Writes the header and returns the message bytes.
+    pub fn finish_bytes(self) -> &'b [u8] {
+        let header = self.header.to_bytes();
+        let buf = self.buf;
+        if let Some(dst) = buf.get_mut(..HEADER_LEN) {
+            dst.copy_from_slice(&header);
+        }
+        buf.get(..self.pos).unwrap_or(&[])
+    }
+
+    // -- low-level writers; all fail with NoSpace at the limit --
+
+    fn bytes(&mut self, data: &[u8]) -> Result<(), BuildError> {
+        let end = self.pos + data.len();
+        if end > self.limit {
+            return Err(BuildError::NoSpace);
+        }
+        let dst = self.buf.get_mut(self.pos..end).ok_or(BuildError::NoSpace)?;
+        dst.copy_from_slice(data);
+        self.pos = end;
+        Ok(())
+    }
+
+    fn u8(&mut self, v: u8) -> Result<(), BuildError> {
+        self.bytes(&[v])
+    }
+
+    fn u16(&mut self, v: u16) -> Result<(), BuildError> {
+        self.bytes(&v.to_be_bytes())
+    }
+
+    fn u32(&mut self, v: u32) -> Result<(), BuildError> {
+        self.bytes(&v.to_be_bytes())
+    }
+
+    /// A 16-bit length, then what `write` writes, then the length filled in.
+    fn with_rdlength(
+        &mut self,
+        write: impl FnOnce(&mut Self) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError> {
+        let at = self.pos;
+        self.u16(0)?;
+        write(self)?;
+        let len = u16::try_from(self.pos - at - 2).map_err(|_| BuildError::RdataTooLong)?;
+        let dst = self.buf.get_mut(at..at + 2).ok_or(BuildError::NoSpace)?;
+        dst.copy_from_slice(&len.to_be_bytes());
+        Ok(())
+    }
+
+    /// Writes a name, pointing at an earlier copy of its longest known suffix
+    /// when `compress` is set and compression is on (RFC 1035 §4.1.4).
+    fn name(&mut self, name: Name<'_>, compress: bool) -> Result<(), BuildError> {
+        let compress = compress && self.compression;
+        let mut rest = name;
+        loop {
+            if rest.is_root() {
+                return self.u8(0);
+            }
+            if compress {
+                let written = self.buf.get(..self.pos).unwrap_or(&[]);
+                if let Some(offset) = self.compressor.find(written, &rest) {
+                    return self.u16(0xc000 | offset);
+                }
+            }
+            let here = self.pos;
+            let label = rest.labels().next().unwrap_or(&[]);
+            self.u8(label.len() as u8)?;
+            self.bytes(label)?;
+            if compress {
+                self.compressor.remember(here, rest.label_count());
+            }
+            rest = rest.suffix(1);
+        }
+    }
+
+    fn rdata(&mut self, data: &RData<'_>) -> Result<(), BuildError> {
+        match *data {
+            RData::A(ip) => self.bytes(&ip.octets()),
+            RData::Aaaa(ip) => self.bytes(&ip.octets()),
+            RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) => self.name(n, true),
+            RData::Soa(soa) => {
+                self.name(soa.mname, true)?;
+                self.name(soa.rname, true)?;
+                for v in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+                    self.u32(v)?;
+                }
+                Ok(())
+            }
+            RData::Mx {
+                preference,
+                exchange,
+            } => {
+                self.u16(preference)?;
+                self.name(exchange, true)
+            }
+            RData::Txt(txt) => self.bytes(txt.raw()),
+            // RFC 2782: the target is not compressed.
+            RData::Srv(srv) => {
+                self.u16(srv.priority)?;
+                self.u16(srv.weight)?;
+                self.u16(srv.port)?;
+                self.name(srv.target, false)
+            }
+            RData::Caa(caa) => {
+                let tag_len = u8::try_from(caa.tag.len()).map_err(|_| BuildError::RdataTooLong)?;
+                self.u8(caa.flags)?;
+                self.u8(tag_len)?;
+                self.bytes(caa.tag)?;
+                self.bytes(caa.value)
+            }
+            RData::Opt(opt) => self.bytes(opt.raw()),
+            // RFC 8945 §4.2: algorithm name uncompressed, 48-bit time.
+            RData::Tsig(t) => {
+                let mac_len = u16::try_from(t.mac.len()).map_err(|_| BuildError::RdataTooLong)?;
+                let other_len =
+                    u16::try_from(t.other.len()).map_err(|_| BuildError::RdataTooLong)?;
+                self.name(t.algorithm, false)?;
+                self.u16((t.time_signed >> 32) as u16)?;
+                self.u32(t.time_signed as u32)?;
+                self.u16(t.fudge)?;
+                self.u16(mac_len)?;
+                self.bytes(t.mac)?;
+                self.u16(t.original_id)?;
+                self.u16(t.error.into())?;
+                self.u16(other_len)?;
+                self.bytes(t.other)
+            }
+            RData::Unknown(bytes) => self.bytes(bytes),
+            RData::Empty => Ok(()),
+        }
+    }
+}
+
+/// Writes `data` uncompressed into `out` (the form LMDB stores and TSIG and
+/// DNSSEC digests use); returns the length. Running out of room is `NoSpace`.
+pub fn write_rdata(out: &mut [u8], data: &RData<'_>) -> Result<usize, BuildError> {
+    let mut b = MessageBuilder {
+        limit: out.len(),
+        buf: out,
+        reserved: 0,
+        pos: 0,
+        header: Header::default(),
+        section: Section::Additional,
+        truncated: false,
+        compression: false,
+        compressor: Compressor::EMPTY,
+    };
+    b.rdata(data)?;
+    Ok(b.pos)
+}

@@ -1,0 +1,356 @@
+//! A whole received message: checked once, then read through borrowed views.
+
+use super::error::ParseError;
+use super::header::{Header, Section};
+use super::name::{HEADER_LEN, Name};
+use super::rdata::{OptData, RData, TsigData};
+use super::reader::Reader;
+use super::types::{Class, Rcode, Rtype};
+
+/// A question (RFC 1035 §4.1.2); in an UPDATE, the zone (RFC 2136 §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Question<'a> {
+    /// QNAME, case as received.
+    pub name: Name<'a>,
+    /// QTYPE.
+    pub qtype: Rtype,
+    /// QCLASS.
+    pub qclass: Class,
+}
+
+impl<'a> Question<'a> {
+    /// Parses a question at `pos` of `msg`; returns it and the next position.
+    pub fn parse(msg: &'a [u8], pos: usize) -> Result<(Question<'a>, usize), ParseError> {
+        let mut r = Reader::new(msg, pos);
+        let name = r.name(true)?;
+        let qtype = Rtype::from(r.u16()?);
+        let qclass = Class::from(r.u16()?);
+        Ok((
+            Question {
+                name,
+                qtype,
+                qclass,
+            },
+            r.pos(),
+        ))
+    }
+}
+
+/// A resource record (RFC 1035 §4.1.3) with its RDATA already checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Owner name.
+    pub owner: Name<'a>,
+    /// TYPE.
+    pub rtype: Rtype,
+    /// CLASS (for OPT: the UDP payload size).
+    pub class: Class,
+    /// TTL (for OPT: extended RCODE, version and flags).
+    pub ttl: u32,
+    /// Typed view of the RDATA.
+    pub data: RData<'a>,
+    /// The RDATA as received (names may hold compression pointers).
+    pub rdata: &'a [u8],
+}
+
+impl<'a> Record<'a> {
+    /// Parses a record at `pos` of `msg`; returns it and the next position.
+    pub fn parse(msg: &'a [u8], pos: usize) -> Result<(Record<'a>, usize), ParseError> {
+        let mut r = Reader::new(msg, pos);
+        let owner = r.name(true)?;
+        let rtype = Rtype::from(r.u16()?);
+        let class = Class::from(r.u16()?);
+        let ttl = r.u32()?;
+        let len = usize::from(r.u16()?);
+        let start = r.pos();
+        let rdata = r.bytes(len)?;
+        let data = RData::parse(msg, rtype, start, len, true)?;
+        Ok((
+            Record {
+                owner,
+                rtype,
+                class,
+                ttl,
+                data,
+                rdata,
+            },
+            r.pos(),
+        ))
+    }
+}
+
+/// EDNS(0) information from the OPT pseudo-record (RFC 6891 §6.1.2, §6.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edns<'a> {
+    /// Requestor's UDP payload size (the OPT CLASS field).
+    pub udp_payload: u16,
+    /// Upper eight bits of the extended RCODE.
+    pub ext_rcode: u8,
+    /// EDNS version; above 0 is answered with BADVERS.
+    pub version: u8,
+    /// The 16 flag bits; bit 15 is DO (RFC 3225).
+    pub flags: u16,
+    /// Options.
+    pub options: OptData<'a>,
+}
+
+impl Edns<'_> {
+    /// The DNSSEC OK bit (RFC 3225 §3).
+    pub fn dnssec_ok(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+}
+
+/// The TSIG record of a message (RFC 8945 §4.2) and where it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsigRecord<'a> {
+    /// Key name (the record's owner).
+    pub key_name: Name<'a>,
+    /// The TSIG RDATA.
+    pub data: TsigData<'a>,
+    /// Offset of the record in the message: everything before it is signed.
+    pub start: usize,
+}
+
+/// Iterator over the questions of a checked message.
+#[derive(Debug, Clone)]
+pub struct Questions<'a> {
+    msg: &'a [u8],
+    pos: usize,
+    remaining: u16,
+}
+
+impl<'a> Iterator for Questions<'a> {
+    type Item = Question<'a>;
+
+    fn next(&mut self) -> Option<Question<'a>> {
+        self.remaining = self.remaining.checked_sub(1)?;
+        let (q, next) = Question::parse(self.msg, self.pos).ok()?;
+        self.pos = next;
+        Some(q)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(usize::from(self.remaining)))
+    }
+}
+
+/// Iterator over the records of one section of a checked message.
+#[derive(Debug, Clone)]
+pub struct Records<'a> {
+    msg: &'a [u8],
+    pos: usize,
+    remaining: u16,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+
+    fn next(&mut self) -> Option<Record<'a>> {
+        self.remaining = self.remaining.checked_sub(1)?;
+        let (rec, next) = Record::parse(self.msg, self.pos).ok()?;
+        self.pos = next;
+        Some(rec)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(usize::from(self.remaining)))
+    }
+}
+
+/// A received message, checked in one pass by [`Message::parse`].
+///
+/// Nothing is copied: every view borrows the receive buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    buf: &'a [u8],
+    header: Header,
+    section_start: [usize; 4],
+    opt: Option<usize>,
+    tsig: Option<usize>,
+}
+
+impl<'a> Message<'a> {
+    /// Checks a whole message: header, every name, every record and its RDATA,
+    /// the OPT and TSIG placement rules, and that no byte is left over.
+    pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        let header = Header::parse(buf)?;
+        let mut section_start = [HEADER_LEN; 4];
+        let mut pos = HEADER_LEN;
+        for _ in 0..header.count(Section::Question) {
+            pos = Question::parse(buf, pos)?.1;
+        }
+        let mut opt = None;
+        let mut tsig = None;
+        for section in [Section::Answer, Section::Authority, Section::Additional] {
+            if let Some(slot) = section_start.get_mut(section.index()) {
+                *slot = pos;
+            }
+            let count = header.count(section);
+            for index in 0..count {
+                let start = pos;
+                let (rec, next) = Record::parse(buf, pos)?;
+                match rec.rtype {
+                    // RFC 6891 §6.1.1: one OPT at most, owner root, additional only.
+                    Rtype::Opt => {
+                        if section != Section::Additional || !rec.owner.is_root() {
+                            return Err(ParseError::BadOpt);
+                        }
+                        if opt.is_some() {
+                            return Err(ParseError::MultipleOpt);
+                        }
+                        opt = Some(start);
+                    }
+                    // RFC 8945 §5.1: the TSIG record must be the last record of
+                    // the additional section; anything else is FORMERR.
+                    Rtype::Tsig => {
+                        if section != Section::Additional || index + 1 != count {
+                            return Err(ParseError::TsigNotLast);
+                        }
+                        // RFC 8945 §4.2: CLASS ANY, TTL 0.
+                        if rec.class != Class::Any || rec.ttl != 0 {
+                            return Err(ParseError::BadTsig);
+                        }
+                        tsig = Some(start);
+                    }
+                    _ => {}
+                }
+                pos = next;
+            }
+        }
+        if pos != buf.len() {
+            return Err(ParseError::TrailingBytes);
+        }
+        Ok(Message {
+            buf,
+            header,
+            section_start,
+            opt,
+            tsig,
+        })
+    }
+
+    /// The bytes the message was parsed from.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The header.
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    /// The questions (UPDATE: the zone section).
+    pub fn questions(&self) -> Questions<'a> {
+        Questions {
+            msg: self.buf,
+            pos: HEADER_LEN,
+            remaining: self.header.count(Section::Question),
+        }
+    }
+
+    /// The first question, if any.
+    pub fn question(&self) -> Option<Question<'a>> {
+        self.questions().next()
+    }
+
+    /// The records of one section (for `Section::Question`, none).
+    pub fn records(&self, section: Section) -> Records<'a> {
+        let (pos, remaining) = match section {
+            Section::Question => (HEADER_LEN, 0),
+            _ => (
+                self.section_start
+                    .get(section.index())
+                    .copied()
+                    .unwrap_or(HEADER_LEN),
+                self.header.count(section),
+            ),
+        };
+        Records {
+            msg: self.buf,
+            pos,
+            remaining,
+        }
+    }
+
+    /// The answer section.
+    pub fn answers(&self) -> Records<'a> {
+        self.records(Section::Answer)
+    }
+
+    /// The authority section.
+    pub fn authority(&self) -> Records<'a> {
+        self.records(Section::Authority)
+    }
+
+    /// The additional section, OPT and TSIG included.
+    pub fn additional(&self) -> Records<'a> {
+        self.records(Section::Additional)
+    }
+
+    /// UPDATE's zone section (RFC 2136 §2.3).
+    pub fn zone(&self) -> Questions<'a> {
+        self.questions()
+    }
+
+    /// UPDATE's prerequisite section (RFC 2136 §2.4).
+    pub fn prerequisites(&self) -> Records<'a> {
+        self.records(Section::PREREQUISITE)
+    }
+
+    /// UPDATE's update section (RFC 2136 §2.5).
+    pub fn updates(&self) -> Records<'a> {
+        self.records(Section::UPDATE)
+    }
+
+    /// EDNS(0) data, when the message carries an OPT record.
+    pub fn edns(&self) -> Option<Edns<'a>> {
+        let (rec, _) = Record::parse(self.buf, self.opt?).ok()?;
+        let RData::Opt(options) = rec.data else {
+            return None;
+        };
+        Some(Edns {
+            udp_payload: u16::from(rec.class),
+            ext_rcode: (rec.ttl >> 24) as u8,
+            version: (rec.ttl >> 16) as u8,
+            flags: rec.ttl as u16,
+            options,
+        })
+    }
+
+    /// The full 12-bit RCODE: header bits plus the OPT extension.
+    pub fn rcode(&self) -> Rcode {
+        let high = self.edns().map_or(0, |e| u16::from(e.ext_rcode));
+        Rcode::from(high << 4 | u16::from(self.header.flags.rcode_bits()))
+    }
+
+    /// The TSIG record, when the message is signed.
+    pub fn tsig(&self) -> Option<TsigRecord<'a>> {
+        let start = self.tsig?;
+        let (rec, _) = Record::parse(self.buf, start).ok()?;
+        let RData::Tsig(data) = rec.data else {
+            return None;
+        };
+        Some(TsigRecord {
+            key_name: rec.owner,
+            data,
+            start,
+        })
+    }
+
+    /// What a TSIG digest covers of this message (RFC 8945 §4.3.1, §5.4.1):
+    /// the header as the signer saw it — ID replaced by the original ID, ARCOUNT
+    /// without the TSIG record — and the bytes after the header up to the TSIG
+    /// record. `None` when the message is not signed.
+    pub fn tsig_signed_parts(&self) -> Option<([u8; HEADER_LEN], &'a [u8])> {
+        let tsig = self.tsig()?;
+        let mut header = self.header;
+        header.id = tsig.data.original_id;
+        let additional = Section::Additional.index();
+        if let Some(count) = header.counts.get_mut(additional) {
+            *count = count.saturating_sub(1);
+        }
+        let body = self.buf.get(HEADER_LEN..tsig.start)?;
+        Some((header.to_bytes(), body))
+    }
+}

@@ -1,0 +1,718 @@
+//! Domain names: borrowed views that follow compression lazily, and a fixed-size
+//! owned buffer for the canonical form (RFC 1035 §3.1, §4.1.4; RFC 4034 §6.2).
+
+use core::fmt;
+
+use super::error::ParseError;
+
+/// Longest name in wire form, root label included (RFC 1035 §2.3.4).
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest label (RFC 1035 §2.3.4).
+pub const MAX_LABEL_LEN: usize = 63;
+/// Most labels a name can have: 127 one-octet labels and the root.
+pub const MAX_LABELS: usize = 127;
+/// Length of the DNS header; no compression pointer may point into it.
+pub const HEADER_LEN: usize = 12;
+
+const POINTER_BITS: u8 = 0xc0;
+
+/// What a scan of a name found.
+#[derive(Clone, Copy)]
+struct Scan {
+    next: usize,
+    wire_len: u8,
+    labels: u8,
+}
+
+/// Walks a name starting at `start`, checking every rule, without copying.
+///
+/// RFC 1035 §4.1.4: a pointer refers to a *prior* occurrence of a name. We demand
+/// more: each pointer must point strictly before the start of the run of labels it
+/// ends, so the positions visited strictly decrease and loops are impossible.
+fn scan(buf: &[u8], start: usize, pointers_allowed: bool) -> Result<Scan, ParseError> {
+    let mut pos = start;
+    let mut limit = start;
+    let mut next = None;
+    let mut wire_len = 1usize;
+    let mut labels = 0u8;
+    loop {
+        let len = *buf.get(pos).ok_or(ParseError::ShortInput)?;
+        match len & POINTER_BITS {
+            0x00 if len == 0 => {
+                return Ok(Scan {
+                    next: next.unwrap_or(pos + 1),
+                    wire_len: wire_len as u8,
+                    labels,
+                });
+            }
+            0x00 => {
+                let len = usize::from(len);
+                wire_len += len + 1;
+                if wire_len > MAX_NAME_LEN {
+                    return Err(ParseError::NameTooLong);
+                }
+                if buf.len() <= pos + len {
+                    return Err(ParseError::ShortInput);
+                }
+                pos += len + 1;
+                labels += 1;
+            }
+            POINTER_BITS => {
+                if !pointers_allowed {
+                    return Err(ParseError::BadRdata);
+                }
+                let low = *buf.get(pos + 1).ok_or(ParseError::ShortInput)?;
+                let target = usize::from(len & !POINTER_BITS) << 8 | usize::from(low);
+                if next.is_none() {
+                    next = Some(pos + 2);
+                }
+                if target < HEADER_LEN {
+                    return Err(ParseError::PointerIntoHeader);
+                }
+                if target >= buf.len() {
+                    return Err(ParseError::PointerPastEnd);
+                }
+                if target >= limit {
+                    return Err(ParseError::ForwardPointer);
+                }
+                limit = target;
+                pos = target;
+            }
+            _ => return Err(ParseError::ReservedLabelType),
+        }
+    }
+}
+
+/// A checked domain name inside a buffer: a position, followed lazily.
+///
+/// Comparison is case-insensitive (RFC 4343) and never copies. The view is only
+/// made by parsing, so following it again cannot fail; the accessors still use
+/// checked reads and stop early rather than panic.
+#[derive(Clone, Copy)]
+pub struct Name<'a> {
+    buf: &'a [u8],
+    start: usize,
+    wire_len: u8,
+    labels: u8,
+}
+
+impl<'a> Name<'a> {
+    /// The root name `.`.
+    pub const ROOT: Name<'static> = Name {
+        buf: &[0],
+        start: 0,
+        wire_len: 1,
+        labels: 0,
+    };
+
+    /// Parses a possibly compressed name at `pos` of a whole message `msg`.
+    /// Returns the name and the position just after it in the message.
+    pub fn parse(msg: &'a [u8], pos: usize) -> Result<(Name<'a>, usize), ParseError> {
+        let scan = scan(msg, pos, true)?;
+        Ok((
+            Name {
+                buf: msg,
+                start: pos,
+                wire_len: scan.wire_len,
+                labels: scan.labels,
+            },
+            scan.next,
+        ))
+    }
+
+    /// Parses an uncompressed name at `pos` of `buf` (stored data, rdata of types
+    /// that forbid compression). Returns the name and the position after it.
+    pub fn parse_uncompressed(buf: &'a [u8], pos: usize) -> Result<(Name<'a>, usize), ParseError> {
+        let scan = scan(buf, pos, false)?;
+        Ok((
+            Name {
+                buf,
+                start: pos,
+                wire_len: scan.wire_len,
+                labels: scan.labels,
+            },
+            scan.next,
+        ))
+    }
+
+    /// A name that must fill `bytes` exactly, uncompressed.
+    pub fn from_wire(bytes: &'a [u8]) -> Result<Name<'a>, ParseError> {
+        let (name, next) = Name::parse_uncompressed(bytes, 0)?;
+        if next != bytes.len() {
+            return Err(ParseError::TrailingBytes);
+        }
+        Ok(name)
+    }
+
+    /// Length of the uncompressed wire form, root label included (1..=255).
+    pub fn wire_len(&self) -> usize {
+        usize::from(self.wire_len)
+    }
+
+    /// Number of labels, not counting the root.
+    pub fn label_count(&self) -> usize {
+        usize::from(self.labels)
+    }
+
+    /// Whether this is the root name.
+    pub fn is_root(&self) -> bool {
+        self.labels == 0
+    }
+
+    /// The labels from left to right, root excluded, each without its length octet.
+    pub fn labels(&self) -> Labels<'a> {
+        Labels {
+            buf: self.buf,
+            pos: self.start,
+            remaining: self.labels,
+        }
+    }
+
+    /// The name without its first `count` labels (the root if `count` is larger).
+    pub fn suffix(&self, count: usize) -> Name<'a> {
+        let mut pos = self.start;
+        let mut wire_len = self.wire_len;
+        let mut labels = self.labels;
+        let mut skipped = 0;
+        while skipped < count && labels > 0 {
+            let Some(&len) = self.buf.get(pos) else { break };
+            if len & POINTER_BITS == POINTER_BITS {
+                let Some(&low) = self.buf.get(pos + 1) else {
+                    break;
+                };
+                pos = usize::from(len & !POINTER_BITS) << 8 | usize::from(low);
+                continue;
+            }
+            pos += usize::from(len) + 1;
+            wire_len -= len + 1;
+            labels -= 1;
+            skipped += 1;
+        }
+        if labels == 0 {
+            return Name::ROOT;
+        }
+        Name {
+            buf: self.buf,
+            start: pos,
+            wire_len,
+            labels,
+        }
+    }
+
+    /// Case-insensitive equality (RFC 4343 §3), label by label.
+    pub fn eq_ignore_case(&self, other: &Name<'_>) -> bool {
+        self.labels == other.labels
+            && self.wire_len == other.wire_len
+            && labels_eq(self.labels(), other.labels())
+    }
+
+    /// Whether this name is `ancestor` or below it, compared label by label on the
+    /// wire form (so a label containing a `.` octet never matches two labels).
+    pub fn is_at_or_below(&self, ancestor: &Name<'_>) -> bool {
+        match self.label_count().checked_sub(ancestor.label_count()) {
+            Some(extra) => labels_eq(self.suffix(extra).labels(), ancestor.labels()),
+            None => false,
+        }
+    }
+
+    /// Writes the canonical form (RFC 4034 §6.2: uncompressed, ASCII lower case)
+    /// into `out` and returns its length.
+    pub fn write_canonical(&self, out: &mut [u8; MAX_NAME_LEN]) -> usize {
+        let mut pos = 0;
+        for label in self.labels() {
+            let end = pos + 1 + label.len();
+            let Some(dst) = out.get_mut(pos..end) else {
+                break;
+            };
+            if let Some((len_octet, rest)) = dst.split_first_mut() {
+                *len_octet = label.len() as u8;
+                for (d, s) in rest.iter_mut().zip(label) {
+                    *d = s.to_ascii_lowercase();
+                }
+            }
+            pos = end;
+        }
+        if let Some(root) = out.get_mut(pos) {
+            *root = 0;
+        }
+        pos + 1
+    }
+
+    /// The canonical form in a fixed-size owned buffer.
+    pub fn to_canonical(&self) -> NameBuf {
+        let mut buf = NameBuf {
+            bytes: [0; MAX_NAME_LEN],
+            len: 0,
+            labels: self.labels,
+        };
+        buf.len = self.write_canonical(&mut buf.bytes) as u8;
+        buf
+    }
+
+    /// Copies the name, case kept, into a fixed-size owned buffer.
+    pub fn to_buf(&self) -> NameBuf {
+        let mut buf = NameBuf {
+            bytes: [0; MAX_NAME_LEN],
+            len: 0,
+            labels: self.labels,
+        };
+        let mut pos = 0;
+        for label in self.labels() {
+            let end = pos + 1 + label.len();
+            if let Some(dst) = buf.bytes.get_mut(pos..end)
+                && let Some((len_octet, rest)) = dst.split_first_mut()
+            {
+                *len_octet = label.len() as u8;
+                rest.copy_from_slice(label);
+            }
+            pos = end;
+        }
+        buf.len = (pos + 1) as u8;
+        buf
+    }
+}
+
+/// Whether two label sequences are equal, ASCII case ignored (RFC 4343 §3).
+pub(crate) fn labels_eq(mut a: Labels<'_>, mut b: Labels<'_>) -> bool {
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => {}
+            _ => return false,
+        }
+    }
+}
+
+impl PartialEq for Name<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.eq_ignore_case(other)
+    }
+}
+
+impl Eq for Name<'_> {}
+
+impl fmt::Display for Name<'_> {
+    /// Presentation form (RFC 1035 §5.1) with a trailing dot; special and
+    /// non-printable octets escaped as `\c` or `\DDD`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() {
+            return f.write_str(".");
+        }
+        for label in self.labels() {
+            for &b in label {
+                match b {
+                    b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
+                        write!(f, "\\{}", b as char)?
+                    }
+                    0x21..=0x7e => write!(f, "{}", b as char)?,
+                    _ => write!(f, "\\{b:03}")?,
+                }
+            }
+            f.write_str(".")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Name({self})")
+    }
+}
+
+/// Iterator over the labels of a name, following compression pointers.
+#[derive(Clone)]
+pub struct Labels<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    remaining: u8,
+}
+
+impl<'a> Labels<'a> {
+    /// Labels of a name at `pos` of `buf` that was not checked by this module's
+    /// parser but written by this crate: stops at the root octet or after `max`.
+    pub(crate) fn raw(buf: &'a [u8], pos: usize, max: usize) -> Labels<'a> {
+        Labels {
+            buf,
+            pos,
+            remaining: u8::try_from(max).unwrap_or(u8::MAX),
+        }
+    }
+}
+
+impl<'a> Iterator for Labels<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.remaining == 0 {
+            return None;
+        }
+        // At most one pointer per label in a checked name; the bound is belt and braces.
+        for _ in 0..=MAX_LABELS {
+            let len = *self.buf.get(self.pos)?;
+            if len == 0 {
+                self.remaining = 0;
+                return None;
+            }
+            if len & POINTER_BITS == POINTER_BITS {
+                let low = *self.buf.get(self.pos + 1)?;
+                self.pos = usize::from(len & !POINTER_BITS) << 8 | usize::from(low);
+                continue;
+            }
+            let label = self
+                .buf
+                .get(self.pos + 1..self.pos + 1 + usize::from(len))?;
+            self.pos += 1 + usize::from(len);
+            self.remaining -= 1;
+            return Some(label);
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::from(self.remaining);
+        (0, Some(n))
+    }
+}
+
+/// A name in uncompressed wire form, owned in a fixed `[u8; 255]`.
+#[derive(Clone, Copy)]
+pub struct NameBuf {
+    bytes: [u8; MAX_NAME_LEN],
+    len: u8,
+    labels: u8,
+}
+
+impl NameBuf {
+    /// The root name.
+    pub fn root() -> NameBuf {
+        NameBuf {
+            bytes: [0; MAX_NAME_LEN],
+            len: 1,
+            labels: 0,
+        }
+    }
+
+    /// Parses presentation form (RFC 1035 §5.1): labels separated by `.`, `\c`
+    /// and `\DDD` escapes, trailing dot optional (the name is always absolute).
+    pub fn from_text(text: &str) -> Result<NameBuf, ParseError> {
+        let mut out = NameBuf::root();
+        let text = text.as_bytes();
+        if text == b"." || text.is_empty() {
+            return Ok(out);
+        }
+        let mut pos = 0usize; // where the current label's length octet goes
+        let mut label_len = 0usize;
+        let mut i = 0usize;
+        let mut ended_with_dot = false;
+        while i < text.len() {
+            let c = text.get(i).copied().ok_or(ParseError::BadText)?;
+            i += 1;
+            ended_with_dot = false;
+            let byte = match c {
+                b'.' => {
+                    if label_len == 0 {
+                        return Err(ParseError::BadText);
+                    }
+                    out.close_label(pos, label_len)?;
+                    pos += label_len + 1;
+                    label_len = 0;
+                    ended_with_dot = true;
+                    continue;
+                }
+                b'\\' => {
+                    let d = text.get(i..i + 3);
+                    match d {
+                        Some(d) if d.iter().all(u8::is_ascii_digit) => {
+                            i += 3;
+                            let v = d
+                                .iter()
+                                .fold(0u16, |acc, &x| acc * 10 + u16::from(x - b'0'));
+                            u8::try_from(v).map_err(|_| ParseError::BadText)?
+                        }
+                        _ => {
+                            let e = text.get(i).copied().ok_or(ParseError::BadText)?;
+                            i += 1;
+                            e
+                        }
+                    }
+                }
+                c => c,
+            };
+            label_len += 1;
+            if label_len > MAX_LABEL_LEN {
+                return Err(ParseError::BadText);
+            }
+            let slot = out
+                .bytes
+                .get_mut(pos + label_len)
+                .ok_or(ParseError::NameTooLong)?;
+            *slot = byte;
+        }
+        if !ended_with_dot {
+            out.close_label(pos, label_len)?;
+            pos += label_len + 1;
+        }
+        let root = out.bytes.get_mut(pos).ok_or(ParseError::NameTooLong)?;
+        *root = 0;
+        out.len = (pos + 1) as u8;
+        Ok(out)
+    }
+
+    fn close_label(&mut self, pos: usize, label_len: usize) -> Result<(), ParseError> {
+        if pos + label_len + 2 > MAX_NAME_LEN {
+            return Err(ParseError::NameTooLong);
+        }
+        let slot = self.bytes.get_mut(pos).ok_or(ParseError::NameTooLong)?;
+        *slot = label_len as u8;
+        self.labels += 1;
+        Ok(())
+    }
+
+    /// A view of this name.
+    pub fn as_name(&self) -> Name<'_> {
+        Name {
+            buf: self.as_wire(),
+            start: 0,
+            wire_len: self.len,
+            labels: self.labels,
+        }
+    }
+
+    /// The uncompressed wire form.
+    pub fn as_wire(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[0])
+    }
+}
+
+impl PartialEq for NameBuf {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_name() == other.as_name()
+    }
+}
+
+impl Eq for NameBuf {}
+
+impl fmt::Display for NameBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_name().fmt(f)
+    }
+}
+
+impl fmt::Debug for NameBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NameBuf({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg_with(name_bytes: &[u8]) -> Vec<u8> {
+        let mut m = vec![0u8; HEADER_LEN];
+        m.extend_from_slice(name_bytes);
+        m
+    }
+
+    #[test]
+    fn plain_name() {
+        let m = msg_with(b"\x03www\x07Example\x03com\x00rest");
+        let (name, next) = Name::parse(&m, 12).unwrap();
+        assert_eq!(next, 12 + 17);
+        assert_eq!(name.wire_len(), 17);
+        assert_eq!(name.label_count(), 3);
+        assert_eq!(name.to_string(), "www.Example.com.");
+        let canon = name.to_canonical();
+        assert_eq!(canon.as_wire(), b"\x03www\x07example\x03com\x00");
+    }
+
+    #[test]
+    fn compressed_name_follows_pointer() {
+        // example.com at 12, www + pointer to 12 at 25
+        let m = msg_with(b"\x07example\x03com\x00\x03www\xc0\x0c");
+        let (name, next) = Name::parse(&m, 25).unwrap();
+        assert_eq!(next, m.len());
+        assert_eq!(name.to_string(), "www.example.com.");
+        assert_eq!(name.wire_len(), 17);
+        let other = NameBuf::from_text("WWW.EXAMPLE.COM").unwrap();
+        assert_eq!(name, other.as_name());
+    }
+
+    #[test]
+    fn pointer_to_itself_is_rejected() {
+        let m = msg_with(b"\xc0\x0c");
+        assert_eq!(Name::parse(&m, 12).unwrap_err(), ParseError::ForwardPointer);
+    }
+
+    #[test]
+    fn forward_pointer_is_rejected() {
+        let m = msg_with(b"\xc0\x0e\x00");
+        assert_eq!(Name::parse(&m, 12).unwrap_err(), ParseError::ForwardPointer);
+    }
+
+    #[test]
+    fn pointer_loop_is_rejected() {
+        // 12: label "a" then pointer to 15; 15: pointer to 12 -> second is fine by
+        // itself (backwards) but points into the run it ends.
+        let m = msg_with(b"\x01a\xc0\x0f\xc0\x0c");
+        assert_eq!(Name::parse(&m, 16).unwrap_err(), ParseError::ForwardPointer);
+        assert_eq!(Name::parse(&m, 12).unwrap_err(), ParseError::ForwardPointer);
+    }
+
+    #[test]
+    fn pointer_into_header_is_rejected() {
+        let m = msg_with(b"\xc0\x02");
+        assert_eq!(
+            Name::parse(&m, 12).unwrap_err(),
+            ParseError::PointerIntoHeader
+        );
+    }
+
+    #[test]
+    fn pointer_past_end_is_rejected() {
+        let m = msg_with(b"\x01a\x00\xc1\x00");
+        assert_eq!(Name::parse(&m, 15).unwrap_err(), ParseError::PointerPastEnd);
+    }
+
+    #[test]
+    fn truncated_pointer_and_label() {
+        assert_eq!(
+            Name::parse(&msg_with(b"\xc0"), 12).unwrap_err(),
+            ParseError::ShortInput
+        );
+        assert_eq!(
+            Name::parse(&msg_with(b"\x05ab"), 12).unwrap_err(),
+            ParseError::ShortInput
+        );
+        assert_eq!(
+            Name::parse(&msg_with(b"\x01a"), 12).unwrap_err(),
+            ParseError::ShortInput
+        );
+    }
+
+    #[test]
+    fn reserved_label_types() {
+        for first in [0x40u8, 0x7f, 0x80, 0xbf] {
+            let m = msg_with(&[first, 0]);
+            assert_eq!(
+                Name::parse(&m, 12).unwrap_err(),
+                ParseError::ReservedLabelType
+            );
+        }
+    }
+
+    #[test]
+    fn name_of_255_ok_256_rejected() {
+        // 4 labels of 63 = 256 octets + root = 257 > 255; build exactly 255.
+        let mut ok = Vec::new();
+        for _ in 0..3 {
+            ok.push(63u8);
+            ok.extend_from_slice(&[b'a'; 63]);
+        }
+        ok.push(61);
+        ok.extend_from_slice(&[b'b'; 61]);
+        ok.push(0);
+        assert_eq!(ok.len(), 255);
+        let m = msg_with(&ok);
+        assert_eq!(Name::parse(&m, 12).unwrap().0.wire_len(), 255);
+
+        let mut long = ok.clone();
+        long.pop();
+        *long.get_mut(192).unwrap() = 62;
+        long.insert(193, b'b');
+        long.push(0);
+        assert_eq!(long.len(), 256);
+        let m = msg_with(&long);
+        assert_eq!(Name::parse(&m, 12).unwrap_err(), ParseError::NameTooLong);
+    }
+
+    #[test]
+    fn too_long_through_pointers() {
+        // 200-octet name at 12, then a 60-octet label + pointer: 261 octets.
+        let mut body = Vec::new();
+        for _ in 0..4 {
+            body.push(49u8);
+            body.extend_from_slice(&[b'x'; 49]);
+        }
+        body.push(0);
+        let second = body.len() + 12;
+        body.push(60);
+        body.extend_from_slice(&[b'y'; 60]);
+        body.extend_from_slice(&[0xc0, 12]);
+        let m = msg_with(&body);
+        assert_eq!(Name::parse(&m, 12).unwrap().0.wire_len(), 201);
+        assert_eq!(
+            Name::parse(&m, second).unwrap_err(),
+            ParseError::NameTooLong
+        );
+    }
+
+    #[test]
+    fn subdomain_label_by_label() {
+        let zone = NameBuf::from_text("example.com.").unwrap();
+        let inside = NameBuf::from_text("a.b.EXAMPLE.com").unwrap();
+        let apex = NameBuf::from_text("Example.Com").unwrap();
+        let outside = NameBuf::from_text("example.net").unwrap();
+        let dotted = NameBuf::from_text("evil\\.example.com").unwrap();
+        let lookalike = NameBuf::from_text("xexample.com").unwrap();
+        assert!(inside.as_name().is_at_or_below(&zone.as_name()));
+        assert!(apex.as_name().is_at_or_below(&zone.as_name()));
+        assert!(!outside.as_name().is_at_or_below(&zone.as_name()));
+        assert!(!lookalike.as_name().is_at_or_below(&zone.as_name()));
+        assert!(!zone.as_name().is_at_or_below(&inside.as_name()));
+        // "evil.example" as ONE label followed by "com": not below example.com.
+        assert_eq!(dotted.as_name().label_count(), 2);
+        assert!(!dotted.as_name().is_at_or_below(&zone.as_name()));
+        assert!(zone.as_name().is_at_or_below(&Name::ROOT));
+    }
+
+    #[test]
+    fn suffix_through_pointer() {
+        let m = msg_with(b"\x07example\x03com\x00\x01a\x03www\xc0\x0c");
+        let (name, _) = Name::parse(&m, 25).unwrap();
+        assert_eq!(name.suffix(1).to_string(), "www.example.com.");
+        assert_eq!(name.suffix(2).to_string(), "example.com.");
+        assert_eq!(name.suffix(3).to_string(), "com.");
+        assert_eq!(name.suffix(3).wire_len(), 5);
+        assert!(name.suffix(4).is_root());
+        assert!(name.suffix(9).is_root());
+    }
+
+    #[test]
+    fn text_round_trip_and_escapes() {
+        let n = NameBuf::from_text("a\\.b.c\\032d.\\\\.").unwrap();
+        assert_eq!(n.as_wire(), b"\x03a.b\x03c d\x01\\\x00");
+        assert_eq!(n.to_string(), "a\\.b.c\\032d.\\\\.");
+        assert_eq!(NameBuf::from_text(".").unwrap().as_wire(), b"\x00");
+        assert_eq!(NameBuf::from_text("a..b").unwrap_err(), ParseError::BadText);
+        assert_eq!(NameBuf::from_text(".a").unwrap_err(), ParseError::BadText);
+        assert_eq!(
+            NameBuf::from_text("\\256").unwrap_err(),
+            ParseError::BadText
+        );
+        let long_label = "a".repeat(64);
+        assert_eq!(
+            NameBuf::from_text(&long_label).unwrap_err(),
+            ParseError::BadText
+        );
+        let long_name = ["a".repeat(63).as_str(); 4].join(".");
+        assert_eq!(
+            NameBuf::from_text(&long_name).unwrap_err(),
+            ParseError::NameTooLong
+        );
+    }
+
+    #[test]
+    fn from_wire_rejects_pointers_and_trailing() {
+        assert_eq!(Name::from_wire(b"\x01a\x00").unwrap().to_string(), "a.");
+        assert_eq!(
+            Name::from_wire(b"\x01a\x00\x00").unwrap_err(),
+            ParseError::TrailingBytes
+        );
+        assert_eq!(
+            Name::from_wire(b"\x01a\xc0\x00").unwrap_err(),
+            ParseError::BadRdata
+        );
+    }
+}

@@ -1,0 +1,318 @@
+//! Typed RDATA views (RFC 1035 §3.3, RFC 3596, RFC 2782, RFC 8659, RFC 6891,
+//! RFC 8945) and opaque bytes for every other type (RFC 3597).
+
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+use super::error::ParseError;
+use super::name::Name;
+use super::reader::Reader;
+use super::types::{Rtype, TsigError};
+
+/// SOA RDATA (RFC 1035 §3.3.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Soa<'a> {
+    /// Primary name server.
+    pub mname: Name<'a>,
+    /// Mailbox of the person responsible, as a name.
+    pub rname: Name<'a>,
+    /// Zone serial, compared with RFC 1982 arithmetic.
+    pub serial: u32,
+    /// Secondary refresh interval.
+    pub refresh: u32,
+    /// Secondary retry interval.
+    pub retry: u32,
+    /// When secondaries stop answering without a refresh.
+    pub expire: u32,
+    /// Negative caching TTL (RFC 2308 §4).
+    pub minimum: u32,
+}
+
+/// SRV RDATA (RFC 2782). The target is written uncompressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Srv<'a> {
+    /// Priority, lower first.
+    pub priority: u16,
+    /// Weight among equal priorities.
+    pub weight: u16,
+    /// Port of the service.
+    pub port: u16,
+    /// Host that offers it.
+    pub target: Name<'a>,
+}
+
+/// CAA RDATA (RFC 8659 §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caa<'a> {
+    /// Flags octet; bit 128 is "issuer critical".
+    pub flags: u8,
+    /// Property tag, 1 to 255 octets.
+    pub tag: &'a [u8],
+    /// Property value, the rest of the RDATA.
+    pub value: &'a [u8],
+}
+
+/// TXT RDATA (RFC 1035 §3.3.14): one or more character-strings, kept as the raw
+/// bytes they came in; [`Txt::strings`] splits them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Txt<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> Txt<'a> {
+    /// Checks that `raw` is a sequence of length-prefixed strings, at least one.
+    pub fn new(raw: &'a [u8]) -> Result<Txt<'a>, ParseError> {
+        if raw.is_empty() {
+            return Err(ParseError::BadRdata);
+        }
+        let mut r = Reader::new(raw, 0);
+        while !r.at_end() {
+            let len = r.u8()?;
+            r.bytes(usize::from(len))?;
+        }
+        Ok(Txt { raw })
+    }
+
+    /// The wire form, all strings with their length octets.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The character-strings without their length octets.
+    pub fn strings(&self) -> CharStrings<'a> {
+        CharStrings { rest: self.raw }
+    }
+}
+
+/// Iterator over length-prefixed character-strings.
+#[derive(Debug, Clone)]
+pub struct CharStrings<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for CharStrings<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (&len, tail) = self.rest.split_first()?;
+        let (s, rest) = tail.split_at_checked(usize::from(len))?;
+        self.rest = rest;
+        Some(s)
+    }
+}
+
+/// OPT RDATA (RFC 6891 §6.1.2): a sequence of options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptData<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> OptData<'a> {
+    /// Checks that `raw` is a sequence of {code, length, data} options.
+    pub fn new(raw: &'a [u8]) -> Result<OptData<'a>, ParseError> {
+        let mut r = Reader::new(raw, 0);
+        while !r.at_end() {
+            r.u16()?;
+            let len = r.u16()?;
+            r.bytes(usize::from(len))
+                .map_err(|_| ParseError::BadRdata)?;
+        }
+        Ok(OptData { raw })
+    }
+
+    /// The options in wire form.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The options as `(code, data)`.
+    pub fn options(&self) -> EdnsOptions<'a> {
+        EdnsOptions { rest: self.raw }
+    }
+}
+
+/// Iterator over EDNS options as `(code, data)`.
+#[derive(Debug, Clone)]
+pub struct EdnsOptions<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for EdnsOptions<'a> {
+    type Item = (u16, &'a [u8]);
+
+    fn next(&mut self) -> Option<(u16, &'a [u8])> {
+        let (head, tail) = self.rest.split_at_checked(4)?;
+        let code = u16::from_be_bytes([*head.first()?, *head.get(1)?]);
+        let len = u16::from_be_bytes([*head.get(2)?, *head.get(3)?]);
+        let (data, rest) = tail.split_at_checked(usize::from(len))?;
+        self.rest = rest;
+        Some((code, data))
+    }
+}
+
+/// TSIG RDATA (RFC 8945 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsigData<'a> {
+    /// Algorithm name, e.g. `hmac-sha256.`.
+    pub algorithm: Name<'a>,
+    /// Seconds since the epoch, 48 bits.
+    pub time_signed: u64,
+    /// Seconds of allowed clock difference.
+    pub fudge: u16,
+    /// The MAC.
+    pub mac: &'a [u8],
+    /// The message ID the signer used.
+    pub original_id: u16,
+    /// TSIG error.
+    pub error: TsigError,
+    /// Other data: the server's time on BADTIME.
+    pub other: &'a [u8],
+}
+
+/// Largest 48-bit time value.
+pub const MAX_TSIG_TIME: u64 = (1 << 48) - 1;
+
+/// RDATA of one record.
+///
+/// Names in it borrow the message they came from, so they follow compression
+/// pointers; written back they are compressed only where RFC 3597 §4 allows it
+/// (the RFC 1035 types NS, CNAME, PTR, SOA and MX).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RData<'a> {
+    /// IPv4 address (RFC 1035 §3.4.1).
+    A(Ipv4Addr),
+    /// IPv6 address (RFC 3596 §2.2).
+    Aaaa(Ipv6Addr),
+    /// Authoritative name server (RFC 1035 §3.3.11).
+    Ns(Name<'a>),
+    /// Canonical name (RFC 1035 §3.3.1).
+    Cname(Name<'a>),
+    /// Domain name pointer (RFC 1035 §3.3.12).
+    Ptr(Name<'a>),
+    /// Start of authority.
+    Soa(Soa<'a>),
+    /// Mail exchange (RFC 1035 §3.3.9).
+    Mx {
+        /// Lower is preferred.
+        preference: u16,
+        /// The mail host.
+        exchange: Name<'a>,
+    },
+    /// Text strings.
+    Txt(Txt<'a>),
+    /// Service location.
+    Srv(Srv<'a>),
+    /// Certification authority authorization.
+    Caa(Caa<'a>),
+    /// EDNS(0) options.
+    Opt(OptData<'a>),
+    /// Transaction signature.
+    Tsig(TsigData<'a>),
+    /// Any other type, or a known type whose bytes we keep as they are (RFC 3597).
+    Unknown(&'a [u8]),
+    /// RDLENGTH 0 for a type that needs data: what UPDATE deletes and
+    /// prerequisites carry (RFC 2136 §2.4, §2.5).
+    Empty,
+}
+
+impl<'a> RData<'a> {
+    /// Parses RDATA of `rtype` found at `start..start + len` of `buf`.
+    ///
+    /// `compressed` says whether `buf` is a whole message whose names may use
+    /// compression pointers, or stored uncompressed data.
+    pub fn parse(
+        buf: &'a [u8],
+        rtype: Rtype,
+        start: usize,
+        len: usize,
+        compressed: bool,
+    ) -> Result<RData<'a>, ParseError> {
+        let end = start.checked_add(len).ok_or(ParseError::ShortInput)?;
+        let bytes = buf.get(start..end).ok_or(ParseError::ShortInput)?;
+        if len == 0 && !matches!(rtype, Rtype::Opt | Rtype::Tsig) {
+            return Ok(RData::Empty);
+        }
+        let mut r = Reader::new(buf, start).with_end(end);
+        let name = |r: &mut Reader<'a>| r.name(compressed);
+        let data = match rtype {
+            Rtype::A => RData::A(Ipv4Addr::from(r.array::<4>()?)),
+            Rtype::Aaaa => RData::Aaaa(Ipv6Addr::from(r.array::<16>()?)),
+            Rtype::Ns => RData::Ns(name(&mut r)?),
+            Rtype::Cname => RData::Cname(name(&mut r)?),
+            Rtype::Ptr => RData::Ptr(name(&mut r)?),
+            Rtype::Soa => RData::Soa(Soa {
+                mname: name(&mut r)?,
+                rname: name(&mut r)?,
+                serial: r.u32()?,
+                refresh: r.u32()?,
+                retry: r.u32()?,
+                expire: r.u32()?,
+                minimum: r.u32()?,
+            }),
+            Rtype::Mx => RData::Mx {
+                preference: r.u16()?,
+                exchange: name(&mut r)?,
+            },
+            Rtype::Txt => {
+                r.skip_to_end();
+                RData::Txt(Txt::new(bytes)?)
+            }
+            Rtype::Srv => RData::Srv(Srv {
+                priority: r.u16()?,
+                weight: r.u16()?,
+                port: r.u16()?,
+                target: name(&mut r)?,
+            }),
+            Rtype::Caa => {
+                let flags = r.u8()?;
+                let tag_len = r.u8()?;
+                if tag_len == 0 {
+                    return Err(ParseError::BadRdata);
+                }
+                let tag = r.bytes(usize::from(tag_len))?;
+                RData::Caa(Caa {
+                    flags,
+                    tag,
+                    value: r.rest(),
+                })
+            }
+            Rtype::Opt => {
+                r.skip_to_end();
+                RData::Opt(OptData::new(bytes)?)
+            }
+            Rtype::Tsig => {
+                let algorithm = name(&mut r)?;
+                let high = u64::from(r.u16()?);
+                let low = u64::from(r.u32()?);
+                let fudge = r.u16()?;
+                let mac_len = r.u16()?;
+                let mac = r.bytes(usize::from(mac_len))?;
+                let original_id = r.u16()?;
+                let error = TsigError::from(r.u16()?);
+                let other_len = r.u16()?;
+                let other = r.bytes(usize::from(other_len))?;
+                RData::Tsig(TsigData {
+                    algorithm,
+                    time_signed: high << 32 | low,
+                    fudge,
+                    mac,
+                    original_id,
+                    error,
+                    other,
+                })
+            }
+            _ => {
+                r.skip_to_end();
+                RData::Unknown(bytes)
+            }
+        };
+        if !r.at_end() {
+            return Err(ParseError::BadRdata);
+        }
+        Ok(data)
+    }
+
+    /// Parses stored, uncompressed RDATA that fills `bytes`.
+    pub fn from_wire(rtype: Rtype, bytes: &'a [u8]) -> Result<RData<'a>, ParseError> {
+        RData::parse(bytes, rtype, 0, bytes.len(), false)
+    }
+}
