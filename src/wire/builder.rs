@@ -3,7 +3,8 @@
 
 use super::error::BuildError;
 use super::header::{Flags, Header, Section};
-use super::name::{HEADER_LEN, Labels, MAX_LABELS, Name, labels_eq};
+use super::message::Message;
+use super::name::{HEADER_LEN, Labels, MAX_LABELS, Name};
 use super::rdata::{RData, TsigData};
 use super::types::{Class, Rcode, Rtype};
 
@@ -25,6 +26,9 @@ struct Slot {
 }
 
 /// Offsets of name suffixes already written, with their label counts.
+///
+/// Matching is exact, case included: a pointer never changes the case a name was
+/// given (a 0x20-randomised question keeps its case in the owner names).
 #[derive(Clone, Copy)]
 struct Compressor {
     slots: [Slot; COMPRESS_SLOTS],
@@ -46,7 +50,7 @@ impl Compressor {
         slots
             .iter()
             .filter(|s| s.labels == labels)
-            .find(|s| labels_eq(out_labels(out, s.offset), name.labels()))
+            .find(|s| out_labels(out, s.offset).eq(name.labels()))
             .map(|s| s.offset)
     }
 
@@ -332,6 +336,25 @@ impl<'b> MessageBuilder<'b> {
                 }
             }
         }
+    }
+
+    /// Starts a copy of `msg`: same ID and flags, every question and record
+    /// re-encoded from its parsed form (compression redone by this builder).
+    /// Meant for tests and fuzzing: parse → rebuild → parse must be stable.
+    pub fn copy_of(buf: &'b mut [u8], msg: &Message<'_>) -> Result<MessageBuilder<'b>, BuildError> {
+        let mut b = MessageBuilder::new(buf, MAX_MESSAGE)?;
+        let header = msg.header();
+        b.set_id(header.id);
+        *b.flags_mut() = header.flags;
+        for q in msg.questions() {
+            b.question(q.name, q.qtype, q.qclass)?;
+        }
+        for section in [Section::Answer, Section::Authority, Section::Additional] {
+            for r in msg.records(section) {
+                b.record(section, r.owner, r.rtype, r.class, r.ttl, &r.data)?;
+            }
+        }
+        Ok(b)
     }
 
     /// Writes the header and returns the message length.

@@ -37,7 +37,10 @@ impl<'a> Question<'a> {
 }
 
 /// A resource record (RFC 1035 §4.1.3) with its RDATA already checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Equality compares owner (case-insensitively), type, class, TTL and the typed
+/// RDATA, not the raw bytes, which differ with compression.
+#[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
     /// Owner name.
     pub owner: Name<'a>,
@@ -52,6 +55,18 @@ pub struct Record<'a> {
     /// The RDATA as received (names may hold compression pointers).
     pub rdata: &'a [u8],
 }
+
+impl PartialEq for Record<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.owner == other.owner
+            && self.rtype == other.rtype
+            && self.class == other.class
+            && self.ttl == other.ttl
+            && self.data == other.data
+    }
+}
+
+impl Eq for Record<'_> {}
 
 impl<'a> Record<'a> {
     /// Parses a record at `pos` of `msg`; returns it and the next position.
@@ -168,6 +183,17 @@ pub struct Message<'a> {
     section_start: [usize; 4],
     opt: Option<usize>,
     tsig: Option<usize>,
+}
+
+impl PartialEq for Message<'_> {
+    /// Same header (counts included), questions and records, section by section.
+    fn eq(&self, other: &Self) -> bool {
+        self.header == other.header
+            && self.questions().eq(other.questions())
+            && [Section::Answer, Section::Authority, Section::Additional]
+                .into_iter()
+                .all(|s| self.records(s).eq(other.records(s)))
+    }
 }
 
 impl<'a> Message<'a> {
