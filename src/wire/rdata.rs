@@ -64,7 +64,7 @@ impl<'a> Txt<'a> {
         if raw.is_empty() {
             return Err(ParseError::BadRdata);
         }
-        let mut r = Reader::new(raw, 0);
+        let mut r = Reader::new(raw, 0).with_end(raw.len());
         while !r.at_end() {
             let len = r.u8()?;
             r.bytes(usize::from(len))?;

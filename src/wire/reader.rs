@@ -77,11 +77,16 @@ impl<'a> Reader<'a> {
 
     /// A name at the current position that must end before `end`.
     pub(crate) fn name(&mut self, compressed: bool) -> Result<Name<'a>, ParseError> {
-        let (name, next) = if compressed {
-            Name::parse(self.buf, self.pos)?
+        let parsed = if compressed {
+            Name::parse(self.buf, self.pos)
         } else {
-            Name::parse_uncompressed(self.buf, self.pos)?
+            Name::parse_uncompressed(self.buf, self.pos)
         };
+        // A name running off the end of the buffer is, inside RDATA, bad RDATA.
+        let (name, next) = parsed.map_err(|e| match e {
+            ParseError::ShortInput => self.short,
+            other => other,
+        })?;
         if next > self.end {
             return Err(self.short);
         }
