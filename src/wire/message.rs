@@ -52,7 +52,9 @@ pub struct Record<'a> {
     pub ttl: u32,
     /// Typed view of the RDATA.
     pub data: RData<'a>,
-    /// The RDATA as received (names may hold compression pointers).
+    /// The RDATA as received. Names in it may hold compression pointers into
+    /// this message, so these bytes must not be copied into another message or
+    /// stored: use [`super::write_rdata`] on `data` for the uncompressed form.
     pub rdata: &'a [u8],
 }
 

@@ -1,0 +1,314 @@
+//! Zero allocation, measured: a counting global allocator shows that parsing a
+//! full message — every section, name and RDATA walked — and building a response
+//! make no heap allocation.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use dynzone::wire::{
+    Caa, Class, Message, MessageBuilder, NameBuf, Opcode, RData, Rtype, Section, Soa, Srv,
+    TsigData, TsigError, Txt, parse_frame, write_rdata,
+};
+
+/// Counts allocations made by the current thread (tests run on several threads).
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn bump() {
+    // `try_with`: during thread teardown the slot may be gone; never panic here.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to the system allocator unchanged; counting
+// touches only a const-initialised thread-local, which does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// Runs `f` and returns how many allocations it made on this thread.
+fn count<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let before = allocations();
+    let r = f();
+    (r, allocations() - before)
+}
+
+/// A `fmt::Write` into a fixed array, so Display can be exercised without a String.
+struct FixedText {
+    buf: [u8; 1024],
+    len: usize,
+}
+
+impl std::fmt::Write for FixedText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// An UPDATE with every typed RDATA, OPT and TSIG, built before counting starts.
+fn sample_update() -> Vec<u8> {
+    let zone = NameBuf::from_text("example.test").unwrap();
+    let host = NameBuf::from_text("Home.example.test").unwrap();
+    let acme = NameBuf::from_text("_acme-challenge.example.test").unwrap();
+    let ns = NameBuf::from_text("ns1.example.test").unwrap();
+    let key = NameBuf::from_text("key.example.").unwrap();
+    let alg = NameBuf::from_text("hmac-sha256").unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut b = MessageBuilder::new(&mut buf, 4096).unwrap();
+    b.set_id(4242);
+    b.flags_mut().set_opcode(Opcode::Update);
+    b.question(zone.as_name(), Rtype::Soa, Class::In).unwrap();
+    // Prerequisite: host has no CNAME (NXRRSET form).
+    b.record(
+        Section::PREREQUISITE,
+        host.as_name(),
+        Rtype::Cname,
+        Class::None,
+        0,
+        &RData::Empty,
+    )
+    .unwrap();
+    let txt = b"\x2avalue-one-of-the-acme-challenge-tokens-xyz\x03two";
+    let datas = [
+        RData::A(Ipv4Addr::new(198, 51, 100, 7)),
+        RData::Aaaa(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7)),
+        RData::Ns(ns.as_name()),
+        RData::Cname(host.as_name()),
+        RData::Ptr(host.as_name()),
+        RData::Mx {
+            preference: 10,
+            exchange: host.as_name(),
+        },
+        RData::Txt(Txt::new(txt).unwrap()),
+        RData::Srv(Srv {
+            priority: 0,
+            weight: 5,
+            port: 443,
+            target: host.as_name(),
+        }),
+        RData::Caa(Caa {
+            flags: 0,
+            tag: b"issue",
+            value: b"ca.example",
+        }),
+        RData::Soa(Soa {
+            mname: ns.as_name(),
+            rname: host.as_name(),
+            serial: 7,
+            refresh: 1,
+            retry: 2,
+            expire: 3,
+            minimum: 4,
+        }),
+        RData::Unknown(b"\x01\x02\x03"),
+    ];
+    let types = [
+        Rtype::A,
+        Rtype::Aaaa,
+        Rtype::Ns,
+        Rtype::Cname,
+        Rtype::Ptr,
+        Rtype::Mx,
+        Rtype::Txt,
+        Rtype::Srv,
+        Rtype::Caa,
+        Rtype::Soa,
+        Rtype::Unknown(65280),
+    ];
+    for (t, d) in types.iter().zip(&datas) {
+        b.record(Section::UPDATE, acme.as_name(), *t, Class::In, 300, d)
+            .unwrap();
+    }
+    b.record(
+        Section::UPDATE,
+        host.as_name(),
+        Rtype::A,
+        Class::Any,
+        0,
+        &RData::Empty,
+    )
+    .unwrap();
+    b.opt(1232, 0, 0, 0x8000, b"\x00\x0a\x00\x08abcdefgh")
+        .unwrap();
+    let mac = [0x5a; 32];
+    b.tsig(
+        key.as_name(),
+        &TsigData {
+            algorithm: alg.as_name(),
+            time_signed: 1_795_000_000,
+            fudge: 300,
+            mac: &mac,
+            original_id: 4242,
+            error: TsigError::NoError,
+            other: &[],
+        },
+    )
+    .unwrap();
+    let len = b.finish();
+    buf.truncate(len);
+    buf
+}
+
+/// Parses and reads everything, as the server's request path does.
+fn walk_everything(bytes: &[u8], scratch: &mut [u8; 65535], text: &mut FixedText) -> usize {
+    let msg = Message::parse(bytes).expect("sample parses");
+    let zone = msg.zone().next().expect("zone").name;
+    let mut seen = 0;
+    let canon = zone.to_canonical();
+    seen += canon.as_wire().len();
+    for q in msg.questions() {
+        text.len = 0;
+        write!(text, "{} {} {}", q.name, q.qtype, q.qclass).unwrap();
+        seen += text.len;
+    }
+    for section in [Section::Answer, Section::Authority, Section::Additional] {
+        for r in msg.records(section) {
+            text.len = 0;
+            write!(text, "{} {} {} {}", r.owner, r.ttl, r.class, r.rtype).unwrap();
+            seen += text.len;
+            seen += usize::from(r.owner.is_at_or_below(&zone));
+            seen += r.owner.to_canonical().as_wire().len();
+            seen += write_rdata(scratch, &r.data).unwrap();
+            match r.data {
+                RData::Txt(t) => seen += t.strings().map(<[u8]>::len).sum::<usize>(),
+                RData::Soa(s) => seen += s.mname.labels().count() + s.rname.wire_len(),
+                RData::Opt(o) => seen += o.options().count(),
+                _ => {}
+            }
+        }
+    }
+    let edns = msg.edns().expect("edns");
+    seen += edns.options.options().count();
+    let tsig = msg.tsig().expect("tsig");
+    seen += tsig.data.mac.len() + tsig.key_name.wire_len();
+    let (header, body) = msg.tsig_signed_parts().expect("signed parts");
+    seen += header.len() + body.len();
+    seen
+}
+
+/// Builds a typical response to the update's question.
+fn build_response(request: &[u8], out: &mut [u8]) -> usize {
+    let msg = Message::parse(request).expect("request parses");
+    let q = msg.question().expect("question");
+    let mut b = MessageBuilder::new(out, 1232).expect("room");
+    b.set_id(msg.header().id);
+    b.flags_mut().set_qr(true);
+    b.flags_mut().set_aa(true);
+    b.reserve(11).expect("room for OPT");
+    b.question(q.name, q.qtype, q.qclass)
+        .expect("question fits");
+    for r in msg.updates() {
+        let _ = b.record(Section::Answer, r.owner, r.rtype, Class::In, 60, &r.data);
+    }
+    // Stored RDATA is uncompressed wire form: re-encode, then copy it raw, as
+    // the query path will copy bytes out of LMDB.
+    let mut stored = [0u8; 512];
+    for r in msg.updates().take(3) {
+        if let Ok(n) = write_rdata(&mut stored, &r.data) {
+            let _ = b.raw_record(
+                Section::Authority,
+                q.name,
+                r.rtype,
+                Class::In,
+                60,
+                &stored[..n],
+            );
+        }
+    }
+    b.opt(1232, 0, 0, 0, &[]).expect("opt fits");
+    b.finish()
+}
+
+#[test]
+fn parsing_and_walking_a_full_message_allocates_nothing() {
+    let update = sample_update();
+    let mut scratch = Box::new([0u8; 65535]);
+    let mut text = Box::new(FixedText {
+        buf: [0; 1024],
+        len: 0,
+    });
+    // Warm-up outside the count (first-use initialisation, if any).
+    let expected = walk_everything(&update, &mut scratch, &mut text);
+    let (seen, n) = count(|| walk_everything(&update, &mut scratch, &mut text));
+    assert_eq!(seen, expected);
+    assert!(seen > 500, "the walk really read the message ({seen})");
+    assert_eq!(n, 0, "allocations while parsing and walking");
+}
+
+#[test]
+fn building_a_response_allocates_nothing() {
+    let update = sample_update();
+    let mut out = [0u8; 1232];
+    let first = build_response(&update, &mut out);
+    let (len, n) = count(|| build_response(&update, &mut out));
+    assert_eq!(len, first);
+    let reply = Message::parse(&out[..len]).unwrap();
+    assert!(reply.answers().count() >= 10, "the response holds answers");
+    assert_eq!(n, 0, "allocations while building a response");
+}
+
+#[test]
+fn tcp_framing_allocates_nothing() {
+    let update = sample_update();
+    let mut stream = Vec::new();
+    for _ in 0..3 {
+        stream.extend_from_slice(&(update.len() as u16).to_be_bytes());
+        stream.extend_from_slice(&update);
+    }
+    let (frames, n) = count(|| {
+        let mut rest = &stream[..];
+        let mut frames = 0;
+        while let dynzone::wire::Frame::Complete { message, consumed } = parse_frame(rest) {
+            assert!(Message::parse(message).is_ok());
+            rest = &rest[consumed..];
+            frames += 1;
+        }
+        frames
+    });
+    assert_eq!(frames, 3);
+    assert_eq!(n, 0, "allocations while framing");
+}
+
+#[test]
+fn the_counter_counts() {
+    // The instrument itself: a real allocation must register.
+    let (v, n) = count(|| vec![1u8; 100]);
+    assert_eq!(v.len(), 100);
+    assert!(n >= 1, "counting allocator missed an allocation");
+}
