@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The one command that runs every check of dynzone, on a fresh Debian machine too:
+#   bash tests/run.sh
+# It installs what the tests need when it is missing (Debian packages for the real
+# DNS clients, cargo-fuzz), then runs: cargo fmt --check and clippy -D warnings
+# (crate and fuzz/), every test, and each fuzz target for FUZZ_SECONDS (default 60).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_TARGETS=(parse_message roundtrip tcp_frame)
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# --- what the tests need ------------------------------------------------------
+missing=()
+command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
+command -v nsupdate >/dev/null 2>&1 || missing+=(bind9-dnsutils)
+command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
+/usr/bin/python3 -c 'import dns.message, dns.tsig' >/dev/null 2>&1 || missing+=(python3-dnspython)
+if ((${#missing[@]})); then
+    say "installing Debian packages: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! rustup toolchain list | grep -q '^nightly'; then
+    echo "error: the nightly toolchain is needed for cargo fuzz (rustup toolchain install nightly)" >&2
+    exit 1
+fi
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    say "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
+
+# --- static checks --------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all -- --check
+(cd fuzz && cargo fmt --all -- --check)
+
+say "cargo clippy -D warnings"
+cargo clippy --all-targets -- -D warnings
+(cd fuzz && cargo clippy --all-targets -- -D warnings)
+
+# --- tests ----------------------------------------------------------------------
+say "cargo test"
+cargo test --all-targets
+cargo test --doc
+
+# --- fuzz smoke run -------------------------------------------------------------
+# Each target runs on a scratch copy of its committed seed corpus, so the
+# committed corpus stays small; any crash fails this script.
+say "fuzzing, ${FUZZ_SECONDS}s per target"
+summary=()
+for target in "${FUZZ_TARGETS[@]}"; do
+    scratch=$(mktemp -d)
+    log="$scratch/log"
+    if ! (cd fuzz && cargo +nightly fuzz run "$target" "$scratch" "corpus/$target" -- \
+        -max_total_time="$FUZZ_SECONDS" -print_final_stats=1) >"$log" 2>&1; then
+        tail -n 60 "$log"
+        echo "error: fuzz target $target failed (crash input under fuzz/artifacts/$target)" >&2
+        exit 1
+    fi
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+    summary+=("$target: ${runs:-?} executions, 0 crashes")
+    rm -rf "$scratch"
+done
+say "fuzz summary"
+printf '%s\n' "${summary[@]}"
+say "all checks passed"
