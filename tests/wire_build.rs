@@ -323,3 +323,51 @@ fn srv_target_is_never_compressed() {
     assert_eq!(rec.rdata, b"\x00\x01\x00\x02\x13\xc4\x07example\x03org\x00");
     assert_eq!(rec.data, srv);
 }
+
+#[test]
+fn after_truncation_a_smaller_record_is_still_refused() {
+    // No reserve at all: once an answer did not fit, a record that would fit
+    // must not slip in after it (the answer section would be silently partial).
+    let qname = name("x.example");
+    let mut buf = [0u8; 60];
+    let mut b = MessageBuilder::new(&mut buf, 60).unwrap();
+    b.question(qname.as_name(), Rtype::Txt, Class::In).unwrap();
+    let mut big = [b'x'; 40];
+    big[0] = 39;
+    assert_eq!(
+        b.raw_record(
+            Section::Answer,
+            qname.as_name(),
+            Rtype::Txt,
+            Class::In,
+            1,
+            &big
+        ),
+        Err(BuildError::Truncated)
+    );
+    assert_eq!(
+        b.raw_record(
+            Section::Answer,
+            qname.as_name(),
+            Rtype::Txt,
+            Class::In,
+            1,
+            b"\x00"
+        ),
+        Err(BuildError::Truncated)
+    );
+    assert_eq!(
+        b.raw_record(
+            Section::Additional,
+            qname.as_name(),
+            Rtype::A,
+            Class::In,
+            1,
+            &[1, 2, 3, 4]
+        ),
+        Err(BuildError::Truncated)
+    );
+    let msg = Message::parse(b.finish_bytes()).unwrap();
+    assert!(msg.header().flags.tc());
+    assert_eq!(msg.answers().count() + msg.additional().count(), 0);
+}

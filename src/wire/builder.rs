@@ -180,8 +180,7 @@ impl<'b> MessageBuilder<'b> {
         qclass: Class,
     ) -> Result<(), BuildError> {
         self.enter(Section::Question)?;
-        let limit = self.data_limit();
-        self.attempt(Section::Question, limit, |b| {
+        self.attempt(Section::Question, false, |b| {
             b.name(name, true)?;
             b.u16(qtype.into())?;
             b.u16(qclass.into())
@@ -227,8 +226,7 @@ impl<'b> MessageBuilder<'b> {
             return Err(BuildError::SectionOrder);
         }
         self.enter(section)?;
-        let limit = self.data_limit();
-        self.attempt(section, limit, |b| {
+        self.attempt(section, false, |b| {
             b.name(owner, true)?;
             b.u16(rtype.into())?;
             b.u16(class.into())?;
@@ -276,7 +274,7 @@ impl<'b> MessageBuilder<'b> {
         write: impl FnOnce(&mut Self) -> Result<(), BuildError>,
     ) -> Result<(), BuildError> {
         let before = self.pos;
-        self.attempt(Section::Additional, self.limit, write)?;
+        self.attempt(Section::Additional, true, write)?;
         self.reserved = self.reserved.saturating_sub(self.pos - before);
         Ok(())
     }
@@ -289,17 +287,19 @@ impl<'b> MessageBuilder<'b> {
         Ok(())
     }
 
-    /// Runs `write` against `limit`; on failure restores the state before it.
+    /// Runs `write` for one entry of `section`; on failure restores the state
+    /// before it. Data entries stop at the reserve and are refused once the
+    /// message is truncated; `meta` entries (OPT, TSIG) may use the reserve.
     fn attempt(
         &mut self,
         section: Section,
-        limit: usize,
+        meta: bool,
         write: impl FnOnce(&mut Self) -> Result<(), BuildError>,
     ) -> Result<(), BuildError> {
-        let is_meta = limit == self.limit;
-        if self.truncated && !is_meta {
+        if self.truncated && !meta {
             return Err(BuildError::Truncated);
         }
+        let limit = if meta { self.limit } else { self.data_limit() };
         let count = self
             .header
             .counts
