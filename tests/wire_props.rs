@@ -15,7 +15,10 @@ use proptest::prelude::*;
 fn config() -> ProptestConfig {
     ProptestConfig {
         failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+            proptest::test_runner::FileFailurePersistence::Direct(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/proptest-regressions/wire_props.txt"
+            )),
         )),
         cases: std::env::var("PROPTEST_CASES")
             .ok()
@@ -308,8 +311,9 @@ fn msg() -> impl Strategy<Value = Msg> {
 
 // ------------------------------------------------------------- emit & check
 
-/// Writes `m` with a fresh builder under `limit`. Returns the bytes and, per
-/// section, how many records went in, and whether a data record was refused.
+/// Writes `m` with a fresh builder under `limit`, trying every entry even after
+/// one was refused. Returns the bytes and, per section, how many records went
+/// in, and whether a data record was refused (after which none may go in).
 fn emit(m: &Msg, limit: usize) -> (Vec<u8>, [usize; 4], bool) {
     let mut buf = vec![0u8; 65535];
     let mut b = MessageBuilder::new(&mut buf, limit).expect("limit >= 12");
@@ -317,14 +321,14 @@ fn emit(m: &Msg, limit: usize) -> (Vec<u8>, [usize; 4], bool) {
     b.flags_mut().0 = m.flags & !0x0200; // TC is the builder's to set
     let mut written = [0usize; 4];
     let mut refused = false;
-    'all: {
+    {
         for (n, t, c) in &m.questions {
             match b.question(n.as_name(), Rtype::from(*t), Class::from(*c)) {
-                Ok(()) => written[0] += 1,
-                Err(BuildError::Truncated) => {
-                    refused = true;
-                    break 'all;
+                Ok(()) => {
+                    assert!(!refused, "question accepted after truncation");
+                    written[0] += 1
                 }
+                Err(BuildError::Truncated) => refused = true,
                 Err(e) => panic!("question: {e:?}"),
             }
         }
@@ -339,11 +343,11 @@ fn emit(m: &Msg, limit: usize) -> (Vec<u8>, [usize; 4], bool) {
                     &rr.data.rdata(),
                 );
                 match r {
-                    Ok(()) => written[i + 1] += 1,
-                    Err(BuildError::Truncated) => {
-                        refused = true;
-                        break 'all;
+                    Ok(()) => {
+                        assert!(!refused, "record accepted after truncation");
+                        written[i + 1] += 1
                     }
+                    Err(BuildError::Truncated) => refused = true,
                     Err(BuildError::NoSpace) if *section == Section::Additional => {}
                     Err(e) => panic!("record: {e:?}"),
                 }
