@@ -371,3 +371,71 @@ fn after_truncation_a_smaller_record_is_still_refused() {
     assert!(msg.header().flags.tc());
     assert_eq!(msg.answers().count() + msg.additional().count(), 0);
 }
+
+#[test]
+fn names_in_rfc1035_mail_types_are_decompressed() {
+    // Captured from nsupdate (BIND 9.18), which compresses the names in MG and
+    // MINFO: `update add host.example.test. 300 IN MG mail.example.test.` and a
+    // MINFO. RFC 3597 §4: receivers MUST decompress them.
+    let bytes = b"\x00\x00\x28\x00\x00\x01\x00\x00\x00\x02\x00\x00\
+\x07example\x04test\x00\x00\x06\x00\x01\
+\xc0\x0c\x00\x08\x00\x01\x00\x00\x01\x2c\x00\x07\x04mail\xc0\x0c\
+\xc0\x0c\x00\x0e\x00\x01\x00\x00\x01\x2c\x00\x10\x05rmail\xc0\x0c\x05email\xc0\x0c";
+    let msg = Message::parse(bytes).unwrap();
+    let mut stored = [0u8; 512];
+    let mut updates = msg.updates();
+    let mg = updates.next().unwrap();
+    assert_eq!(mg.rtype, Rtype::Mg);
+    let n = dynzone::wire::write_rdata(&mut stored, &mg.data).unwrap();
+    assert_eq!(&stored[..n], b"\x04mail\x07example\x04test\x00");
+    let minfo = updates.next().unwrap();
+    assert_eq!(minfo.rtype, Rtype::Minfo);
+    let n = dynzone::wire::write_rdata(&mut stored, &minfo.data).unwrap();
+    assert_eq!(
+        &stored[..n],
+        b"\x05rmail\x07example\x04test\x00\x05email\x07example\x04test\x00"
+    );
+    // And the stored form reads back as the same value.
+    assert_eq!(
+        dynzone::wire::RData::from_wire(Rtype::Minfo, &stored[..n]).unwrap(),
+        minfo.data
+    );
+}
+
+#[test]
+fn naptr_and_afsdb_names_are_read_and_written_uncompressed() {
+    let owner = name("example.com");
+    let target = name("_sip._udp.example.com");
+    // NAPTR 100 10 "S" "SIP+D2U" "" _sip._udp.example.com.
+    let mut wire = b"\x00\x64\x00\x0a\x01S\x07SIP+D2U\x00".to_vec();
+    wire.extend_from_slice(target.as_wire());
+    let naptr = RData::from_wire(Rtype::Naptr, &wire).unwrap();
+    let mut buf = [0u8; 512];
+    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+    b.question(owner.as_name(), Rtype::Naptr, Class::In)
+        .unwrap();
+    b.record(
+        Section::Answer,
+        owner.as_name(),
+        Rtype::Naptr,
+        Class::In,
+        60,
+        &naptr,
+    )
+    .unwrap();
+    let bytes = b.finish_bytes();
+    let msg = Message::parse(bytes).unwrap();
+    let rec = msg.answers().next().unwrap();
+    // RFC 3597 §4: not an RFC 1035 type, so the name went out uncompressed.
+    assert_eq!(rec.rdata, &wire[..]);
+    assert_eq!(rec.data, naptr);
+    let fields: Vec<_> = match rec.data {
+        RData::Compound(c) => c.fields().collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(fields.len(), 6);
+    assert_eq!(fields[0], dynzone::wire::Field::U16(100));
+    assert_eq!(fields[3], dynzone::wire::Field::CharString(b"SIP+D2U"));
+    // A NAPTR cut inside its strings is malformed, not opaque.
+    assert!(RData::from_wire(Rtype::Naptr, &wire[..6]).is_err());
+}

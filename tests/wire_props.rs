@@ -44,6 +44,8 @@ enum Data {
     Txt(Vec<u8>),
     Srv([u16; 3], NameBuf),
     Caa(u8, Vec<u8>, Vec<u8>),
+    /// A type with embedded names and no view of its own: uncompressed wire form.
+    Compound(u16, Vec<u8>, Vec<NameBuf>),
     Unknown(u16, Vec<u8>),
     Empty(u16),
 }
@@ -61,7 +63,7 @@ impl Data {
             Data::Txt(_) => 16,
             Data::Srv(..) => 33,
             Data::Caa(..) => 257,
-            Data::Unknown(t, _) | Data::Empty(t) => *t,
+            Data::Compound(t, ..) | Data::Unknown(t, _) | Data::Empty(t) => *t,
         })
     }
 
@@ -97,6 +99,11 @@ impl Data {
                 tag,
                 value,
             }),
+            Data::Compound(t, wire, _) => {
+                let data = RData::from_wire(Rtype::from(*t), wire).expect("generated compound");
+                assert!(matches!(data, RData::Compound(_)));
+                data
+            }
             Data::Unknown(_, bytes) => RData::Unknown(bytes),
             Data::Empty(_) => RData::Empty,
         }
@@ -109,6 +116,7 @@ impl Data {
                 vec![n]
             }
             Data::Soa(m, r, _) => vec![m, r],
+            Data::Compound(_, _, names) => names.iter().collect(),
             _ => vec![],
         }
     }
@@ -190,6 +198,46 @@ fn char_strings() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// MB, MG, MINFO, RP, AFSDB, PX, NAPTR and friends, from their layouts.
+fn compound() -> impl Strategy<Value = Data> {
+    let string = || prop::collection::vec(any::<u8>(), 0..=12);
+    (
+        prop::sample::select(vec![3u16, 4, 7, 8, 9, 14, 17, 18, 21, 26, 35]),
+        name(),
+        name(),
+        any::<[u16; 2]>(),
+        [string(), string(), string()],
+    )
+        .prop_map(|(t, n1, n2, nums, strings)| {
+            let mut wire = Vec::new();
+            let names = match t {
+                3 | 4 | 7 | 8 | 9 => vec![n1],
+                14 | 17 => vec![n1, n2],
+                18 | 21 => {
+                    wire.extend_from_slice(&nums[0].to_be_bytes());
+                    vec![n1]
+                }
+                26 => {
+                    wire.extend_from_slice(&nums[0].to_be_bytes());
+                    vec![n1, n2]
+                }
+                _ => {
+                    wire.extend_from_slice(&nums[0].to_be_bytes());
+                    wire.extend_from_slice(&nums[1].to_be_bytes());
+                    for s in &strings {
+                        wire.push(s.len() as u8);
+                        wire.extend_from_slice(s);
+                    }
+                    vec![n1]
+                }
+            };
+            for n in &names {
+                wire.extend_from_slice(n.as_wire());
+            }
+            Data::Compound(t, wire, names)
+        })
+}
+
 fn data() -> impl Strategy<Value = Data> {
     let bytes = || prop::collection::vec(any::<u8>(), 0..=40);
     prop_oneof![
@@ -208,9 +256,10 @@ fn data() -> impl Strategy<Value = Data> {
             bytes()
         )
             .prop_map(|(f, t, v)| Data::Caa(f, t, v)),
+        compound(),
         // RFC 3597: unknown types, opaque bytes (also non-empty ones).
         (
-            prop::sample::select(vec![99u16, 65280, 65535, 13, 35, 43, 48]),
+            prop::sample::select(vec![99u16, 65280, 65535, 13, 43, 48]),
             prop::collection::vec(any::<u8>(), 1..=40)
         )
             .prop_map(|(t, b)| Data::Unknown(t, b)),
@@ -420,6 +469,13 @@ fn check_records(msg: &Message<'_>, m: &Msg, written: [usize; 4]) {
                 RData::Mx { exchange, .. } => vec![exchange.to_buf()],
                 RData::Srv(s) => vec![s.target.to_buf()],
                 RData::Soa(s) => vec![s.mname.to_buf(), s.rname.to_buf()],
+                RData::Compound(c) => c
+                    .fields()
+                    .filter_map(|f| match f {
+                        dynzone::wire::Field::Name(n) => Some(n.to_buf()),
+                        _ => None,
+                    })
+                    .collect(),
                 _ => vec![],
             };
             let want_names = rr.data.names();

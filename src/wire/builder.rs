@@ -5,7 +5,7 @@ use super::error::BuildError;
 use super::header::{Flags, Header, Section};
 use super::message::Message;
 use super::name::{HEADER_LEN, Labels, MAX_LABELS, Name};
-use super::rdata::{RData, TsigData};
+use super::rdata::{Field, RData, TsigData};
 use super::types::{Class, Rcode, Rtype};
 
 /// The classic UDP limit without EDNS (RFC 1035 §4.2.1).
@@ -492,6 +492,21 @@ impl<'b> MessageBuilder<'b> {
                 self.u16(t.error.into())?;
                 self.u16(other_len)?;
                 self.bytes(t.other)
+            }
+            RData::Compound(c) => {
+                for field in c.fields() {
+                    match field {
+                        Field::U16(v) => self.u16(v)?,
+                        Field::CharString(s) => {
+                            let len =
+                                u8::try_from(s.len()).map_err(|_| BuildError::RdataTooLong)?;
+                            self.u8(len)?;
+                            self.bytes(s)?;
+                        }
+                        Field::Name(n) => self.name(n, c.compressible())?,
+                    }
+                }
+                Ok(())
             }
             RData::Unknown(bytes) => self.bytes(bytes),
             RData::Empty => Ok(()),

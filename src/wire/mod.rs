@@ -23,7 +23,8 @@ pub use header::{Flags, Header, Section};
 pub use message::{Edns, Message, Question, Questions, Record, Records, TsigRecord};
 pub use name::{HEADER_LEN, Labels, MAX_LABEL_LEN, MAX_NAME_LEN, Name, NameBuf};
 pub use rdata::{
-    Caa, CharStrings, EdnsOptions, MAX_TSIG_TIME, OptData, RData, Soa, Srv, TsigData, Txt,
+    Caa, CharStrings, Compound, EdnsOptions, Field, Fields, MAX_TSIG_TIME, OptData, RData, Soa,
+    Srv, TsigData, Txt,
 };
 pub use tcp::{Frame, frame_prefix, parse_frame};
 pub use types::{Class, Opcode, Rcode, Rtype, TsigError};

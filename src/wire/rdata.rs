@@ -168,6 +168,131 @@ pub struct TsigData<'a> {
     pub other: &'a [u8],
 }
 
+/// One field of a [`Compound`] RDATA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// A 16-bit number (preference, order).
+    U16(u16),
+    /// A character-string, without its length octet.
+    CharString(&'a [u8]),
+    /// A domain name, followed through compression.
+    Name(Name<'a>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    U16,
+    CharString,
+    Name,
+}
+
+/// Layouts of the other types that embed domain names. RFC 3597 §4: receivers
+/// MUST decompress names in the RFC 1035 types (MD, MF, MB, MG, MR, MINFO) and
+/// SHOULD in RP, AFSDB, RT, PX and NAPTR; the second value says whether a sender
+/// may compress them (only the RFC 1035 types).
+fn layout(rtype: Rtype) -> Option<(&'static [Part], bool)> {
+    use Part::{CharString, Name, U16};
+    Some(match rtype {
+        Rtype::Md | Rtype::Mf | Rtype::Mb | Rtype::Mg | Rtype::Mr => (&[Name], true),
+        Rtype::Minfo => (&[Name, Name], true),
+        Rtype::Rp => (&[Name, Name], false),
+        Rtype::Afsdb | Rtype::Rt => (&[U16, Name], false),
+        Rtype::Px => (&[U16, Name, Name], false),
+        Rtype::Naptr => (&[U16, U16, CharString, CharString, CharString, Name], false),
+        _ => return None,
+    })
+}
+
+/// RDATA of a type with embedded names but no view of its own (MB, MG, MINFO,
+/// RP, AFSDB, NAPTR, …): its fields in order, names decompressed on reading.
+#[derive(Debug, Clone, Copy)]
+pub struct Compound<'a> {
+    parts: &'static [Part],
+    compressible: bool,
+    buf: &'a [u8],
+    start: usize,
+    end: usize,
+    compressed: bool,
+}
+
+impl<'a> Compound<'a> {
+    fn parse(
+        rtype: Rtype,
+        r: &mut Reader<'a>,
+        compressed: bool,
+    ) -> Result<Option<Compound<'a>>, ParseError> {
+        let Some((parts, compressible)) = layout(rtype) else {
+            return Ok(None);
+        };
+        let start = r.pos();
+        for part in parts {
+            read_field(r, *part, compressed)?;
+        }
+        Ok(Some(Compound {
+            parts,
+            compressible,
+            buf: r.buf(),
+            start,
+            end: r.pos(),
+            compressed,
+        }))
+    }
+
+    /// The fields in wire order.
+    pub fn fields(&self) -> Fields<'a> {
+        Fields {
+            parts: self.parts.iter(),
+            reader: Reader::new(self.buf, self.start).with_end(self.end),
+            compressed: self.compressed,
+        }
+    }
+
+    /// Whether a sender may compress the names (RFC 3597 §4: RFC 1035 types only).
+    pub fn compressible(&self) -> bool {
+        self.compressible
+    }
+}
+
+impl PartialEq for Compound<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts == other.parts && self.fields().eq(other.fields())
+    }
+}
+
+impl Eq for Compound<'_> {}
+
+fn read_field<'a>(
+    r: &mut Reader<'a>,
+    part: Part,
+    compressed: bool,
+) -> Result<Field<'a>, ParseError> {
+    Ok(match part {
+        Part::U16 => Field::U16(r.u16()?),
+        Part::CharString => {
+            let len = r.u8()?;
+            Field::CharString(r.bytes(usize::from(len))?)
+        }
+        Part::Name => Field::Name(r.name(compressed)?),
+    })
+}
+
+/// Iterator over the fields of a [`Compound`].
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    parts: core::slice::Iter<'static, Part>,
+    reader: Reader<'a>,
+    compressed: bool,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        let part = *self.parts.next()?;
+        read_field(&mut self.reader, part, self.compressed).ok()
+    }
+}
+
 /// Largest 48-bit time value.
 pub const MAX_TSIG_TIME: u64 = (1 << 48) - 1;
 
@@ -207,6 +332,8 @@ pub enum RData<'a> {
     Opt(OptData<'a>),
     /// Transaction signature.
     Tsig(TsigData<'a>),
+    /// Another type with embedded names (RFC 3597 §4), decompressed.
+    Compound(Compound<'a>),
     /// Any other type, or a known type whose bytes we keep as they are (RFC 3597).
     Unknown(&'a [u8]),
     /// RDLENGTH 0 for a type that needs data: what UPDATE deletes and
@@ -300,10 +427,13 @@ impl<'a> RData<'a> {
                     other,
                 })
             }
-            _ => {
-                r.skip_to_end();
-                RData::Unknown(bytes)
-            }
+            other => match Compound::parse(other, &mut r, compressed)? {
+                Some(compound) => RData::Compound(compound),
+                None => {
+                    r.skip_to_end();
+                    RData::Unknown(bytes)
+                }
+            },
         };
         if !r.at_end() {
             return Err(ParseError::BadRdata);

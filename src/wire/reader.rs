@@ -30,6 +30,10 @@ impl<'a> Reader<'a> {
         self
     }
 
+    pub(crate) fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
     pub(crate) fn pos(&self) -> usize {
         self.pos
     }
