@@ -45,8 +45,13 @@ cargo clippy --all-targets -- -D warnings
 
 # --- tests ----------------------------------------------------------------------
 say "cargo test"
-cargo test --all-targets
-cargo test --doc
+test_log=$(mktemp)
+cargo test --all-targets 2>&1 | tee "$test_log"
+cargo test --doc 2>&1 | tee -a "$test_log"
+# Totals over every test binary, for the closing line.
+passed=$(grep -o '[0-9]* passed' "$test_log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -o '[0-9]* failed' "$test_log" | awk '{s += $1} END {print s + 0}')
+rm -f "$test_log"
 
 # --- fuzz smoke run -------------------------------------------------------------
 # Each target runs on a scratch copy of its committed seed corpus, so the
@@ -55,7 +60,7 @@ say "fuzzing, ${FUZZ_SECONDS}s per target"
 summary=()
 for target in "${FUZZ_TARGETS[@]}"; do
     scratch=$(mktemp -d)
-    log="$scratch/log"
+    log=$(mktemp)
     if ! (cd fuzz && cargo +nightly fuzz run "$target" "$scratch" "corpus/$target" -- \
         -max_total_time="$FUZZ_SECONDS" -print_final_stats=1) >"$log" 2>&1; then
         tail -n 60 "$log"
@@ -64,8 +69,9 @@ for target in "${FUZZ_TARGETS[@]}"; do
     fi
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
     summary+=("$target: ${runs:-?} executions, 0 crashes")
-    rm -rf "$scratch"
+    rm -rf "$scratch" "$log"
 done
 say "fuzz summary"
 printf '%s\n' "${summary[@]}"
 say "all checks passed"
+echo "tests: $passed passed, $failed failed"

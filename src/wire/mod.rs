@@ -6,6 +6,25 @@
 //! - [`MessageBuilder`] writes sections in order into `&mut [u8]` with name
 //!   compression through a fixed table and a size limit, setting TC on overflow.
 //! - [`parse_frame`] splits a TCP byte stream into messages (RFC 7766 §8).
+//!
+//! ```
+//! use dynzone::wire::{Class, Message, MessageBuilder, NameBuf, Rtype, UDP_LIMIT};
+//!
+//! let qname = NameBuf::from_text("home.example.net").unwrap();
+//! let mut buf = [0u8; UDP_LIMIT];
+//! let mut query = MessageBuilder::new(&mut buf, UDP_LIMIT).unwrap();
+//! query.set_id(0x1234);
+//! query.flags_mut().set_rd(true);
+//! query.question(qname.as_name(), Rtype::Aaaa, Class::In).unwrap();
+//! query.opt(1232, 0, 0, 0, &[]).unwrap();
+//! let bytes = query.finish_bytes();
+//!
+//! let msg = Message::parse(bytes).unwrap();
+//! let q = msg.question().unwrap();
+//! assert_eq!(q.name.to_string(), "home.example.net.");
+//! assert_eq!(q.qtype, Rtype::Aaaa);
+//! assert_eq!(msg.edns().unwrap().udp_payload, 1232);
+//! ```
 
 mod builder;
 mod error;
