@@ -300,7 +300,7 @@ pub const MAX_TSIG_TIME: u64 = (1 << 48) - 1;
 ///
 /// Names in it borrow the message they came from, so they follow compression
 /// pointers; written back they are compressed only where RFC 3597 §4 allows it
-/// (the RFC 1035 types NS, CNAME, PTR, SOA and MX).
+/// (the RFC 1035 types NS, CNAME, PTR, SOA, MX, MD, MF, MB, MG, MR and MINFO).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RData<'a> {
     /// IPv4 address (RFC 1035 §3.4.1).
