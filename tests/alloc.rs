@@ -200,7 +200,7 @@ fn walk_everything(bytes: &[u8], scratch: &mut [u8; 65535], text: &mut FixedText
         write!(text, "{} {} {}", q.name, q.qtype, q.qclass).unwrap();
         seen += text.len;
     }
-    for section in [Section::Answer, Section::Authority, Section::Additional] {
+    for section in Section::RECORDS {
         for r in msg.records(section) {
             text.len = 0;
             write!(text, "{} {} {} {}", r.owner, r.ttl, r.class, r.rtype).unwrap();

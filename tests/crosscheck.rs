@@ -107,7 +107,7 @@ fn describe(msg: &Message<'_>) -> Vec<String> {
         ));
     }
     let mut rdata = vec![0u8; MAX_MESSAGE];
-    for section in [Section::Answer, Section::Authority, Section::Additional] {
+    for section in Section::RECORDS {
         for r in msg.records(section) {
             // dnspython keeps these out of the sections (message.opt / .tsig).
             if matches!(r.rtype, Rtype::Opt | Rtype::Tsig) {

@@ -343,7 +343,7 @@ fn exact_form(msg: &Message<'_>) -> Vec<Vec<u8>> {
     for q in msg.questions() {
         out.push(q.name.to_buf().as_wire().to_vec());
     }
-    for section in [Section::Answer, Section::Authority, Section::Additional] {
+    for section in Section::RECORDS {
         for r in msg.records(section) {
             out.push(r.owner.to_buf().as_wire().to_vec());
             let mut rdata = vec![0; MAX_MESSAGE];

@@ -161,8 +161,6 @@ struct Msg {
     tsig: Option<Tsig>,
 }
 
-const SECTIONS: [Section; 3] = [Section::Answer, Section::Authority, Section::Additional];
-
 // ----------------------------------------------------------- the strategies
 
 fn label() -> impl Strategy<Value = Vec<u8>> {
@@ -381,7 +379,7 @@ fn emit(m: &Msg, limit: usize) -> (Vec<u8>, [usize; 4], bool) {
                 Err(e) => panic!("question: {e:?}"),
             }
         }
-        for (i, (section, rrs)) in SECTIONS.iter().zip(&m.sections).enumerate() {
+        for (i, (section, rrs)) in Section::RECORDS.iter().zip(&m.sections).enumerate() {
             for rr in rrs {
                 let r = b.record(
                     *section,
@@ -442,7 +440,7 @@ fn same_name_exactly(got: &Name<'_>, want: &NameBuf) -> bool {
 }
 
 fn check_records(msg: &Message<'_>, m: &Msg, written: [usize; 4]) {
-    for (i, (section, rrs)) in SECTIONS.iter().zip(&m.sections).enumerate() {
+    for (i, (section, rrs)) in Section::RECORDS.iter().zip(&m.sections).enumerate() {
         let got: Vec<_> = msg.records(*section).collect();
         // In the additional section a record may have been skipped for room;
         // elsewhere the records present are exactly the first `written`.
@@ -618,7 +616,7 @@ fn walk(msg: &Message<'_>) {
         let _ = q.name.to_string();
         let _ = q.name.to_canonical();
     }
-    for section in SECTIONS {
+    for section in Section::RECORDS {
         for r in msg.records(section) {
             let _ = r.owner.to_string();
             if let Some(z) = &zone {

@@ -14,7 +14,7 @@ use dynzone::wire::{
     BuildError, HEADER_LEN, MAX_MESSAGE, Message, MessageBuilder, RData, Record, Section,
     write_rdata,
 };
-use dynzone_fuzz::{RECORD_SECTIONS, hex, uncompressed_size};
+use dynzone_fuzz::{hex, uncompressed_size};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -136,7 +136,7 @@ fn limited_rebuild(data: &[u8], msg: &Message<'_>) {
         }
     }
     let mut kept: [Vec<Record<'_>>; 3] = Default::default();
-    for (kept, section) in kept.iter_mut().zip(RECORD_SECTIONS) {
+    for (kept, section) in kept.iter_mut().zip(Section::RECORDS) {
         for rec in msg.records(section) {
             let before = (b.len(), b.header());
             let (result, is_meta) = match rec.data {
@@ -200,7 +200,7 @@ fn limited_rebuild(data: &[u8], msg: &Message<'_>) {
     });
     assert_eq!(rebuilt.header().flags.tc(), truncated);
     assert!(rebuilt.questions().eq(kept_questions.iter().copied()));
-    for (kept, section) in kept.iter().zip(RECORD_SECTIONS) {
+    for (kept, section) in kept.iter().zip(Section::RECORDS) {
         assert!(
             rebuilt.records(section).eq(kept.iter().copied()),
             "{section:?} differs from what the builder accepted"

@@ -9,10 +9,6 @@ use dynzone::wire::{
     MAX_TSIG_TIME, Message, Name, NameBuf, RData, Record, Rtype, Section, write_rdata,
 };
 
-/// The three record sections, in wire order.
-pub const RECORD_SECTIONS: [Section; 3] =
-    [Section::Answer, Section::Authority, Section::Additional];
-
 /// Lower-case hex, for messages that print an input.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -42,7 +38,7 @@ pub fn walk_message(msg: &Message<'_>) {
 
     let mut opt_records = 0usize;
     let mut tsig_records = 0usize;
-    for section in RECORD_SECTIONS {
+    for section in Section::RECORDS {
         let mut count = 0usize;
         for rec in msg.records(section) {
             count += 1;
@@ -417,7 +413,7 @@ pub fn uncompressed_size(msg: &Message<'_>) -> usize {
         size += q.name.wire_len() + 4;
     }
     let mut out = vec![0u8; MAX_MESSAGE];
-    for section in RECORD_SECTIONS {
+    for section in Section::RECORDS {
         for rec in msg.records(section) {
             let rdata = write_rdata(&mut out, &rec.data).unwrap_or(MAX_MESSAGE);
             size += rec.owner.wire_len() + 10 + rdata;

@@ -349,7 +349,7 @@ impl<'b> MessageBuilder<'b> {
         for q in msg.questions() {
             b.question(q.name, q.qtype, q.qclass)?;
         }
-        for section in [Section::Answer, Section::Authority, Section::Additional] {
+        for section in Section::RECORDS {
             for r in msg.records(section) {
                 b.record(section, r.owner, r.rtype, r.class, r.ttl, &r.data)?;
             }

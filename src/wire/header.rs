@@ -34,6 +34,8 @@ impl Section {
     pub const PREREQUISITE: Section = Section::Answer;
     /// UPDATE's Update section (RFC 2136 §2.5).
     pub const UPDATE: Section = Section::Authority;
+    /// The three sections that hold records, in wire order.
+    pub const RECORDS: [Section; 3] = [Section::Answer, Section::Authority, Section::Additional];
 
     /// Index into count arrays.
     pub fn index(self) -> usize {

@@ -192,7 +192,7 @@ impl PartialEq for Message<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.header == other.header
             && self.questions().eq(other.questions())
-            && [Section::Answer, Section::Authority, Section::Additional]
+            && Section::RECORDS
                 .into_iter()
                 .all(|s| self.records(s).eq(other.records(s)))
     }
@@ -210,7 +210,7 @@ impl<'a> Message<'a> {
         }
         let mut opt = None;
         let mut tsig = None;
-        for section in [Section::Answer, Section::Authority, Section::Additional] {
+        for section in Section::RECORDS {
             if let Some(slot) = section_start.get_mut(section.index()) {
                 *slot = pos;
             }

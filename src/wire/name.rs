@@ -273,7 +273,7 @@ impl<'a> Name<'a> {
 }
 
 /// Whether two label sequences are equal, ASCII case ignored (RFC 4343 §3).
-pub(crate) fn labels_eq(mut a: Labels<'_>, mut b: Labels<'_>) -> bool {
+fn labels_eq(mut a: Labels<'_>, mut b: Labels<'_>) -> bool {
     loop {
         match (a.next(), b.next()) {
             (None, None) => return true,
