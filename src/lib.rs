@@ -1,8 +1,16 @@
 //! dynzone: an authoritative DNS server for dynamic DNS.
 //!
 //! Zones change at run time through RFC 2136 UPDATE messages authenticated with
-//! TSIG (RFC 8945); records live in LMDB. See `DESIGN.md` for the layers.
-#![forbid(unsafe_code)]
+//! TSIG (RFC 8945); records live in LMDB. See `DESIGN.md` for the layers:
+//! [`wire`] → [`store`] → [`query`] → [`handler`] → [`server`], with [`zone`]
+//! and [`zonefile`] for loading and printing whole zones.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod handler;
+pub mod query;
+pub mod server;
+pub mod store;
 pub mod wire;
+pub mod zone;
+pub mod zonefile;

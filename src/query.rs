@@ -1,0 +1,1 @@
+//! Authoritative answers from a read snapshot (RFC 1034 §4.3.2).

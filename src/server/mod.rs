@@ -1,0 +1,1 @@
+//! The mio event loop: UDP and TCP sockets, the connection slab, timers, signals.

@@ -1,0 +1,229 @@
+//! Record keys: the owner name, labels reversed and lower-cased, then the type.
+//!
+//! A name is written root first, each label as its length octet and its bytes in
+//! ASCII lower case (RFC 4343 §3: case never matters for lookups). Because the
+//! encoding of an ancestor is a prefix of its descendants' encodings, a subtree is
+//! one key range, and the key for any ancestor of a name is cut from the name's
+//! own encoding without reading the name again. After the name comes a 0x00
+//! marker (no label has length 0, so it cannot be confused with a child) and the
+//! 16-bit type. Type 0, reserved by IANA (RFC 6895 §3.1), keys the *node* entry
+//! that says the name exists and which types it holds (see [`super::value`]).
+
+use crate::wire::{MAX_LABELS, MAX_NAME_LEN, Name};
+
+/// Longest encoded name: the wire form without its root octet.
+pub const MAX_ENCODED_NAME: usize = MAX_NAME_LEN - 1;
+/// Longest record key: an encoded name, the marker and the type.
+pub const MAX_KEY: usize = MAX_ENCODED_NAME + 3;
+/// The type code of node entries.
+pub const NODE_TYPE: u16 = 0;
+
+/// A name encoded once, root first, with the end of every ancestor remembered.
+#[derive(Clone)]
+pub struct NameKey {
+    bytes: [u8; MAX_ENCODED_NAME],
+    /// `bounds[k]` is the length of the encoding of the ancestor with `k` labels.
+    bounds: [u8; MAX_LABELS + 1],
+    labels: u8,
+}
+
+impl NameKey {
+    /// Encodes `name`. Never fails: a checked [`Name`] always fits.
+    pub fn new(name: Name<'_>) -> NameKey {
+        let mut key = NameKey {
+            bytes: [0; MAX_ENCODED_NAME],
+            bounds: [0; MAX_LABELS + 1],
+            labels: 0,
+        };
+        // Labels come left to right; collect them so they can be written root first.
+        let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
+        let mut count = 0usize;
+        for (slot, label) in labels.iter_mut().zip(name.labels()) {
+            *slot = label;
+            count += 1;
+        }
+        let mut pos = 0usize;
+        for (k, label) in labels.iter().take(count).rev().enumerate() {
+            let end = pos + 1 + label.len();
+            let Some(dst) = key.bytes.get_mut(pos..end) else {
+                break;
+            };
+            if let Some((len_octet, rest)) = dst.split_first_mut() {
+                *len_octet = label.len() as u8;
+                for (d, s) in rest.iter_mut().zip(label.iter()) {
+                    *d = s.to_ascii_lowercase();
+                }
+            }
+            pos = end;
+            if let Some(bound) = key.bounds.get_mut(k + 1) {
+                *bound = pos as u8;
+            }
+            key.labels = (k + 1) as u8;
+        }
+        key
+    }
+
+    /// Number of labels of the name, root excluded.
+    pub fn labels(&self) -> usize {
+        usize::from(self.labels)
+    }
+
+    /// The encoding of the ancestor with `labels` labels (the whole name when
+    /// `labels` is its label count; the root, empty, for 0).
+    pub fn name_prefix(&self, labels: usize) -> &[u8] {
+        let end = self
+            .bounds
+            .get(labels.min(self.labels()))
+            .map_or(0, |b| usize::from(*b));
+        self.bytes.get(..end).unwrap_or(&[])
+    }
+
+    /// The record key of type `rtype` at the ancestor with `labels` labels,
+    /// written into `out`.
+    pub fn rrset_key<'k>(&self, labels: usize, rtype: u16, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+        finish_key(self.name_prefix(labels), None, rtype, out)
+    }
+
+    /// The record key of type `rtype` at `*.<ancestor with labels labels>`
+    /// (RFC 4592 §2.1.1: the source of synthesis).
+    pub fn wildcard_key<'k>(
+        &self,
+        labels: usize,
+        rtype: u16,
+        out: &'k mut [u8; MAX_KEY],
+    ) -> &'k [u8] {
+        finish_key(self.name_prefix(labels), Some(b"*"), rtype, out)
+    }
+}
+
+fn finish_key<'k>(
+    prefix: &[u8],
+    extra_label: Option<&[u8]>,
+    rtype: u16,
+    out: &'k mut [u8; MAX_KEY],
+) -> &'k [u8] {
+    let mut pos = prefix.len();
+    if let Some(dst) = out.get_mut(..pos) {
+        dst.copy_from_slice(prefix);
+    }
+    if let Some(label) = extra_label {
+        let end = pos + 1 + label.len();
+        if let Some((len_octet, rest)) = out.get_mut(pos..end).and_then(|d| d.split_first_mut()) {
+            *len_octet = label.len() as u8;
+            rest.copy_from_slice(label);
+            pos = end;
+        }
+    }
+    let [hi, lo] = rtype.to_be_bytes();
+    if let Some(tail) = out.get_mut(pos..pos + 3) {
+        tail.copy_from_slice(&[0, hi, lo]);
+        pos += 3;
+    }
+    out.get(..pos).unwrap_or(&[])
+}
+
+/// Splits a record key into the encoded name and the type.
+pub fn split_key(key: &[u8]) -> Option<(&[u8], u16)> {
+    let (name, tail) = key.split_at_checked(key.len().checked_sub(3)?)?;
+    match tail {
+        [0, hi, lo] => Some((name, u16::from_be_bytes([*hi, *lo]))),
+        _ => None,
+    }
+}
+
+/// Turns an encoded name back into uncompressed wire form (lower case), for
+/// export and zone walks. Returns the length written.
+pub fn decode_name(encoded: &[u8], out: &mut [u8; MAX_NAME_LEN]) -> Option<usize> {
+    let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
+    let mut count = 0;
+    let mut rest = encoded;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (label, after) = tail.split_at_checked(usize::from(len))?;
+        *labels.get_mut(count)? = label;
+        count += 1;
+        rest = after;
+    }
+    let mut pos = 0;
+    for label in labels.iter().take(count).rev() {
+        let dst = out.get_mut(pos..pos + 1 + label.len())?;
+        let (len_octet, body) = dst.split_first_mut()?;
+        *len_octet = label.len() as u8;
+        body.copy_from_slice(label);
+        pos += 1 + label.len();
+    }
+    *out.get_mut(pos)? = 0;
+    Some(pos + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::NameBuf;
+
+    fn key(text: &str) -> NameKey {
+        NameKey::new(NameBuf::from_text(text).unwrap().as_name())
+    }
+
+    #[test]
+    fn encoding_is_root_first_and_lower_case() {
+        let k = key("Home.Example.NET");
+        assert_eq!(k.labels(), 3);
+        assert_eq!(k.name_prefix(3), b"\x03net\x07example\x04home");
+        assert_eq!(k.name_prefix(1), b"\x03net");
+        assert_eq!(k.name_prefix(0), b"");
+        let mut out = [0; MAX_KEY];
+        assert_eq!(
+            k.rrset_key(2, 1, &mut out),
+            b"\x03net\x07example\x00\x00\x01"
+        );
+        assert_eq!(
+            k.wildcard_key(2, 16, &mut out),
+            b"\x03net\x07example\x01*\x00\x00\x10"
+        );
+        assert_eq!(k.rrset_key(0, 6, &mut out), b"\x00\x00\x06");
+    }
+
+    #[test]
+    fn a_subtree_is_a_key_range_and_own_rrsets_come_first() {
+        let mut a = [0; MAX_KEY];
+        let mut b = [0; MAX_KEY];
+        let parent = key("example.net").rrset_key(2, 65535, &mut a).to_vec();
+        let child = key("a.example.net").rrset_key(3, 0, &mut b).to_vec();
+        assert!(parent < child);
+        assert!(child.starts_with(key("example.net").name_prefix(2)));
+    }
+
+    #[test]
+    fn a_dot_inside_a_label_is_not_a_label_boundary() {
+        let dotted = key("a\\.b.example.net");
+        let two = key("a.b.example.net");
+        assert_ne!(dotted.name_prefix(3), two.name_prefix(3));
+        assert_eq!(dotted.labels(), 3);
+    }
+
+    #[test]
+    fn keys_split_and_names_decode() {
+        let k = key("WWW.example.net");
+        let mut out = [0; MAX_KEY];
+        let rk = k.rrset_key(3, 28, &mut out);
+        let (name, t) = split_key(rk).unwrap();
+        assert_eq!(t, 28);
+        let mut wire = [0; MAX_NAME_LEN];
+        let n = decode_name(name, &mut wire).unwrap();
+        assert_eq!(&wire[..n], b"\x03www\x07example\x03net\x00");
+        assert_eq!(decode_name(b"", &mut wire), Some(1));
+        assert_eq!(decode_name(b"\x05ab", &mut wire), None);
+    }
+
+    #[test]
+    fn the_longest_name_fits() {
+        let label = "a".repeat(63);
+        let text = format!("{label}.{label}.{label}.{}", "b".repeat(61));
+        let name = NameBuf::from_text(&text).unwrap();
+        assert_eq!(name.as_name().wire_len(), 255);
+        let k = NameKey::new(name.as_name());
+        assert_eq!(k.name_prefix(4).len(), 254);
+        let mut out = [0; MAX_KEY];
+        assert_eq!(k.rrset_key(4, 1, &mut out).len(), MAX_KEY);
+    }
+}

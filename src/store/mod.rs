@@ -1,0 +1,270 @@
+//! Records in LMDB through heed (DESIGN.md, "Storage schema").
+//!
+//! Two databases in one environment:
+//! - `records`: [`key`] → [`value`]: one RRset per (owner, type), plus one node
+//!   entry per existing name (type 0) listing its types, so that every question
+//!   the query path asks — does this name exist, is it an empty non-terminal, is
+//!   there a zone cut here, is there a wildcard — is one `mdb_get`, with no cursor
+//!   (cursors `malloc` in C) and nothing copied out of the map.
+//! - `zones`: encoded apex name → zone metadata (a format version for now).
+//!
+//! The environment uses LMDB's default full durability (no `NOSYNC`, no
+//! `WRITE_MAP`), an explicit map size, and `MDB_NOTLS` so that each worker keeps
+//! its own long-lived read transaction ([`Reader`]) and renews it only when a
+//! write has committed.
+
+pub mod key;
+mod reader;
+pub mod value;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use heed::types::Bytes;
+use heed::{Database, Env, EnvOpenOptions, WithoutTls};
+
+use crate::wire::{MAX_NAME_LEN, Name, NameBuf, Rtype};
+use crate::zone::ZoneRecord;
+
+pub use key::NameKey;
+pub use reader::{ReadError, Reader};
+pub use value::{Node, Rrset};
+
+/// Default LMDB map size: 256 MiB of address space (not disk), enough for
+/// millions of records, small enough for a 32-bit router.
+pub const DEFAULT_MAP_SIZE: usize = 256 << 20;
+
+/// Current zone metadata format.
+const ZONE_META_V1: &[u8] = &[1];
+
+/// An error from opening or writing the store (admin paths; the request path
+/// uses the `Copy` [`ReadError`]).
+#[derive(Debug)]
+pub enum StoreError {
+    /// The directory could not be created or used.
+    Dir(PathBuf, std::io::Error),
+    /// LMDB or heed failed.
+    Lmdb(heed::Error),
+    /// A stored value does not decode.
+    Damaged,
+    /// The zone is not in the database.
+    NoSuchZone(NameBuf),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Dir(path, e) => write!(f, "database directory {}: {e}", path.display()),
+            StoreError::Lmdb(heed::Error::Mdb(heed::MdbError::MapFull)) => {
+                f.write_str("the LMDB map is full; start again with a larger --map-size")
+            }
+            StoreError::Lmdb(e) => write!(f, "LMDB: {e}"),
+            StoreError::Damaged => f.write_str("a stored value is damaged"),
+            StoreError::NoSuchZone(z) => write!(f, "zone {z} is not in the database"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<heed::Error> for StoreError {
+    fn from(e: heed::Error) -> Self {
+        StoreError::Lmdb(e)
+    }
+}
+
+/// The LMDB environment and its databases. Cheap to clone (reference counted).
+#[derive(Clone)]
+pub struct Store {
+    env: Env<WithoutTls>,
+    records: Database<Bytes, Bytes>,
+    zones: Database<Bytes, Bytes>,
+}
+
+impl Store {
+    /// Opens (creating when missing) the database directory `path` with a map of
+    /// `map_size` bytes, and clears reader slots left by dead processes.
+    pub fn open(path: &Path, map_size: usize) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Dir(path.to_owned(), e))?;
+        let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        options.map_size(map_size).max_dbs(4).max_readers(256);
+        // SAFETY: heed marks `open` unsafe because LMDB's memory map must not be
+        // modified by anyone but LMDB while mapped and an environment must be opened
+        // once per process. dynzone opens each directory once, at start-up, never
+        // truncates or writes the files itself, and uses no WRITE_MAP. This is the
+        // one `unsafe` of the crate (STYLE.md).
+        #[allow(unsafe_code)]
+        let env = unsafe { options.open(path) }?;
+        env.clear_stale_readers()?;
+        let mut wtxn = env.write_txn()?;
+        let records = env.create_database(&mut wtxn, Some("records"))?;
+        let zones = env.create_database(&mut wtxn, Some("zones"))?;
+        wtxn.commit()?;
+        Ok(Store {
+            env,
+            records,
+            zones,
+        })
+    }
+
+    /// A reader for one worker thread.
+    pub fn reader(&self) -> Result<Reader, StoreError> {
+        Reader::new(self.env.clone(), self.records, self.zones)
+    }
+
+    /// The apex names of every zone in the database.
+    pub fn zone_names(&self) -> Result<Vec<NameBuf>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let mut out = Vec::new();
+        for item in self.zones.iter(&rtxn)? {
+            let (encoded, _) = item?;
+            out.push(decode_name_buf(encoded)?);
+        }
+        Ok(out)
+    }
+
+    /// Whether `apex` is a zone of ours.
+    pub fn has_zone(&self, apex: Name<'_>) -> Result<bool, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let key = NameKey::new(apex);
+        Ok(self
+            .zones
+            .get(&rtxn, key.name_prefix(key.labels()))?
+            .is_some())
+    }
+
+    /// Replaces the whole content of zone `apex` (creating the zone) with
+    /// `records`, in one write transaction: readers see the old zone or the new
+    /// one, never a mix. The records must have passed [`crate::zone::check`].
+    /// Names at or below another zone's apex inside this one are left alone.
+    pub fn replace_zone(&self, apex: Name<'_>, records: &[ZoneRecord]) -> Result<(), StoreError> {
+        let apex_key = NameKey::new(apex);
+        let apex_enc = apex_key.name_prefix(apex_key.labels()).to_vec();
+        let mut wtxn = self.env.write_txn()?;
+        let children = self.child_zones(&wtxn, &apex_enc)?;
+
+        // Remove the old content.
+        let mut old = Vec::new();
+        for item in self.records.prefix_iter(&wtxn, &apex_enc)? {
+            let (k, _) = item?;
+            if !children.iter().any(|c| k.starts_with(c)) {
+                old.push(k.to_vec());
+            }
+        }
+        for k in &old {
+            self.records.delete(&mut wtxn, k)?;
+        }
+
+        // Group into RRsets: (encoded name, type) → (ttl, distinct rdatas).
+        let mut sets: BTreeMap<(Vec<u8>, u16), (u32, Vec<&[u8]>)> = BTreeMap::new();
+        let mut nodes: BTreeMap<Vec<u8>, BTreeSet<u16>> = BTreeMap::new();
+        for rec in records {
+            let owner = NameKey::new(rec.owner.as_name());
+            let enc = owner.name_prefix(owner.labels()).to_vec();
+            if children.iter().any(|c| enc.starts_with(c)) {
+                continue;
+            }
+            let code = u16::from(rec.rtype);
+            let entry = sets
+                .entry((enc.clone(), code))
+                .or_insert((rec.ttl, Vec::new()));
+            // RFC 2181 §5: an RRset holds no duplicate records.
+            if !entry.1.contains(&rec.rdata.as_slice()) {
+                entry.1.push(&rec.rdata);
+            }
+            nodes.entry(enc).or_default().insert(code);
+            // Every name between the apex and the owner exists (RFC 8020).
+            for k in apex_key.labels()..owner.labels() {
+                nodes.entry(owner.name_prefix(k).to_vec()).or_default();
+            }
+        }
+        let mut key = Vec::with_capacity(key::MAX_KEY);
+        for ((enc, code), (ttl, rdatas)) in &sets {
+            key.clear();
+            key.extend_from_slice(enc);
+            key.push(0);
+            key.extend_from_slice(&code.to_be_bytes());
+            self.records.put(
+                &mut wtxn,
+                &key,
+                &value::encode_rrset(*ttl, rdatas.iter().copied()),
+            )?;
+        }
+        for (enc, types) in &nodes {
+            key.clear();
+            key.extend_from_slice(enc);
+            key.extend_from_slice(&[0, 0, 0]);
+            let value = value::encode_node(types.iter().map(|t| Rtype::from(*t)));
+            self.records.put(&mut wtxn, &key, &value)?;
+        }
+        self.zones.put(&mut wtxn, &apex_enc, ZONE_META_V1)?;
+        wtxn.commit()?;
+        Ok(())
+    }
+
+    /// Every record of zone `apex`, in key order (names root first, then type),
+    /// without the subtrees of zones below it.
+    pub fn zone_records(&self, apex: Name<'_>) -> Result<Vec<ZoneRecord>, StoreError> {
+        let apex_key = NameKey::new(apex);
+        let apex_enc = apex_key.name_prefix(apex_key.labels());
+        let rtxn = self.env.read_txn()?;
+        if self.zones.get(&rtxn, apex_enc)?.is_none() {
+            return Err(StoreError::NoSuchZone(apex.to_buf()));
+        }
+        let children = self.child_zones(&rtxn, apex_enc)?;
+        let mut out = Vec::new();
+        for item in self.records.prefix_iter(&rtxn, apex_enc)? {
+            let (k, v) = item?;
+            if children.iter().any(|c| k.starts_with(c)) {
+                continue;
+            }
+            let (enc, code) = key::split_key(k).ok_or(StoreError::Damaged)?;
+            if code == key::NODE_TYPE {
+                continue;
+            }
+            let owner = decode_name_buf(enc)?;
+            let set = Rrset::from_value(v).ok_or(StoreError::Damaged)?;
+            for rdata in set.iter() {
+                out.push(ZoneRecord {
+                    owner,
+                    rtype: Rtype::from(code),
+                    ttl: set.ttl(),
+                    rdata: rdata.to_vec(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Encoded apexes of zones strictly below `apex_enc`, each followed by nothing
+    /// (a prefix of their subtree).
+    fn child_zones(
+        &self,
+        txn: &heed::RoTxn<'_, WithoutTls>,
+        apex_enc: &[u8],
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.zones.prefix_iter(txn, apex_enc)? {
+            let (k, _) = item?;
+            if k.len() > apex_enc.len() {
+                out.push(k.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The LMDB environment, for status output.
+    pub fn env(&self) -> &Env<WithoutTls> {
+        &self.env
+    }
+}
+
+fn decode_name_buf(encoded: &[u8]) -> Result<NameBuf, StoreError> {
+    let mut wire = [0u8; MAX_NAME_LEN];
+    let len = key::decode_name(encoded, &mut wire).ok_or(StoreError::Damaged)?;
+    let bytes = wire.get(..len).ok_or(StoreError::Damaged)?;
+    Name::from_wire(bytes)
+        .map(|n| n.to_buf())
+        .map_err(|_| StoreError::Damaged)
+}

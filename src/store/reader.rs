@@ -1,0 +1,148 @@
+//! The request path's view of the store: one long-lived read transaction per
+//! worker, renewed only after a write has committed.
+
+use heed::types::Bytes;
+use heed::{Database, Env, RoTxn, WithoutTls};
+
+use super::StoreError;
+use super::key::{MAX_KEY, NODE_TYPE, NameKey};
+use super::value::{Node, Rrset};
+use crate::wire::Rtype;
+
+/// A failed read on the request path; answered with SERVFAIL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    /// LMDB returned an error (its code, or 0 when heed had none).
+    Lmdb(i32),
+    /// A stored value does not decode.
+    Damaged,
+}
+
+impl From<heed::Error> for ReadError {
+    fn from(e: heed::Error) -> Self {
+        match e {
+            heed::Error::Io(io) => ReadError::Lmdb(io.raw_os_error().unwrap_or(0)),
+            heed::Error::Mdb(m) => ReadError::Lmdb(m.to_err_code()),
+            _ => ReadError::Lmdb(0),
+        }
+    }
+}
+
+/// A read snapshot of the store that lives as long as its worker.
+///
+/// `mdb_txn_begin` allocates in C, so the transaction is kept across requests;
+/// [`Reader::refresh`] compares the snapshot's transaction id with the
+/// environment's last committed one and starts a new snapshot only when they
+/// differ (DESIGN.md, "Zero allocation").
+pub struct Reader {
+    env: Env<WithoutTls>,
+    records: Database<Bytes, Bytes>,
+    zones: Database<Bytes, Bytes>,
+    txn: RoTxn<'static, WithoutTls>,
+}
+
+impl Reader {
+    pub(super) fn new(
+        env: Env<WithoutTls>,
+        records: Database<Bytes, Bytes>,
+        zones: Database<Bytes, Bytes>,
+    ) -> Result<Reader, StoreError> {
+        let txn = env.clone().static_read_txn()?;
+        Ok(Reader {
+            env,
+            records,
+            zones,
+            txn,
+        })
+    }
+
+    /// Moves to the newest committed data if a write committed since the
+    /// snapshot was taken. Returns whether it moved. Cheap when nothing changed:
+    /// one read of LMDB's meta page, no allocation.
+    pub fn refresh(&mut self) -> Result<bool, ReadError> {
+        if self.env.info().last_txn_id == self.txn.id() {
+            return Ok(false);
+        }
+        // Begin the new snapshot before dropping the old one so that a failure
+        // leaves the reader usable on the old data.
+        let txn = self.env.clone().static_read_txn()?;
+        self.txn = txn;
+        Ok(true)
+    }
+
+    /// The transaction id of the snapshot being read.
+    pub fn snapshot_id(&self) -> usize {
+        self.txn.id()
+    }
+
+    /// Number of labels of the deepest zone apex at or above the name of `key`,
+    /// or `None` when no zone of ours contains it.
+    pub fn find_zone(&self, key: &NameKey) -> Result<Option<usize>, ReadError> {
+        for labels in (0..=key.labels()).rev() {
+            if self
+                .zones
+                .get(&self.txn, key.name_prefix(labels))?
+                .is_some()
+            {
+                return Ok(Some(labels));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The node of the ancestor of `key` with `labels` labels, if that name exists.
+    pub fn node(&self, key: &NameKey, labels: usize) -> Result<Option<Node<'_>>, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let k = key.rrset_key(labels, NODE_TYPE, &mut buf);
+        self.get_node(k)
+    }
+
+    /// The node of `*.<ancestor with labels labels>`, if that wildcard exists.
+    pub fn wildcard_node(
+        &self,
+        key: &NameKey,
+        labels: usize,
+    ) -> Result<Option<Node<'_>>, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let k = key.wildcard_key(labels, NODE_TYPE, &mut buf);
+        self.get_node(k)
+    }
+
+    /// The RRset of `rtype` at the ancestor of `key` with `labels` labels.
+    pub fn rrset(
+        &self,
+        key: &NameKey,
+        labels: usize,
+        rtype: Rtype,
+    ) -> Result<Option<Rrset<'_>>, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let k = key.rrset_key(labels, u16::from(rtype), &mut buf);
+        self.get_rrset(k)
+    }
+
+    /// The RRset of `rtype` at `*.<ancestor with labels labels>`.
+    pub fn wildcard_rrset(
+        &self,
+        key: &NameKey,
+        labels: usize,
+        rtype: Rtype,
+    ) -> Result<Option<Rrset<'_>>, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let k = key.wildcard_key(labels, u16::from(rtype), &mut buf);
+        self.get_rrset(k)
+    }
+
+    fn get_node(&self, k: &[u8]) -> Result<Option<Node<'_>>, ReadError> {
+        match self.records.get(&self.txn, k)? {
+            Some(v) => Node::from_value(v).map(Some).ok_or(ReadError::Damaged),
+            None => Ok(None),
+        }
+    }
+
+    fn get_rrset(&self, k: &[u8]) -> Result<Option<Rrset<'_>>, ReadError> {
+        match self.records.get(&self.txn, k)? {
+            Some(v) => Rrset::from_value(v).map(Some).ok_or(ReadError::Damaged),
+            None => Ok(None),
+        }
+    }
+}
