@@ -78,6 +78,20 @@ impl NameKey {
         self.bytes.get(..end).unwrap_or(&[])
     }
 
+    /// The zones-database key of the ancestor with `labels` labels: its encoding
+    /// and a 0x00 terminator (LMDB keys cannot be empty, and the root is).
+    pub fn zone_key<'k>(&self, labels: usize, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+        let prefix = self.name_prefix(labels);
+        let len = prefix.len();
+        if let Some(dst) = out.get_mut(..len) {
+            dst.copy_from_slice(prefix);
+        }
+        if let Some(end) = out.get_mut(len) {
+            *end = 0;
+        }
+        out.get(..len + 1).unwrap_or(&[])
+    }
+
     /// The record key of type `rtype` at the ancestor with `labels` labels,
     /// written into `out`.
     pub fn rrset_key<'k>(&self, labels: usize, rtype: u16, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {

@@ -49,7 +49,7 @@ pub enum StoreError {
     /// A stored value does not decode.
     Damaged,
     /// The zone is not in the database.
-    NoSuchZone(NameBuf),
+    NoSuchZone(String),
 }
 
 impl fmt::Display for StoreError {
@@ -118,7 +118,8 @@ impl Store {
         let rtxn = self.env.read_txn()?;
         let mut out = Vec::new();
         for item in self.zones.iter(&rtxn)? {
-            let (encoded, _) = item?;
+            let (zone_key, _) = item?;
+            let encoded = zone_key.split_last().map_or(zone_key, |(_, e)| e);
             out.push(decode_name_buf(encoded)?);
         }
         Ok(out)
@@ -128,9 +129,10 @@ impl Store {
     pub fn has_zone(&self, apex: Name<'_>) -> Result<bool, StoreError> {
         let rtxn = self.env.read_txn()?;
         let key = NameKey::new(apex);
+        let mut buf = [0u8; key::MAX_KEY];
         Ok(self
             .zones
-            .get(&rtxn, key.name_prefix(key.labels()))?
+            .get(&rtxn, key.zone_key(key.labels(), &mut buf))?
             .is_some())
     }
 
@@ -157,7 +159,7 @@ impl Store {
         }
 
         // Group into RRsets: (encoded name, type) → (ttl, distinct rdatas).
-        let mut sets: BTreeMap<(Vec<u8>, u16), (u32, Vec<&[u8]>)> = BTreeMap::new();
+        let mut sets: BTreeMap<(Vec<u8>, u16), RrsetDraft<'_>> = BTreeMap::new();
         let mut nodes: BTreeMap<Vec<u8>, BTreeSet<u16>> = BTreeMap::new();
         for rec in records {
             let owner = NameKey::new(rec.owner.as_name());
@@ -198,7 +200,9 @@ impl Store {
             let value = value::encode_node(types.iter().map(|t| Rtype::from(*t)));
             self.records.put(&mut wtxn, &key, &value)?;
         }
-        self.zones.put(&mut wtxn, &apex_enc, ZONE_META_V1)?;
+        let mut zone_key = apex_enc.clone();
+        zone_key.push(0);
+        self.zones.put(&mut wtxn, &zone_key, ZONE_META_V1)?;
         wtxn.commit()?;
         Ok(())
     }
@@ -209,8 +213,13 @@ impl Store {
         let apex_key = NameKey::new(apex);
         let apex_enc = apex_key.name_prefix(apex_key.labels());
         let rtxn = self.env.read_txn()?;
-        if self.zones.get(&rtxn, apex_enc)?.is_none() {
-            return Err(StoreError::NoSuchZone(apex.to_buf()));
+        let mut buf = [0u8; key::MAX_KEY];
+        if self
+            .zones
+            .get(&rtxn, apex_key.zone_key(apex_key.labels(), &mut buf))?
+            .is_none()
+        {
+            return Err(StoreError::NoSuchZone(apex.to_string()));
         }
         let children = self.child_zones(&rtxn, apex_enc)?;
         let mut out = Vec::new();
@@ -237,8 +246,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Encoded apexes of zones strictly below `apex_enc`, each followed by nothing
-    /// (a prefix of their subtree).
+    /// Encoded apexes of zones strictly below `apex_enc` (each a key prefix of
+    /// its subtree).
     fn child_zones(
         &self,
         txn: &heed::RoTxn<'_, WithoutTls>,
@@ -247,8 +256,9 @@ impl Store {
         let mut out = Vec::new();
         for item in self.zones.prefix_iter(txn, apex_enc)? {
             let (k, _) = item?;
-            if k.len() > apex_enc.len() {
-                out.push(k.to_vec());
+            let encoded = k.split_last().map_or(k, |(_, e)| e);
+            if encoded.len() > apex_enc.len() {
+                out.push(encoded.to_vec());
             }
         }
         Ok(out)
@@ -259,6 +269,9 @@ impl Store {
         &self.env
     }
 }
+
+/// An RRset being assembled for writing: the TTL and distinct RDATAs.
+type RrsetDraft<'r> = (u32, Vec<&'r [u8]>);
 
 fn decode_name_buf(encoded: &[u8]) -> Result<NameBuf, StoreError> {
     let mut wire = [0u8; MAX_NAME_LEN];

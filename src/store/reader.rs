@@ -78,10 +78,11 @@ impl Reader {
     /// Number of labels of the deepest zone apex at or above the name of `key`,
     /// or `None` when no zone of ours contains it.
     pub fn find_zone(&self, key: &NameKey) -> Result<Option<usize>, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
         for labels in (0..=key.labels()).rev() {
             if self
                 .zones
-                .get(&self.txn, key.name_prefix(labels))?
+                .get(&self.txn, key.zone_key(labels, &mut buf))?
                 .is_some()
             {
                 return Ok(Some(labels));

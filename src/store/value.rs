@@ -91,7 +91,7 @@ pub struct Node<'a> {
 impl<'a> Node<'a> {
     /// Reads a stored node value; `None` if it is damaged.
     pub fn from_value(value: &'a [u8]) -> Option<Node<'a>> {
-        if value.len() % 2 == 0 {
+        if value.len().is_multiple_of(2) {
             Some(Node { types: value })
         } else {
             None
