@@ -17,7 +17,7 @@ import struct
 HERE = pathlib.Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 CAPTURES = HERE.parent / "tests" / "data"
-TARGETS = ("parse_message", "roundtrip", "tcp_frame")
+TARGETS = ("parse_message", "roundtrip", "tcp_frame", "handle_query")
 
 
 def h(text):
@@ -218,6 +218,12 @@ def main():
     frames["partial_prefix"] = framed(m["query_axfr"]) + b"\x01"
     for stem, stream in frames.items():
         (CORPUS / "tcp_frame" / f"{stem}.bin").write_bytes(stream)
+
+    # handle_query: a selector byte (even: UDP, odd: TCP), then the request.
+    for stem, message in messages.items():
+        for selector, transport in ((0, "udp"), (1, "tcp")):
+            path = CORPUS / "handle_query" / f"{stem}_{transport}.bin"
+            path.write_bytes(bytes([selector]) + message)
 
     for target in TARGETS:
         print(target, len(list((CORPUS / target).iterdir())), "seeds")
