@@ -1,1 +1,360 @@
 //! The mio event loop: UDP and TCP sockets, the connection slab, timers, signals.
+//!
+//! One worker thread per core, each with its own `mio::Poll`, [`Handler`], UDP
+//! socket and TCP listener for every listen address (SO_REUSEPORT, so the kernel
+//! spreads the load), and a fixed slab of TCP connections. Every buffer is
+//! allocated when a worker is built; the request path allocates nothing.
+//!
+//! Start-up is split so that the command line can report each failure as one
+//! line before anything runs: [`bind`] binds every socket in the calling thread
+//! (worker 0's first, so a port in use is reported for the address the operator
+//! wrote), [`Server::start`] builds the workers and starts their threads, and
+//! [`Server::run`] waits for signals until SIGINT or SIGTERM, then stops and
+//! joins the workers.
+
+mod conn;
+mod signals;
+mod socket;
+mod worker;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mio::net::{TcpListener, UdpSocket};
+use mio::{Poll, Waker};
+
+pub use signals::{Request, SignalWatch};
+
+use crate::handler::{self, Handler};
+use crate::store::{Store, StoreError};
+use worker::{WAKER, Worker, WorkerSetup};
+
+/// Default idle timeout of a TCP connection (RFC 7766 §6.2.3 suggests seconds,
+/// not minutes, for a server under load).
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of TCP connections per worker.
+pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 256;
+
+/// How often the main thread looks at the workers while waiting for signals.
+const SUPERVISE: Duration = Duration::from_secs(1);
+
+/// Settings of the event loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Settings of each worker's request handler.
+    pub handler: handler::Config,
+    /// A TCP connection is closed when no complete request arrived for this
+    /// long, or when one frame has taken this long to arrive.
+    pub tcp_idle_timeout: Duration,
+    /// TCP connections per worker; when all are taken, a new one replaces the
+    /// one whose last complete request is oldest.
+    pub tcp_max_connections: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            handler: handler::Config::default(),
+            tcp_idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
+            tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Failure to bind one socket.
+#[derive(Debug)]
+pub struct BindError {
+    /// The address.
+    pub addr: SocketAddr,
+    /// `"udp"` or `"tcp"`.
+    pub protocol: &'static str,
+    /// What the operating system said.
+    pub error: io::Error,
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot listen on {}/{}: {}",
+            self.addr,
+            self.protocol,
+            plain_io_error(&self.error)
+        )
+    }
+}
+
+impl std::error::Error for BindError {}
+
+/// Failure to start or run the workers.
+#[derive(Debug)]
+pub enum ServerError {
+    /// A worker's read snapshot could not be opened.
+    Store(StoreError),
+    /// An operating system call failed; the text says which.
+    Io(&'static str, io::Error),
+    /// A worker thread panicked.
+    Panicked(usize),
+    /// A worker stopped on its own.
+    WorkerExited(usize),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Store(e) => write!(f, "opening a read snapshot: {e}"),
+            ServerError::Io(what, e) => write!(f, "{what}: {}", plain_io_error(e)),
+            ServerError::Panicked(id) => write!(f, "worker {id} panicked"),
+            ServerError::WorkerExited(id) => write!(f, "worker {id} stopped unexpectedly"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// An I/O error's message without the " (os error N)" suffix.
+fn plain_io_error(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+/// The sockets of one worker, one UDP socket and one TCP listener per address.
+struct WorkerSockets {
+    udp: Vec<(UdpSocket, SocketAddr)>,
+    tcp: Vec<(TcpListener, SocketAddr)>,
+}
+
+/// Every socket of every worker, bound and not yet served.
+pub struct Listeners {
+    workers: Vec<WorkerSockets>,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Listeners {
+    /// The addresses bound, with a port 0 replaced by the one the kernel chose.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Number of workers the sockets were bound for.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+}
+
+/// Binds a UDP socket and a TCP listener on each of `addrs` for each of
+/// `workers` workers (at least one). Each address is first bound for a moment
+/// without SO_REUSEPORT, so that one held by another process (even another
+/// dynzone, which sets SO_REUSEPORT too) is reported as in use rather than
+/// shared. For an address with port 0 the port the kernel picks for worker 0's
+/// UDP socket is used for everything else.
+pub fn bind(addrs: &[SocketAddr], workers: usize) -> Result<Listeners, BindError> {
+    for &addr in addrs.iter().filter(|a| a.port() != 0) {
+        for (protocol, name) in [
+            (socket::Protocol::UDP, "udp"),
+            (socket::Protocol::TCP, "tcp"),
+        ] {
+            socket::probe(addr, protocol).map_err(|error| BindError {
+                addr,
+                protocol: name,
+                error,
+            })?;
+        }
+    }
+    let mut resolved = Vec::with_capacity(addrs.len());
+    let mut all = Vec::with_capacity(workers.max(1));
+    for id in 0..workers.max(1) {
+        let mut sockets = WorkerSockets {
+            udp: Vec::with_capacity(addrs.len()),
+            tcp: Vec::with_capacity(addrs.len()),
+        };
+        for (i, wanted) in addrs.iter().enumerate() {
+            let addr = resolved.get(i).copied().unwrap_or(*wanted);
+            let udp = socket::udp(addr).map_err(|error| BindError {
+                addr,
+                protocol: "udp",
+                error,
+            })?;
+            let addr = if id == 0 {
+                let actual = udp.local_addr().unwrap_or(addr);
+                resolved.push(actual);
+                actual
+            } else {
+                addr
+            };
+            let tcp = socket::tcp(addr).map_err(|error| BindError {
+                addr,
+                protocol: "tcp",
+                error,
+            })?;
+            sockets.udp.push((udp, addr));
+            sockets.tcp.push((tcp, addr));
+        }
+        all.push(sockets);
+    }
+    Ok(Listeners {
+        workers: all,
+        addrs: resolved,
+    })
+}
+
+/// A running worker thread and the waker that interrupts its `poll`.
+struct WorkerHandle {
+    id: usize,
+    waker: Waker,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// The running workers.
+pub struct Server {
+    workers: Vec<WorkerHandle>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Builds one worker per bound socket set, with a handler reading `store`,
+    /// and starts their threads.
+    pub fn start(
+        store: &Store,
+        listeners: Listeners,
+        settings: &Settings,
+    ) -> Result<Server, ServerError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut ready = Vec::with_capacity(listeners.workers.len());
+        for (id, sockets) in listeners.workers.into_iter().enumerate() {
+            let poll = Poll::new().map_err(|e| ServerError::Io("creating a poll", e))?;
+            let waker = Waker::new(poll.registry(), WAKER)
+                .map_err(|e| ServerError::Io("creating a waker", e))?;
+            let handler = Handler::new(store, settings.handler).map_err(ServerError::Store)?;
+            let worker = Worker::new(WorkerSetup {
+                id,
+                poll,
+                handler,
+                udp: sockets.udp,
+                tcp: sockets.tcp,
+                max_connections: settings.tcp_max_connections.max(1),
+                idle_timeout: settings.tcp_idle_timeout,
+                stop: Arc::clone(&stop),
+            })
+            .map_err(|e| ServerError::Io("registering sockets", e))?;
+            ready.push((id, waker, worker));
+        }
+        let mut server = Server {
+            workers: Vec::with_capacity(ready.len()),
+            stop,
+        };
+        for (id, waker, worker) in ready {
+            let spawned = std::thread::Builder::new()
+                .name(format!("dynzone-worker-{id}"))
+                .spawn(move || worker.run());
+            match spawned {
+                Ok(thread) => server.workers.push(WorkerHandle {
+                    id,
+                    waker,
+                    thread: Some(thread),
+                }),
+                Err(e) => {
+                    server.stop();
+                    // The threads already started stop at once; their outcome
+                    // does not change the error reported.
+                    let _ = server.join();
+                    return Err(ServerError::Io("starting a worker thread", e));
+                }
+            }
+        }
+        Ok(server)
+    }
+
+    /// Asks every worker to stop, waking it at once.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        for worker in &self.workers {
+            if let Err(e) = worker.waker.wake() {
+                log::warn!("waking worker {}: {e}", worker.id);
+            }
+        }
+    }
+
+    /// The id of a worker whose thread has ended although no stop was asked.
+    fn exited_worker(&self) -> Option<usize> {
+        self.workers
+            .iter()
+            .find(|w| w.thread.as_ref().is_some_and(|t| t.is_finished()))
+            .map(|w| w.id)
+    }
+
+    /// Waits for signals: SIGHUP calls `on_reopen`, SIGINT or SIGTERM stops the
+    /// workers. Also stops them all when one ends on its own. Returns once every
+    /// worker has been joined.
+    pub fn run(
+        mut self,
+        signals: &mut SignalWatch,
+        on_reopen: &mut dyn FnMut(),
+    ) -> Result<(), ServerError> {
+        let mut failure = None;
+        loop {
+            let mut stop = None;
+            let waited = signals.wait(SUPERVISE, &mut |request| match request {
+                Request::Reopen => on_reopen(),
+                Request::Stop(name) => stop = Some(name),
+            });
+            if let Err(e) = waited {
+                failure = Some(ServerError::Io("waiting for signals", e));
+                break;
+            }
+            if let Some(name) = stop {
+                log::info!("{name} received, stopping");
+                break;
+            }
+            if let Some(id) = self.exited_worker() {
+                failure = Some(ServerError::WorkerExited(id));
+                break;
+            }
+        }
+        self.stop();
+        let joined = self.join();
+        match failure {
+            Some(e) => Err(e),
+            None => joined,
+        }
+    }
+
+    /// Joins every worker thread; the first failure among them is returned.
+    pub fn join(&mut self) -> Result<(), ServerError> {
+        let mut result = Ok(());
+        for worker in &mut self.workers {
+            let Some(thread) = worker.thread.take() else {
+                continue;
+            };
+            let outcome = match thread.join() {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(ServerError::Io("polling", e)),
+                Err(_) => Err(ServerError::Panicked(worker.id)),
+            };
+            if let Err(e) = outcome {
+                log::error!("worker {}: {e}", worker.id);
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.workers.iter().any(|w| w.thread.is_some()) {
+            self.stop();
+            let _ = self.join();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! `dynzone import` and `dynzone export`: whole zones between master files and
+//! the database.
+
+use std::io::{self, Write};
+
+use dynzone::store::DEFAULT_MAP_SIZE;
+
+use super::{ExportArgs, ImportArgs};
+
+/// Runs `dynzone import`: parse, check, then replace the zone in one write
+/// transaction, so a running server sees the old zone or the new one.
+pub fn import(args: ImportArgs) -> Result<(), String> {
+    let text = std::fs::read_to_string(&args.zonefile).map_err(|e| {
+        format!(
+            "cannot read zone file {}: {}",
+            args.zonefile.display(),
+            super::plain(&e)
+        )
+    })?;
+    let parsed = dynzone::zonefile::parse(&text, args.origin.as_ref())
+        .map_err(|e| format!("{}: {e}", args.zonefile.display()))?;
+    dynzone::zone::check(&parsed.apex, &parsed.records)
+        .map_err(|e| format!("{}: {e}", args.zonefile.display()))?;
+    let store = super::open_store(&args.db, args.map_size)?;
+    store
+        .replace_zone(parsed.apex.as_name(), &parsed.records)
+        .map_err(|e| format!("cannot store zone {}: {e}", parsed.apex))?;
+    println!(
+        "imported {} records into zone {}",
+        parsed.records.len(),
+        parsed.apex
+    );
+    Ok(())
+}
+
+/// Runs `dynzone export`.
+pub fn export(args: ExportArgs) -> Result<(), String> {
+    if !args.db.is_dir() {
+        return Err(format!("no database at {}", args.db.display()));
+    }
+    let store = super::open_store(&args.db, DEFAULT_MAP_SIZE)?;
+    let records = store
+        .zone_records(args.zone.as_name())
+        .map_err(|e| e.to_string())?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let written =
+        dynzone::zonefile::write(&args.zone, &records, &mut out).and_then(|()| out.flush());
+    match written {
+        Ok(()) => Ok(()),
+        // `dynzone export | head` is not a failure.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing the zone: {}", super::plain(&e))),
+    }
+}

@@ -1,0 +1,281 @@
+//! The `dynzone` command line: flags (argh), and the three commands. Each
+//! failure becomes one line on stderr and a non-zero exit status.
+
+mod admin;
+mod logging;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::{EarlyExit, FromArgs};
+use dynzone::wire::NameBuf;
+
+/// Where the database lives unless `--db` says otherwise.
+const DEFAULT_DB: &str = "./dynzone.db";
+
+/// dynzone: an authoritative DNS server for dynamic DNS (RFC 2136 UPDATE signed
+/// with TSIG, records in LMDB).
+#[derive(FromArgs)]
+struct Args {
+    /// print the version and exit
+    #[argh(switch)]
+    version: bool,
+    #[argh(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Serve(ServeArgs),
+    Import(ImportArgs),
+    Export(ExportArgs),
+}
+
+/// answer DNS queries for the zones in the database, over UDP and TCP
+#[derive(FromArgs)]
+#[argh(subcommand, name = "serve")]
+struct ServeArgs {
+    /// address and port to answer on, UDP and TCP; repeatable (default
+    /// 0.0.0.0:53 and [::]:53)
+    #[argh(option)]
+    listen: Vec<SocketAddr>,
+    /// zone to create, with a default SOA and NS, when it is not in the
+    /// database yet; repeatable (zones already there are always served)
+    #[argh(option, from_str_fn(parse_name))]
+    zone: Vec<NameBuf>,
+    /// LMDB database directory, created when missing (default ./dynzone.db)
+    #[argh(option, default = "PathBuf::from(DEFAULT_DB)")]
+    db: PathBuf,
+    /// worker threads, each with its own sockets (default: one per core)
+    #[argh(option)]
+    workers: Option<usize>,
+    /// file to write the process id to once the sockets are bound; removed at
+    /// exit
+    #[argh(option)]
+    pid_file: Option<PathBuf>,
+    /// append the log to this file instead of stderr; SIGHUP reopens it
+    #[argh(option)]
+    log_file: Option<PathBuf>,
+    /// name server for the NS records and SOA MNAME of zones created with
+    /// --zone; repeatable (default ns1.<zone>)
+    #[argh(option, from_str_fn(parse_name))]
+    ns: Vec<NameBuf>,
+    /// SOA RNAME of zones created with --zone, as a name or a mail address
+    /// (default hostmaster.<zone>)
+    #[argh(option, from_str_fn(parse_mailbox))]
+    hostmaster: Option<NameBuf>,
+    /// TTL of the SOA and NS records of zones created with --zone (default
+    /// 3600)
+    #[argh(option, default = "3600")]
+    default_ttl: u32,
+    /// LMDB map size in bytes, suffixes K, M, G, T allowed (default 256M)
+    #[argh(
+        option,
+        from_str_fn(parse_size),
+        default = "dynzone::store::DEFAULT_MAP_SIZE"
+    )]
+    map_size: usize,
+    /// largest UDP response sent, whatever the client's EDNS buffer size
+    /// (default 1232, at least 512)
+    #[argh(
+        option,
+        default = "dynzone::handler::Config::default().max_udp_payload"
+    )]
+    max_udp_size: u16,
+    /// seconds a TCP connection may stay without a complete request, and a
+    /// request may take to arrive (default 10)
+    #[argh(option, default = "10")]
+    tcp_idle_timeout: u64,
+    /// TCP connections per worker; when full, a new one replaces the one idle
+    /// the longest (default 256)
+    #[argh(option, default = "dynzone::server::DEFAULT_TCP_MAX_CONNECTIONS")]
+    tcp_max_connections: usize,
+}
+
+/// load a zone from a master file (RFC 1035 §5), replacing the zone's content
+#[derive(FromArgs)]
+#[argh(subcommand, name = "import")]
+struct ImportArgs {
+    /// LMDB database directory, created when missing (default ./dynzone.db)
+    #[argh(option, default = "PathBuf::from(DEFAULT_DB)")]
+    db: PathBuf,
+    /// LMDB map size in bytes, suffixes K, M, G, T allowed (default 256M)
+    #[argh(
+        option,
+        from_str_fn(parse_size),
+        default = "dynzone::store::DEFAULT_MAP_SIZE"
+    )]
+    map_size: usize,
+    /// origin of the zone when the file has no $ORIGIN (the zone apex)
+    #[argh(option, from_str_fn(parse_name))]
+    origin: Option<NameBuf>,
+    /// the master file to read
+    #[argh(positional)]
+    zonefile: PathBuf,
+}
+
+/// print a zone of the database as a master file on stdout
+#[derive(FromArgs)]
+#[argh(subcommand, name = "export")]
+struct ExportArgs {
+    /// LMDB database directory (default ./dynzone.db)
+    #[argh(option, default = "PathBuf::from(DEFAULT_DB)")]
+    db: PathBuf,
+    /// the zone's apex name
+    #[argh(positional, from_str_fn(parse_name))]
+    zone: NameBuf,
+}
+
+/// Runs the command line and turns every failure into one line on stderr.
+pub fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    if args.version {
+        println!("dynzone {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let result = match args.command {
+        Some(Command::Serve(serve)) => serve::run(serve),
+        Some(Command::Import(import)) => admin::import(import),
+        Some(Command::Export(export)) => admin::export(export),
+        None => Err("no command given; run `dynzone --help` for the commands".to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("dynzone: {message}");
+            if logging::to_file() {
+                log::error!("{message}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The parsed flags, or the exit code after `--help` output or a usage error
+/// (one line, status 2).
+fn parse_args() -> Result<Args, ExitCode> {
+    let mut strings = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        match arg.into_string() {
+            Ok(s) => strings.push(s),
+            Err(bad) => {
+                eprintln!(
+                    "dynzone: argument {} is not valid UTF-8",
+                    bad.to_string_lossy()
+                );
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    let strs: Vec<&str> = strings.iter().map(String::as_str).collect();
+    match Args::from_args(&["dynzone"], &strs) {
+        Ok(args) => Ok(args),
+        Err(EarlyExit {
+            output,
+            status: Ok(()),
+        }) => {
+            println!("{output}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(EarlyExit {
+            output,
+            status: Err(()),
+        }) => {
+            let text: Vec<&str> = output
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("dynzone: {} (see --help)", text.join(" "));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// A domain name in presentation form; always absolute.
+fn parse_name(text: &str) -> Result<NameBuf, String> {
+    NameBuf::from_text(text).map_err(|e| format!("{text:?} is not a domain name: {e:?}"))
+}
+
+/// An SOA RNAME: a name, or a mail address whose local part becomes the first
+/// label (its dots escaped, RFC 1035 §8).
+fn parse_mailbox(text: &str) -> Result<NameBuf, String> {
+    match text.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+            let name = format!("{}.{domain}", local.replace('.', "\\."));
+            NameBuf::from_text(&name).map_err(|e| format!("{text:?} is not a mailbox: {e:?}"))
+        }
+        _ => parse_name(text),
+    }
+}
+
+/// A byte count with an optional binary suffix: `K`, `M`, `G` or `T`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let bad = || format!("{text:?} is not a size in bytes (like 1073741824 or 1G)");
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (text.get(..at), 10),
+        Some((at, 'm' | 'M')) => (text.get(..at), 20),
+        Some((at, 'g' | 'G')) => (text.get(..at), 30),
+        Some((at, 't' | 'T')) => (text.get(..at), 40),
+        _ => (Some(text), 0),
+    };
+    let value: usize = digits.ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    value
+        .checked_mul(1usize.checked_shl(shift).ok_or_else(bad)?)
+        .ok_or_else(bad)
+}
+
+/// Opens the database, with an error that names it once.
+fn open_store(path: &std::path::Path, map_size: usize) -> Result<dynzone::store::Store, String> {
+    dynzone::store::Store::open(path, map_size).map_err(|e| match e {
+        dynzone::store::StoreError::Dir(_, io) => {
+            format!(
+                "cannot open the database {}: {}",
+                path.display(),
+                plain(&io)
+            )
+        }
+        other => format!("cannot open the database {}: {other}", path.display()),
+    })
+}
+
+/// An I/O error's message without the " (os error N)" suffix.
+fn plain(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("1K"), Ok(1024));
+        assert_eq!(parse_size("256m"), Ok(256 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999999999999T").is_err());
+    }
+
+    #[test]
+    fn mailboxes() {
+        let plain = parse_mailbox("hostmaster.example.org").unwrap();
+        assert_eq!(plain.to_string(), "hostmaster.example.org.");
+        let mail = parse_mailbox("john.doe@example.org").unwrap();
+        assert_eq!(mail.to_string(), "john\\.doe.example.org.");
+        assert_eq!(mail.as_name().label_count(), 3);
+    }
+}

@@ -1,0 +1,267 @@
+//! `dynzone serve`: open the database, add the zones named with `--zone`, bind
+//! every socket, then run the workers until SIGINT or SIGTERM.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dynzone::handler;
+use dynzone::server::{self, Server, SignalWatch};
+use dynzone::store::Store;
+use dynzone::wire::{NameBuf, RData, Rtype, Soa, write_rdata};
+use dynzone::zone::ZoneRecord;
+
+use super::{ServeArgs, logging};
+
+/// Answering on port 53 of every address, IPv4 and IPv6.
+const DEFAULT_LISTEN: [SocketAddr; 2] = [
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 53),
+    SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 53),
+];
+
+/// SOA timers of a zone created with `--zone` (RFC 1912 §2.2 ranges, the
+/// values BIND's and Knot's examples use).
+const SOA_REFRESH: u32 = 3600;
+const SOA_RETRY: u32 = 900;
+const SOA_EXPIRE: u32 = 1_209_600;
+const SOA_MINIMUM: u32 = 300;
+
+/// Runs `dynzone serve`.
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    let settings = settings(&args)?;
+    let workers = match args.workers {
+        Some(0) => return Err("--workers must be at least 1".to_owned()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let log_file = logging::init(args.log_file.as_deref())?;
+    let store = super::open_store(&args.db, args.map_size)?;
+
+    let listen = if args.listen.is_empty() {
+        default_listen()
+    } else {
+        args.listen.clone()
+    };
+    let listeners = server::bind(&listen, workers).map_err(|e| e.to_string())?;
+    let mut signals =
+        SignalWatch::new().map_err(|e| format!("cannot catch signals: {}", super::plain(&e)))?;
+
+    log::info!("dynzone {} starting", env!("CARGO_PKG_VERSION"));
+    for apex in &args.zone {
+        add_zone(&store, apex, &args)?;
+    }
+    let zones = store
+        .zone_names()
+        .map_err(|e| format!("cannot list the zones: {e}"))?;
+    if zones.is_empty() {
+        log::warn!(
+            "no zones in {}: add one with --zone or `dynzone import`",
+            args.db.display()
+        );
+    }
+    for apex in &zones {
+        log::info!("serving zone {apex}");
+    }
+
+    let _pid_file = match &args.pid_file {
+        Some(path) => Some(PidFile::create(path)?),
+        None => None,
+    };
+    let addrs: Vec<String> = listeners.addrs().iter().map(|a| a.to_string()).collect();
+    let server = Server::start(&store, listeners, &settings).map_err(|e| e.to_string())?;
+    log::info!(
+        "listening on {} (UDP and TCP) with {workers} worker{}",
+        addrs.join(", "),
+        if workers == 1 { "" } else { "s" }
+    );
+
+    let mut on_reopen = || match &log_file {
+        Some(file) => match file.reopen() {
+            Ok(()) => log::info!("reopened log file {}", file.path().display()),
+            Err(e) => log::error!("SIGHUP: {e}; still writing to the old file"),
+        },
+        None => log::info!("SIGHUP received; logging to stderr, no log file to reopen"),
+    };
+    let result = server.run(&mut signals, &mut on_reopen);
+    match &result {
+        Ok(()) => log::info!("stopped"),
+        Err(e) => log::error!("stopped: {e}"),
+    }
+    result.map_err(|e| e.to_string())
+}
+
+/// The default addresses, without `[::]:53` on a system built without IPv6
+/// (a router image, a container), where it could never be bound.
+fn default_listen() -> Vec<SocketAddr> {
+    let [v4, v6] = DEFAULT_LISTEN;
+    match socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::DGRAM, None) {
+        Ok(_) => vec![v4, v6],
+        Err(e) => {
+            log::warn!("no IPv6 ({}): answering on {v4} only", super::plain(&e));
+            vec![v4]
+        }
+    }
+}
+
+/// The event loop settings from the flags, checked.
+fn settings(args: &ServeArgs) -> Result<server::Settings, String> {
+    if args.max_udp_size < 512 {
+        return Err(format!(
+            "--max-udp-size {} is below 512, the size every DNS client accepts",
+            args.max_udp_size
+        ));
+    }
+    if args.tcp_idle_timeout == 0 {
+        return Err("--tcp-idle-timeout must be at least 1 second".to_owned());
+    }
+    if args.tcp_max_connections == 0 {
+        return Err("--tcp-max-connections must be at least 1".to_owned());
+    }
+    Ok(server::Settings {
+        handler: handler::Config {
+            max_udp_payload: args.max_udp_size,
+        },
+        tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
+        tcp_max_connections: args.tcp_max_connections,
+    })
+}
+
+/// Creates zone `apex` with a default SOA and apex NS unless it exists.
+fn add_zone(store: &Store, apex: &NameBuf, args: &ServeArgs) -> Result<(), String> {
+    let exists = store
+        .has_zone(apex.as_name())
+        .map_err(|e| format!("cannot look up zone {apex}: {e}"))?;
+    if exists {
+        return Ok(());
+    }
+    let records = default_zone(apex, &args.ns, args.hostmaster.as_ref(), args.default_ttl)?;
+    store
+        .replace_zone(apex.as_name(), &records)
+        .map_err(|e| format!("cannot create zone {apex}: {e}"))?;
+    log::info!("created zone {apex} with a default SOA and NS");
+    Ok(())
+}
+
+/// The SOA and NS records of a new zone: MNAME the first name server, RNAME the
+/// hostmaster, serial 1 and the `SOA_*` timers; one NS per name server.
+fn default_zone(
+    apex: &NameBuf,
+    ns: &[NameBuf],
+    hostmaster: Option<&NameBuf>,
+    ttl: u32,
+) -> Result<Vec<ZoneRecord>, String> {
+    let below = |label: &str| {
+        NameBuf::from_text(&format!("{label}.{apex}"))
+            .map_err(|e| format!("cannot make a name below {apex}: {e:?}"))
+    };
+    let servers = if ns.is_empty() {
+        vec![below("ns1")?]
+    } else {
+        ns.to_vec()
+    };
+    let rname = match hostmaster {
+        Some(name) => *name,
+        None => below("hostmaster")?,
+    };
+    let mname = servers.first().copied().ok_or("no name server")?;
+    let soa = RData::Soa(Soa {
+        mname: mname.as_name(),
+        rname: rname.as_name(),
+        serial: 1,
+        refresh: SOA_REFRESH,
+        retry: SOA_RETRY,
+        expire: SOA_EXPIRE,
+        minimum: SOA_MINIMUM,
+    });
+    let mut records = vec![record(apex, Rtype::Soa, ttl, &soa)?];
+    for server in &servers {
+        records.push(record(apex, Rtype::Ns, ttl, &RData::Ns(server.as_name()))?);
+    }
+    Ok(records)
+}
+
+fn record(owner: &NameBuf, rtype: Rtype, ttl: u32, data: &RData<'_>) -> Result<ZoneRecord, String> {
+    let mut buf = [0u8; 2 * 255 + 20];
+    let len = write_rdata(&mut buf, data).map_err(|e| format!("building {rtype}: {e:?}"))?;
+    Ok(ZoneRecord {
+        owner: *owner,
+        rtype,
+        ttl,
+        rdata: buf.get(..len).unwrap_or_default().to_vec(),
+    })
+}
+
+/// The pid file: written once the sockets are bound, removed when dropped.
+struct PidFile {
+    path: PathBuf,
+}
+
+impl PidFile {
+    fn create(path: &Path) -> Result<PidFile, String> {
+        std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
+            format!(
+                "cannot write pid file {}: {}",
+                path.display(),
+                super::plain(&e)
+            )
+        })?;
+        Ok(PidFile {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            log::warn!("removing pid file {}: {e}", self.path.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_soa_and_ns() {
+        let apex = NameBuf::from_text("example.org").unwrap();
+        let records = default_zone(&apex, &[], None, 3600).unwrap();
+        assert_eq!(records.len(), 2);
+        let soa = records.first().unwrap();
+        assert_eq!((soa.rtype, soa.ttl), (Rtype::Soa, 3600));
+        let Ok(RData::Soa(s)) = RData::from_wire(Rtype::Soa, &soa.rdata) else {
+            panic!("SOA rdata does not parse");
+        };
+        assert_eq!(s.mname.to_string(), "ns1.example.org.");
+        assert_eq!(s.rname.to_string(), "hostmaster.example.org.");
+        assert_eq!(
+            (s.serial, s.refresh, s.retry, s.expire, s.minimum),
+            (1, 3600, 900, 1_209_600, 300)
+        );
+        let ns = records.get(1).unwrap();
+        assert_eq!(ns.rtype, Rtype::Ns);
+        let Ok(RData::Ns(target)) = RData::from_wire(Rtype::Ns, &ns.rdata) else {
+            panic!("NS rdata does not parse");
+        };
+        assert_eq!(target.to_string(), "ns1.example.org.");
+    }
+
+    #[test]
+    fn given_servers_and_hostmaster() {
+        let apex = NameBuf::from_text("example.org").unwrap();
+        let ns = [
+            NameBuf::from_text("a.ns.test").unwrap(),
+            NameBuf::from_text("b.ns.test").unwrap(),
+        ];
+        let rname = NameBuf::from_text("dns.example.net").unwrap();
+        let records = default_zone(&apex, &ns, Some(&rname), 60).unwrap();
+        assert_eq!(records.len(), 3);
+        let Ok(RData::Soa(s)) = RData::from_wire(Rtype::Soa, &records[0].rdata) else {
+            panic!("SOA rdata does not parse");
+        };
+        assert_eq!(s.mname.to_string(), "a.ns.test.");
+        assert_eq!(s.rname.to_string(), "dns.example.net.");
+        assert!(records.iter().all(|r| r.ttl == 60));
+    }
+}

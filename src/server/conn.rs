@@ -1,0 +1,469 @@
+//! TCP connections of one worker (RFC 7766): a slab of fixed slots, each with a
+//! read buffer for one whole frame and a write buffer for several responses, all
+//! allocated when the worker starts.
+//!
+//! - Pipelined queries are answered in the order they arrive (RFC 7766 §6.2.1.1
+//!   allows any order; in order is what every client handles).
+//! - A connection whose write buffer has no room for another full-size response
+//!   is not read from until the buffer drains, so a client that never reads
+//!   blocks only itself, and only until its idle timeout.
+//! - A connection is closed when it has been idle (no complete request) for the
+//!   idle timeout, or when a frame has been arriving for longer than that (a slow
+//!   sender, RFC 7766 §6.2.3).
+//! - When every slot is taken, a new connection evicts the one whose last
+//!   complete request is oldest (RFC 7766 §6.2.2 lets a server close idle
+//!   connections under pressure); an attacker holding connections open without
+//!   sending requests therefore cannot lock out clients that do.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use crate::handler::{Handler, Transport};
+use crate::wire::{Frame, MAX_MESSAGE, frame_prefix, parse_frame};
+
+/// One frame: the length prefix and the largest message.
+const FRAME_MAX: usize = 2 + MAX_MESSAGE;
+/// Read buffer of a connection: exactly one largest frame, so a complete frame
+/// always fits once the bytes before it have been answered.
+const READ_CAP: usize = FRAME_MAX;
+/// Write buffer of a connection: room for one largest response plus as much
+/// again of earlier output still waiting to be sent.
+const WRITE_CAP: usize = 2 * FRAME_MAX;
+/// Frames answered on one connection per wake-up before the others get a turn.
+const FRAME_BUDGET: usize = 32;
+
+/// What the caller must do with a connection after servicing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    /// Keep it.
+    Open,
+    /// Close it: the peer went away, an error occurred, or all is said.
+    Close,
+}
+
+/// The state of one open connection.
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Unanswered input is `read[rstart..rend]`.
+    rstart: usize,
+    rend: usize,
+    /// Unsent output is `write[wstart..wend]`.
+    wstart: usize,
+    wend: usize,
+    /// When the connection was accepted or its last complete request arrived.
+    last_request: Instant,
+    /// When the first byte of the frame now in progress arrived.
+    frame_started: Option<Instant>,
+    /// Whether WRITABLE is part of the registered interest.
+    writable: bool,
+    /// The peer shut down its sending side.
+    peer_closed: bool,
+    /// Work is left over because the frame budget ran out.
+    again: bool,
+}
+
+impl Conn {
+    /// When this connection is closed unless something happens first.
+    fn deadline(&self, timeout: Duration) -> Instant {
+        let since = self.frame_started.unwrap_or(self.last_request);
+        since.checked_add(timeout).unwrap_or(since)
+    }
+
+    /// Makes room at the end of the write buffer for one more largest framed
+    /// response, moving unsent output to the front if that is what it takes.
+    /// `false` when the unsent output leaves no room.
+    fn make_room(&mut self, write: &mut [u8]) -> bool {
+        if self.wstart == self.wend {
+            self.wstart = 0;
+            self.wend = 0;
+        }
+        if write.len().saturating_sub(self.wend) >= FRAME_MAX {
+            return true;
+        }
+        let pending = self.wend.saturating_sub(self.wstart);
+        if self.wstart > 0
+            && self.wstart <= self.wend
+            && self.wend <= write.len()
+            && write.len().saturating_sub(pending) >= FRAME_MAX
+        {
+            write.copy_within(self.wstart..self.wend, 0);
+            self.wstart = 0;
+            self.wend = pending;
+            return true;
+        }
+        false
+    }
+
+    /// Answers the complete frames at the front of the read buffer, in order,
+    /// while the write buffer has room and the budget lasts.
+    fn answer(
+        &mut self,
+        read: &[u8],
+        write: &mut [u8],
+        handler: &mut Handler,
+        unix_now: u64,
+        now: Instant,
+        budget: &mut usize,
+    ) {
+        loop {
+            let input = read.get(self.rstart..self.rend).unwrap_or(&[]);
+            let Frame::Complete { message, consumed } = parse_frame(input) else {
+                break;
+            };
+            if *budget == 0 {
+                self.again = true;
+                break;
+            }
+            if !self.make_room(write) {
+                break;
+            }
+            *budget = budget.saturating_sub(1);
+            let body = self.wend.saturating_add(2);
+            if let Some(out) = write.get_mut(body..body.saturating_add(MAX_MESSAGE)) {
+                let answer = handler.handle(unix_now, self.peer, Transport::Tcp, message, out);
+                // A dropped answer (None) produces nothing for this frame.
+                if let Some((len, prefix)) = answer.and_then(|n| Some((n, frame_prefix(n)?)))
+                    && let Some(slot) = write.get_mut(self.wend..body)
+                {
+                    slot.copy_from_slice(&prefix);
+                    self.wend = body.saturating_add(len);
+                }
+            }
+            self.rstart = self.rstart.saturating_add(consumed);
+            self.last_request = now;
+            self.frame_started = None;
+        }
+        if self.rstart >= self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+            self.frame_started = None;
+        } else if self.frame_started.is_none() {
+            self.frame_started = Some(now);
+        }
+    }
+
+    /// Sends unsent output until it is gone or the socket would block.
+    fn flush(&mut self, write: &[u8]) -> io::Result<()> {
+        while self.wstart < self.wend {
+            let pending = write.get(self.wstart..self.wend).unwrap_or(&[]);
+            match self.stream.write(pending) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.wstart = self.wstart.saturating_add(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.wstart = 0;
+        self.wend = 0;
+        Ok(())
+    }
+
+    /// Reads what the socket holds into the read buffer. Returns whether bytes
+    /// arrived; a would-block or a full buffer ends the reading.
+    fn fill(&mut self, read: &mut [u8], now: Instant) -> io::Result<bool> {
+        if self.rstart > 0 && self.rstart <= self.rend && self.rend <= read.len() {
+            read.copy_within(self.rstart..self.rend, 0);
+            self.rend = self.rend.saturating_sub(self.rstart);
+            self.rstart = 0;
+        }
+        loop {
+            let Some(free) = read.get_mut(self.rend..) else {
+                return Ok(false);
+            };
+            if free.is_empty() {
+                return Ok(false);
+            }
+            match self.stream.read(free) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.rend = self.rend.saturating_add(n);
+                    if self.frame_started.is_none() {
+                        self.frame_started = Some(now);
+                    }
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// One slot of the slab: its buffers live as long as the worker.
+struct Slot {
+    /// The read buffer (`READ_CAP` bytes) followed by the write buffer.
+    buf: Box<[u8]>,
+    conn: Option<Conn>,
+}
+
+/// The TCP connections of one worker.
+pub(super) struct Slab {
+    slots: Vec<Slot>,
+    /// Indices of empty slots; its capacity is the slab's, so pushing never grows it.
+    free: Vec<usize>,
+    /// Token of slot 0; slot `i` is registered as `base + i`.
+    base: usize,
+    idle_timeout: Duration,
+}
+
+impl Slab {
+    /// A slab of `capacity` connections registered from token `base` on. The
+    /// buffers are allocated here, zeroed; the operating system backs their
+    /// pages only when a connection first uses them.
+    pub(super) fn new(capacity: usize, base: usize, idle_timeout: Duration) -> Slab {
+        let mut slots = Vec::with_capacity(capacity);
+        for _ in 0..capacity {
+            slots.push(Slot {
+                buf: vec![0u8; READ_CAP + WRITE_CAP].into_boxed_slice(),
+                conn: None,
+            });
+        }
+        // Popped from the end: slot 0 is used first.
+        let mut free = Vec::with_capacity(capacity);
+        free.extend((0..capacity).rev());
+        Slab {
+            slots,
+            free,
+            base,
+            idle_timeout,
+        }
+    }
+
+    /// The slot index of `token`, if it names a slot of this slab.
+    pub(super) fn slot_of(&self, token: Token) -> Option<usize> {
+        token
+            .0
+            .checked_sub(self.base)
+            .filter(|i| *i < self.slots.len())
+    }
+
+    /// Takes a newly accepted connection, evicting the least recently active one
+    /// when every slot is taken. Returns the slot used, or `None` (the stream is
+    /// then closed) when the slab has no slots or registration failed.
+    pub(super) fn insert(
+        &mut self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        now: Instant,
+        registry: &Registry,
+    ) -> Option<usize> {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let oldest = self.least_recent()?;
+                if let Some(old) = self.slots.get(oldest).and_then(|s| s.conn.as_ref()) {
+                    log::debug!("TCP connections full: closing the one from {}", old.peer);
+                }
+                self.close(oldest, registry);
+                self.free.pop()?
+            }
+        };
+        let token = Token(self.base.checked_add(index)?);
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!("TCP_NODELAY for {peer}: {e}");
+        }
+        if let Err(e) = registry.register(&mut stream, token, Interest::READABLE) {
+            log::warn!("registering a TCP connection from {peer}: {e}");
+            self.free.push(index);
+            return None;
+        }
+        let slot = self.slots.get_mut(index)?;
+        slot.conn = Some(Conn {
+            stream,
+            peer,
+            rstart: 0,
+            rend: 0,
+            wstart: 0,
+            wend: 0,
+            last_request: now,
+            frame_started: None,
+            writable: false,
+            peer_closed: false,
+            again: false,
+        });
+        Some(index)
+    }
+
+    /// The open connection whose last complete request (or acceptance) is oldest.
+    fn least_recent(&self) -> Option<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.conn.as_ref().map(|c| (i, c.last_request)))
+            .min_by_key(|(_, t)| *t)
+            .map(|(i, _)| i)
+    }
+
+    /// Closes the connection in slot `index`, if any, and frees the slot.
+    pub(super) fn close(&mut self, index: usize, registry: &Registry) {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        if let Some(mut conn) = slot.conn.take() {
+            // Closing the descriptor removes it from epoll as well; deregistering
+            // first keeps mio's bookkeeping honest on every platform.
+            let _ = registry.deregister(&mut conn.stream);
+            if self.free.len() < self.free.capacity() {
+                self.free.push(index);
+            }
+        }
+    }
+
+    /// Reads, answers and writes on the connection in slot `index` for as long
+    /// as it makes progress, then registers the interest it needs next. Closes
+    /// the connection when it is finished or failed.
+    pub(super) fn service(
+        &mut self,
+        index: usize,
+        handler: &mut Handler,
+        unix_now: u64,
+        now: Instant,
+        registry: &Registry,
+    ) {
+        let Some(token) = self.base.checked_add(index).map(Token) else {
+            return;
+        };
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
+        let (read, write) = slot.buf.split_at_mut(READ_CAP.min(slot.buf.len()));
+        conn.again = false;
+        if drive(conn, read, write, handler, unix_now, now, token, registry) == Status::Close {
+            log::debug!("closing TCP connection from {}", conn.peer);
+            self.close(index, registry);
+        }
+    }
+
+    /// Slots whose connection has work left over from an exhausted budget.
+    pub(super) fn has_leftover(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.conn.as_ref().is_some_and(|c| c.again))
+    }
+
+    /// Services every connection that has work left over.
+    pub(super) fn service_leftovers(
+        &mut self,
+        handler: &mut Handler,
+        unix_now: u64,
+        now: Instant,
+        registry: &Registry,
+    ) {
+        for index in 0..self.slots.len() {
+            let again = self
+                .slots
+                .get(index)
+                .and_then(|s| s.conn.as_ref())
+                .is_some_and(|c| c.again);
+            if again {
+                self.service(index, handler, unix_now, now, registry);
+            }
+        }
+    }
+
+    /// Closes connections whose deadline has passed; returns the earliest
+    /// deadline among those left open.
+    pub(super) fn expire(&mut self, now: Instant, registry: &Registry) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        for index in 0..self.slots.len() {
+            let Some(conn) = self.slots.get(index).and_then(|s| s.conn.as_ref()) else {
+                continue;
+            };
+            let deadline = conn.deadline(self.idle_timeout);
+            if deadline <= now {
+                if conn.frame_started.is_some() {
+                    log::debug!("closing TCP connection from {}: frame too slow", conn.peer);
+                } else {
+                    log::debug!("closing idle TCP connection from {}", conn.peer);
+                }
+                self.close(index, registry);
+            } else {
+                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+            }
+        }
+        next
+    }
+
+    /// The deadline of the connection in slot `index`.
+    pub(super) fn deadline_of(&self, index: usize) -> Option<Instant> {
+        self.slots
+            .get(index)
+            .and_then(|s| s.conn.as_ref())
+            .map(|c| c.deadline(self.idle_timeout))
+    }
+
+    /// Closes every connection.
+    pub(super) fn close_all(&mut self, registry: &Registry) {
+        for index in 0..self.slots.len() {
+            self.close(index, registry);
+        }
+    }
+}
+
+/// One round of work on a connection: answer what is complete, send, read
+/// more while there is room for the answers, until nothing moves.
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    conn: &mut Conn,
+    read: &mut [u8],
+    write: &mut [u8],
+    handler: &mut Handler,
+    unix_now: u64,
+    now: Instant,
+    token: Token,
+    registry: &Registry,
+) -> Status {
+    let mut budget = FRAME_BUDGET;
+    loop {
+        conn.answer(read, write, handler, unix_now, now, &mut budget);
+        if conn.flush(write).is_err() {
+            return Status::Close;
+        }
+        if conn.peer_closed || conn.again || !conn.make_room(write) {
+            break;
+        }
+        match conn.fill(read, now) {
+            Ok(true) => {}
+            Ok(false) => {
+                if conn.peer_closed {
+                    // Answer what the last read completed before finishing.
+                    continue;
+                }
+                break;
+            }
+            Err(_) => return Status::Close,
+        }
+    }
+    let output_pending = conn.wstart < conn.wend;
+    if conn.peer_closed && !output_pending && !conn.again {
+        return Status::Close;
+    }
+    if output_pending != conn.writable {
+        let interest = if output_pending {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if registry
+            .reregister(&mut conn.stream, token, interest)
+            .is_err()
+        {
+            return Status::Close;
+        }
+        conn.writable = output_pending;
+    }
+    Status::Open
+}

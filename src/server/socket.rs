@@ -1,0 +1,63 @@
+//! Listening sockets made with socket2, so that every worker binds the same
+//! address: SO_REUSEPORT lets the kernel spread datagrams and connections over
+//! the workers' sockets, SO_REUSEADDR lets a restart bind while old connections
+//! linger in TIME_WAIT.
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::{TcpListener, UdpSocket};
+pub(super) use socket2::Protocol;
+use socket2::{Domain, Socket, Type};
+
+/// Pending connections the kernel queues per listener before we accept them.
+const TCP_BACKLOG: i32 = 1024;
+
+/// A nonblocking socket of type `ty` bound to `addr`. An IPv6 socket is made
+/// IPv6-only, so that `0.0.0.0:53` and `[::]:53` can both be bound.
+fn bound(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+/// Checks that no other process holds `addr` for `protocol`, by binding a
+/// socket without SO_REUSEPORT for a moment. The real sockets share the port
+/// with SO_REUSEPORT, which on its own would let a second dynzone (or anything
+/// else of the same user that sets it) bind the same port and quietly take a
+/// share of the queries. A TCP probe keeps SO_REUSEADDR so that connections of
+/// a previous run in TIME_WAIT do not count as "in use".
+pub(super) fn probe(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
+    let ty = if protocol == Protocol::TCP {
+        Type::STREAM
+    } else {
+        Type::DGRAM
+    };
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if protocol == Protocol::TCP {
+        socket.set_reuse_address(true)?;
+    }
+    socket.bind(&addr.into())
+}
+
+/// A nonblocking UDP socket bound to `addr`.
+pub(super) fn udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = bound(addr, Type::DGRAM, Protocol::UDP)?;
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// A nonblocking TCP listener bound to `addr`.
+pub(super) fn tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = bound(addr, Type::STREAM, Protocol::TCP)?;
+    socket.listen(TCP_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
+}

@@ -1,0 +1,424 @@
+//! The command line as an operator meets it: help, one-line errors, the pid
+//! file, signals, zones created with `--zone`, and an import seen by a running
+//! server without a restart. Runs the release binary (tests/common).
+
+mod common;
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TempDir, TestServer, dynzone, path_str, pick_port, wait_timeout};
+use dynzone::store::Store;
+use dynzone::wire::{Class, Message, MessageBuilder, NameBuf, RData, Rcode, Rtype, UDP_LIMIT};
+
+const ZONE: &str = "$ORIGIN example.test.
+$TTL 300
+@    3600 IN SOA ns1 hostmaster 1 3600 900 1209600 300
+@    3600 IN NS  ns1
+ns1       IN A   192.0.2.1
+www       IN A   192.0.2.10
+";
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A failure: non-zero exit, exactly one line on stderr starting with
+/// "dynzone: ", no panic. Returns the line.
+fn one_line_failure(out: &Output) -> String {
+    let err = stderr_of(out);
+    assert!(!out.status.success(), "expected a failure, stderr:\n{err}");
+    assert!(!err.contains("panicked"), "a panic:\n{err}");
+    assert!(!err.contains("RUST_BACKTRACE"), "a backtrace hint:\n{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{err}");
+    let line = lines[0];
+    assert!(line.starts_with("dynzone: "), "line: {line}");
+    line.to_owned()
+}
+
+/// Runs `dynzone serve` with `args` and expects it to exit by itself within
+/// a few seconds (it is killed otherwise, failing the test).
+fn serve_expecting_exit(args: &[&str]) -> Output {
+    let mut child = Command::new(common::binary())
+        .arg("serve")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting dynzone serve");
+    if wait_timeout(&mut child, Duration::from_secs(10)).is_none() {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("collecting output");
+        panic!("dynzone serve {args:?} kept running:\n{}", stderr_of(&out));
+    }
+    child.wait_with_output().expect("collecting output")
+}
+
+#[test]
+fn help_of_each_command_lists_its_flags() {
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "serve",
+            &[
+                "--listen",
+                "--zone",
+                "--db",
+                "--workers",
+                "--pid-file",
+                "--log-file",
+                "--ns",
+                "--hostmaster",
+                "--default-ttl",
+                "--map-size",
+                "--max-udp-size",
+                "--tcp-idle-timeout",
+                "--tcp-max-connections",
+            ],
+        ),
+        ("import", &["--db", "--map-size", "--origin", "zonefile"]),
+        ("export", &["--db", "zone"]),
+    ];
+    for (command, flags) in cases {
+        let out = dynzone(&[command, "--help"]);
+        assert!(out.status.success(), "{command} --help failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for flag in flags {
+            assert!(
+                text.contains(flag),
+                "{command} --help lacks {flag}:\n{text}"
+            );
+        }
+    }
+    let out = dynzone(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for command in ["serve", "import", "export", "--version"] {
+        assert!(text.contains(command), "--help lacks {command}:\n{text}");
+    }
+    let out = dynzone(&["--version"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("dynzone "));
+}
+
+#[test]
+fn bad_flags_are_one_line() {
+    one_line_failure(&dynzone(&["serve", "--bogus"]));
+    one_line_failure(&dynzone(&["serve", "--listen", "not-an-address"]));
+    one_line_failure(&dynzone(&["serve", "--workers", "many"]));
+    one_line_failure(&dynzone(&["import"]));
+    one_line_failure(&dynzone(&["frobnicate"]));
+    one_line_failure(&dynzone(&[]));
+    let dir = TempDir::new();
+    let db = dir.join("db");
+    for bad in [
+        &["--workers", "0"][..],
+        &["--max-udp-size", "100"],
+        &["--tcp-idle-timeout", "0"],
+        &["--tcp-max-connections", "0"],
+    ] {
+        let mut args = vec!["--listen", "127.0.0.1:1", "--db", path_str(&db)];
+        args.extend_from_slice(bad);
+        one_line_failure(&serve_expecting_exit(&args));
+    }
+}
+
+#[test]
+fn a_port_in_use_is_one_line_naming_the_address() {
+    let dir = TempDir::new();
+    let db = dir.join("db");
+
+    let port = pick_port();
+    let _udp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let line = one_line_failure(&serve_expecting_exit(&[
+        "--listen",
+        &listen,
+        "--db",
+        path_str(&db),
+    ]));
+    assert!(
+        line.contains(&format!("cannot listen on {listen}/udp")),
+        "{line}"
+    );
+    assert!(line.contains("in use"), "{line}");
+
+    let port = pick_port();
+    let _tcp = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let line = one_line_failure(&serve_expecting_exit(&[
+        "--listen",
+        &listen,
+        "--db",
+        path_str(&db),
+        "--workers",
+        "2",
+    ]));
+    assert!(
+        line.contains(&format!("cannot listen on {listen}/tcp")),
+        "{line}"
+    );
+
+    // A second dynzone on the port of a running one: SO_REUSEPORT must not let
+    // it share the port silently.
+    let first = TestServer::start(ZONE, "example.test", &[]);
+    let listen = format!("127.0.0.1:{}", first.port());
+    let line = one_line_failure(&serve_expecting_exit(&[
+        "--listen",
+        &listen,
+        "--db",
+        path_str(&db),
+    ]));
+    assert!(
+        line.contains(&format!("cannot listen on {listen}/")),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_is_one_line() {
+    let dir = TempDir::new();
+    let file = dir.join("plain-file");
+    fs::write(&file, "not a directory").unwrap();
+    let db = file.join("db");
+    let listen = format!("127.0.0.1:{}", pick_port());
+    let line = one_line_failure(&serve_expecting_exit(&[
+        "--listen",
+        &listen,
+        "--db",
+        path_str(&db),
+    ]));
+    assert!(line.contains(path_str(&db)), "{line}");
+
+    let zonefile = dir.join("zone.txt");
+    fs::write(&zonefile, ZONE).unwrap();
+    let line = one_line_failure(&dynzone(&[
+        "import",
+        "--db",
+        path_str(&db),
+        path_str(&zonefile),
+    ]));
+    assert!(line.contains(path_str(&db)), "{line}");
+
+    let line = one_line_failure(&dynzone(&["export", "--db", path_str(&db), "example.test"]));
+    assert!(line.contains(path_str(&db)), "{line}");
+}
+
+#[test]
+fn import_and_export_errors_are_one_line() {
+    let dir = TempDir::new();
+    let db = dir.join("db");
+    let missing = dir.join("missing.zone");
+    let line = one_line_failure(&dynzone(&[
+        "import",
+        "--db",
+        path_str(&db),
+        path_str(&missing),
+    ]));
+    assert!(line.contains("missing.zone"), "{line}");
+
+    let broken = dir.join("broken.zone");
+    fs::write(&broken, "$ORIGIN example.test.\n@ IN SOA\n").unwrap();
+    let line = one_line_failure(&dynzone(&[
+        "import",
+        "--db",
+        path_str(&db),
+        path_str(&broken),
+    ]));
+    assert!(line.contains("broken.zone"), "{line}");
+
+    let zonefile = dir.join("zone.txt");
+    fs::write(&zonefile, ZONE).unwrap();
+    let out = dynzone(&["import", "--db", path_str(&db), path_str(&zonefile)]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "imported 4 records into zone example.test."
+    );
+    let line = one_line_failure(&dynzone(&["export", "--db", path_str(&db), "other.test"]));
+    assert!(line.contains("other.test"), "{line}");
+}
+
+#[test]
+fn pid_file_is_written_at_start_and_removed_after_sigterm() {
+    let dir = TempDir::new();
+    let pid_file = dir.join("dynzone.pid");
+    let mut server = TestServer::start(ZONE, "example.test", &["--pid-file", path_str(&pid_file)]);
+    let text = fs::read_to_string(&pid_file).expect("the pid file exists");
+    assert_eq!(text.trim(), server.pid().to_string());
+    let status = server.stop();
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        server.log_contents()
+    );
+    assert!(!pid_file.exists(), "the pid file was left behind");
+    let log = server.log_contents();
+    assert!(log.contains("SIGTERM"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn sigint_stops_cleanly_too() {
+    let mut server = TestServer::start(ZONE, "example.test", &["--workers", "2"]);
+    server.signal("INT");
+    let status = server.wait_exit();
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        server.log_contents()
+    );
+}
+
+#[test]
+fn sighup_reopens_the_log_file() {
+    let dir = TempDir::new();
+    let log = dir.join("dynzone.log");
+    let rotated = dir.join("dynzone.log.1");
+    let server = TestServer::start(ZONE, "example.test", &["--log-file", path_str(&log)]);
+    let first = fs::read_to_string(&log).expect("the log file exists");
+    assert!(first.contains("serving zone example.test."), "{first}");
+    assert!(
+        server.log_contents().is_empty(),
+        "stderr: {}",
+        server.log_contents()
+    );
+
+    fs::rename(&log, &rotated).unwrap();
+    server.signal("HUP");
+    let reopened = common::eventually(Duration::from_secs(5), || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("reopened log file"))
+    });
+    assert!(reopened, "no new log file after SIGHUP");
+    let old = fs::read_to_string(&rotated).unwrap();
+    assert!(!old.contains("reopened log file"), "{old}");
+}
+
+#[test]
+fn zone_flag_creates_a_default_zone() {
+    let mut server = TestServer::start("", "", &["--zone", "example.org"]);
+    let log = server.log_contents();
+    assert!(log.contains("serving zone example.org."), "{log}");
+    let text = server.export("example.org");
+    assert!(text.contains("SOA"), "{text}");
+    assert!(text.contains("ns1.example.org."), "{text}");
+    assert!(text.contains("hostmaster.example.org."), "{text}");
+    assert!(text.contains("1209600"), "{text}");
+    assert!(text.contains("NS"), "{text}");
+    assert!(server.stop().success());
+
+    // The records themselves, read back from the store.
+    let store = Store::open(&server.db_path(), dynzone::store::DEFAULT_MAP_SIZE).unwrap();
+    let apex = NameBuf::from_text("example.org").unwrap();
+    let records = store.zone_records(apex.as_name()).unwrap();
+    assert_eq!(records.len(), 2, "{records:?}");
+    for record in &records {
+        assert_eq!(record.ttl, 3600);
+        match RData::from_wire(record.rtype, &record.rdata).unwrap() {
+            RData::Soa(soa) => {
+                assert_eq!(soa.mname.to_string(), "ns1.example.org.");
+                assert_eq!(soa.rname.to_string(), "hostmaster.example.org.");
+                assert_eq!(
+                    (soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum),
+                    (1, 3600, 900, 1_209_600, 300)
+                );
+            }
+            RData::Ns(target) => assert_eq!(target.to_string(), "ns1.example.org."),
+            other => panic!("unexpected record {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn zone_flag_with_servers_and_hostmaster_and_existing_zone_kept() {
+    let server = TestServer::start(
+        ZONE,
+        "example.test",
+        &[
+            "--zone",
+            "example.test",
+            "--zone",
+            "other.test",
+            "--ns",
+            "a.ns.test",
+            "--ns",
+            "b.ns.test",
+            "--hostmaster",
+            "dns@example.net",
+            "--default-ttl",
+            "600",
+        ],
+    );
+    // The imported zone is left as it was.
+    let kept = server.export("example.test");
+    assert!(kept.contains("www.example.test."), "{kept}");
+    assert!(!kept.contains("a.ns.test."), "{kept}");
+    let made = server.export("other.test");
+    assert!(made.contains("a.ns.test. dns.example.net. 1 "), "{made}");
+    assert!(made.contains("b.ns.test."), "{made}");
+    assert!(made.contains("600"), "{made}");
+}
+
+/// Sends one UDP query and returns the reply, if any within a second.
+fn udp_query(server: &SocketAddr, id: u16, name: &str, rtype: Rtype) -> Option<Vec<u8>> {
+    let mut buf = [0u8; UDP_LIMIT];
+    let mut query = MessageBuilder::new(&mut buf, UDP_LIMIT).unwrap();
+    query.set_id(id);
+    let qname = NameBuf::from_text(name).unwrap();
+    query.question(qname.as_name(), rtype, Class::In).unwrap();
+    let bytes = query.finish_bytes();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    socket.send_to(bytes, server).unwrap();
+    let mut reply = vec![0u8; 65535];
+    let (len, _) = socket.recv_from(&mut reply).ok()?;
+    reply.truncate(len);
+    Some(reply)
+}
+
+/// Whether `reply` answers `id` authoritatively with an A record `addr`.
+fn answers_with(reply: &[u8], id: u16, addr: &str) -> bool {
+    let Ok(msg) = Message::parse(reply) else {
+        return false;
+    };
+    let header = msg.header();
+    header.id == id
+        && header.flags.aa()
+        && msg.rcode() == Rcode::NoError
+        && msg
+            .answers()
+            .any(|r| matches!(r.data, RData::A(a) if a.to_string() == addr))
+}
+
+#[test]
+fn an_import_is_visible_to_a_running_server_within_a_second() {
+    let server = TestServer::start(ZONE, "example.test", &[]);
+    let addr = server.addr();
+    let reply = udp_query(&addr, 1, "www.example.test", Rtype::A).expect("an answer");
+    assert!(answers_with(&reply, 1, "192.0.2.10"), "{reply:?}");
+    let reply = udp_query(&addr, 2, "new.example.test", Rtype::A).expect("an answer");
+    let msg = Message::parse(&reply).unwrap();
+    assert_eq!(msg.rcode(), Rcode::NxDomain);
+
+    let updated = format!("{ZONE}new IN A 192.0.2.77\n");
+    let out = server.import(&updated, "example.test");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let imported = Instant::now();
+    let mut id = 3;
+    loop {
+        let reply = udp_query(&addr, id, "new.example.test", Rtype::A);
+        if reply.is_some_and(|r| answers_with(&r, id, "192.0.2.77")) {
+            break;
+        }
+        assert!(
+            imported.elapsed() < Duration::from_secs(1),
+            "the import was not visible within a second"
+        );
+        id += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,404 @@
+//! Shared harness of the process-level tests: the release binary, built once
+//! per test process; a free loopback port; a server started on a zone and
+//! stopped (SIGTERM) when dropped; external tools that name their Debian
+//! package when missing.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a server may take to answer its first connection.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a server may take to exit after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The release binary, built (or found current) by `cargo build --release`
+/// once per test process.
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--bin", "dynzone"])
+            .current_dir(manifest)
+            .output()
+            .expect("running cargo build --release");
+        assert!(
+            out.status.success(),
+            "cargo build --release --bin dynzone failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|dir| {
+                if dir.is_absolute() {
+                    dir
+                } else {
+                    manifest.join(dir)
+                }
+            })
+            .unwrap_or_else(|| manifest.join("target"));
+        let path = target.join("release").join("dynzone");
+        assert!(path.is_file(), "no binary at {}", path.display());
+        path
+    })
+}
+
+/// A `dynzone` command with `args`, run to completion.
+pub fn dynzone(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running dynzone")
+}
+
+/// A fresh, empty directory under the system's temporary directory; removed
+/// by the returned guard's drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a new directory with a name no other test uses.
+    pub fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "dynzone-test-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&path).expect("creating a temporary directory");
+        TempDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A loopback port free for both UDP and TCP right now, and not handed out
+/// before by this process.
+pub fn pick_port() -> u16 {
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    for _ in 0..200 {
+        let Ok(tcp) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(port) = tcp.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if given.get_or_insert_with(HashSet::new).insert(port) {
+            return port;
+        }
+    }
+    panic!("no free loopback port found");
+}
+
+/// Runs an external tool; a missing tool fails the test with the package to
+/// install.
+pub fn run_tool(cmd: &str, args: &[&str]) -> Output {
+    match Command::new(cmd).args(args).stdin(Stdio::null()).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let package = match cmd {
+                "dig" | "nsupdate" | "delv" => "bind9-dnsutils",
+                "kdig" | "knsupdate" => "knot-dnsutils",
+                "named-checkzone" => "bind9-utils",
+                "kzonecheck" => "knot",
+                "python3" => "python3",
+                "kill" => "procps",
+                _ => "the package that provides it",
+            };
+            panic!("{cmd} is not installed: apt-get install {package}");
+        }
+        Err(e) => panic!("running {cmd}: {e}"),
+    }
+}
+
+/// Sends `signal` (a name such as `TERM` or `HUP`) to process `pid`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let out = run_tool("kill", &["-s", signal, &pid.to_string()]);
+    assert!(
+        out.status.success(),
+        "kill -s {signal} {pid}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits up to `timeout` for `child` to exit.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `check` every 20 ms for up to `timeout`; whether it became true.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A `dynzone serve` process on 127.0.0.1 with one worker, over a database in
+/// a temporary directory; stopped with SIGTERM when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    port: u16,
+    dir: TempDir,
+    log: PathBuf,
+}
+
+impl TestServer {
+    /// Imports `zonefile_text` (origin `origin`; nothing when the text is
+    /// empty) into a fresh database, then starts `dynzone serve --listen
+    /// 127.0.0.1:PORT --db DIR --workers 1` followed by `extra_args` (which
+    /// may give `--workers` itself), with its stderr in a log file, and waits
+    /// until it accepts TCP connections.
+    pub fn start(zonefile_text: &str, origin: &str, extra_args: &[&str]) -> TestServer {
+        let mut dir = TempDir::new();
+        let db = dir.join("db");
+        if !zonefile_text.is_empty() {
+            let zonefile = dir.join("zone.txt");
+            fs::write(&zonefile, zonefile_text).expect("writing the zone file");
+            let out = dynzone(&[
+                "import",
+                "--db",
+                path_str(&db),
+                "--origin",
+                origin,
+                path_str(&zonefile),
+            ]);
+            assert!(
+                out.status.success(),
+                "dynzone import failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let log = dir.join("server.log");
+        let mut last_log = String::new();
+        // A port picked free can be taken before the server binds it: retry.
+        for _ in 0..3 {
+            let port = pick_port();
+            let listen = format!("127.0.0.1:{port}");
+            let mut args = vec!["serve", "--listen", &listen, "--db", path_str(&db)];
+            if !extra_args.contains(&"--workers") {
+                args.extend_from_slice(&["--workers", "1"]);
+            }
+            args.extend_from_slice(extra_args);
+            let stderr = fs::File::create(&log).expect("creating the server log");
+            let child = Command::new(binary())
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("starting dynzone serve");
+            let mut server = TestServer {
+                child: Some(child),
+                port,
+                dir,
+                log: log.clone(),
+            };
+            match server.wait_until_serving() {
+                Ok(()) => return server,
+                Err(text) => {
+                    last_log = text;
+                    let taken = last_log.contains("cannot listen");
+                    dir = server.take_dir();
+                    if !taken {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("dynzone serve did not start:\n{last_log}");
+    }
+
+    /// Waits until a TCP connection succeeds; on an early exit, the log.
+    fn wait_until_serving(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let addr = self.addr();
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(format!("exited with {status}:\n{}", self.log_contents()));
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "no answer after {START_TIMEOUT:?}:\n{}",
+                    self.log_contents()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process (if any) and hands the directory back for a retry.
+    fn take_dir(mut self) -> TempDir {
+        self.kill();
+        let empty = TempDir {
+            path: PathBuf::new(),
+        };
+        std::mem::replace(&mut self.dir, empty)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The UDP and TCP port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// 127.0.0.1 and the port.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The database directory.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("db")
+    }
+
+    /// The temporary directory holding the database and the log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn log_contents(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...) to the server.
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.pid(), signal);
+    }
+
+    /// Sends SIGTERM and waits for the exit; kills it after a timeout.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        self.wait_exit()
+    }
+
+    /// Waits for the exit (after a signal sent some other way); kills it
+    /// after a timeout, failing the test.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the server is running");
+        match wait_timeout(&mut child, STOP_TIMEOUT) {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "dynzone did not exit after SIGTERM:\n{}",
+                    self.log_contents()
+                );
+            }
+        }
+    }
+
+    /// Runs `dynzone import --db DB [--origin ORIGIN] FILE` with `text` as the file.
+    pub fn import(&self, text: &str, origin: &str) -> Output {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let file = self
+            .dir
+            .join(&format!("import-{}.txt", N.fetch_add(1, Ordering::Relaxed)));
+        fs::write(&file, text).expect("writing the zone file");
+        dynzone(&[
+            "import",
+            "--db",
+            path_str(&self.db_path()),
+            "--origin",
+            origin,
+            path_str(&file),
+        ])
+    }
+
+    /// `dynzone export` of `zone` from the server's database; fails the test
+    /// when the command fails.
+    pub fn export(&self, zone: &str) -> String {
+        let out = dynzone(&["export", "--db", path_str(&self.db_path()), zone]);
+        assert!(
+            out.status.success(),
+            "dynzone export {zone} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("export prints UTF-8")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &child.id().to_string()])
+                .stderr(Stdio::null())
+                .status();
+            if wait_timeout(&mut child, STOP_TIMEOUT).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// A path as `&str`; test paths are always UTF-8.
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}

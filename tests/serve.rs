@@ -1,0 +1,562 @@
+//! The release binary on loopback, asked by the real clients: `dig` (package
+//! bind9-dnsutils) and `kdig` (package knot-dnsutils) check rcode, flags,
+//! sections and TTLs; raw sockets send the bad input and the TCP abuse of
+//! PROTOCOL-NOTES.md. A missing tool fails the test with the package's name.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::{TestServer, run_tool};
+use dynzone::wire::{Class, Message, MessageBuilder, NameBuf, Rcode, Rtype, parse_frame};
+
+const ZONE: &str = r#"$ORIGIN example.test.
+$TTL 300
+@       3600 IN SOA ns1 hostmaster 2026112601 3600 900 1209600 300
+@       3600 IN NS  ns1
+@       3600 IN NS  ns2
+@            IN MX  10 mail
+ns1          IN A   192.0.2.1
+ns2          IN AAAA 2001:db8::2
+mail         IN A   192.0.2.25
+www          IN A   192.0.2.10
+www          IN A   192.0.2.11
+www          IN AAAA 2001:db8::10
+alias        IN CNAME www
+chain        IN CNAME alias
+dangling     IN CNAME nothere
+a.b.c        IN TXT "deep"
+*.wild       IN A   192.0.2.99
+sub          IN NS  ns.sub
+ns.sub       IN A   192.0.2.53
+_sip._udp    IN SRV 10 60 5060 www
+@            IN CAA 0 issue "ca.example.net"
+"#;
+
+/// One response as a client printed it.
+#[derive(Debug, Default)]
+struct Printed {
+    status: String,
+    flags: Vec<String>,
+    answer: Vec<Vec<String>>,
+    authority: Vec<Vec<String>>,
+    additional: Vec<Vec<String>>,
+    udp_size: Option<u16>,
+}
+
+/// Reads the text both dig and kdig print: a `status:` header line, a flags
+/// line, and `;; X SECTION:` blocks of whitespace-separated records.
+fn parse_printed(text: &str) -> Printed {
+    let mut p = Printed::default();
+    let mut section: Option<&str> = None;
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        if let Some(i) = lower.find("status: ") {
+            let rest = &line[i + 8..];
+            let end = rest.find([',', ';']).unwrap_or(rest.len());
+            p.status = rest[..end].trim().to_string();
+        }
+        if lower.starts_with(";; flags: ") {
+            let rest = &line[10..];
+            let end = rest.find(';').unwrap_or(rest.len());
+            p.flags = rest[..end].split_whitespace().map(str::to_string).collect();
+        }
+        if let Some(i) = lower.find("udp: ") {
+            let digits: String = line[i + 5..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            p.udp_size = digits.parse().ok();
+        }
+        if line.starts_with(";; ") && line.ends_with("SECTION:") {
+            section = line.split_whitespace().nth(1);
+            continue;
+        }
+        if line.trim().is_empty() || line.starts_with(';') {
+            if line.trim().is_empty() {
+                section = None;
+            }
+            continue;
+        }
+        let fields: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        match section {
+            Some("ANSWER") => p.answer.push(fields),
+            Some("AUTHORITY") => p.authority.push(fields),
+            Some("ADDITIONAL") => p.additional.push(fields),
+            _ => {}
+        }
+    }
+    p
+}
+
+fn dig(server: &TestServer, args: &[&str]) -> Printed {
+    let port = server.port().to_string();
+    let mut all = vec!["@127.0.0.1", "-p", &port, "+time=2", "+tries=1", "+norec"];
+    all.extend_from_slice(args);
+    let out = run_tool("dig", &all);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "dig {args:?} failed:\n{text}");
+    parse_printed(&text)
+}
+
+fn kdig(server: &TestServer, args: &[&str]) -> Printed {
+    let port = server.port().to_string();
+    let mut all = vec![
+        "@127.0.0.1",
+        "-p",
+        &port,
+        "+timeout=2",
+        "+retry=0",
+        "+norec",
+    ];
+    all.extend_from_slice(args);
+    let out = run_tool("kdig", &all);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "kdig {args:?} failed:\n{text}");
+    parse_printed(&text)
+}
+
+fn has_flag(p: &Printed, flag: &str) -> bool {
+    p.flags.iter().any(|f| f == flag)
+}
+
+/// `owner ttl class type rdata...` → (owner, ttl, type, rdata joined).
+fn rr(fields: &[String]) -> (String, u32, String, String) {
+    (
+        fields[0].to_ascii_lowercase(),
+        fields[1].parse().expect("a TTL"),
+        fields[3].clone(),
+        fields[4..].join(" "),
+    )
+}
+
+fn start() -> TestServer {
+    TestServer::start(ZONE, "example.test", &["--tcp-idle-timeout", "2"])
+}
+
+#[test]
+fn dig_and_kdig_see_authoritative_answers() {
+    let server = start();
+    for printed in [
+        dig(&server, &["www.example.test", "A"]),
+        kdig(&server, &["www.example.test", "A"]),
+    ] {
+        assert_eq!(printed.status, "NOERROR");
+        assert!(has_flag(&printed, "aa") && has_flag(&printed, "qr"));
+        let mut answer: Vec<_> = printed.answer.iter().map(|f| rr(f)).collect();
+        answer.sort();
+        assert_eq!(
+            answer,
+            vec![
+                (
+                    "www.example.test.".into(),
+                    300,
+                    "A".into(),
+                    "192.0.2.10".into()
+                ),
+                (
+                    "www.example.test.".into(),
+                    300,
+                    "A".into(),
+                    "192.0.2.11".into()
+                ),
+            ]
+        );
+        assert!(printed.authority.is_empty());
+    }
+    let soa = dig(&server, &["example.test", "SOA"]);
+    assert_eq!(soa.answer.len(), 1);
+    let (_, ttl, t, data) = rr(&soa.answer[0]);
+    assert_eq!((ttl, t.as_str()), (3600, "SOA"));
+    assert_eq!(
+        data,
+        "ns1.example.test. hostmaster.example.test. 2026112601 3600 900 1209600 300"
+    );
+    let srv = kdig(&server, &["_sip._udp.example.test", "SRV"]);
+    assert_eq!(rr(&srv.answer[0]).3, "10 60 5060 www.example.test.");
+    let caa = dig(&server, &["example.test", "CAA"]);
+    assert_eq!(rr(&caa.answer[0]).3, "0 issue \"ca.example.net\"");
+}
+
+#[test]
+fn negative_answers_carry_the_soa() {
+    let server = start();
+    for printed in [
+        dig(&server, &["nope.example.test", "A"]),
+        kdig(&server, &["nope.example.test", "A"]),
+    ] {
+        assert_eq!(printed.status, "NXDOMAIN");
+        assert!(has_flag(&printed, "aa"));
+        assert!(printed.answer.is_empty());
+        assert_eq!(printed.authority.len(), 1);
+        let (owner, ttl, t, _) = rr(&printed.authority[0]);
+        assert_eq!(
+            (owner.as_str(), ttl, t.as_str()),
+            ("example.test.", 300, "SOA")
+        );
+    }
+    // NODATA, and an empty non-terminal.
+    for name in ["www.example.test", "b.c.example.test"] {
+        let p = dig(&server, &[name, "MX"]);
+        assert_eq!(p.status, "NOERROR", "{name}");
+        assert!(has_flag(&p, "aa") && p.answer.is_empty());
+        assert_eq!(rr(&p.authority[0]).2, "SOA");
+    }
+}
+
+#[test]
+fn cnames_referrals_and_wildcards() {
+    let server = start();
+    let p = kdig(&server, &["chain.example.test", "AAAA"]);
+    let types: Vec<_> = p.answer.iter().map(|f| rr(f).2).collect();
+    assert_eq!(types, ["CNAME", "CNAME", "AAAA"]);
+    assert_eq!(rr(&p.answer[2]).3, "2001:db8::10");
+
+    let p = dig(&server, &["dangling.example.test", "A"]);
+    assert_eq!(p.status, "NXDOMAIN");
+    assert_eq!(p.answer.len(), 1);
+
+    let p = dig(&server, &["host.sub.example.test", "A"]);
+    assert_eq!(p.status, "NOERROR");
+    assert!(!has_flag(&p, "aa"), "a referral is not authoritative");
+    assert!(p.answer.is_empty());
+    assert_eq!(rr(&p.authority[0]).2, "NS");
+    assert_eq!(rr(&p.authority[0]).0, "sub.example.test.");
+    let glue: Vec<_> = p.additional.iter().map(|f| rr(f)).collect();
+    assert!(glue.contains(&(
+        "ns.sub.example.test.".into(),
+        300,
+        "A".into(),
+        "192.0.2.53".into()
+    )));
+
+    let p = kdig(&server, &["Anything.wild.example.test", "A"]);
+    assert!(has_flag(&p, "aa"));
+    assert_eq!(rr(&p.answer[0]).0, "anything.wild.example.test.");
+    assert_eq!(rr(&p.answer[0]).3, "192.0.2.99");
+}
+
+#[test]
+fn refused_notimp_any_and_badvers() {
+    let server = start();
+    let p = dig(&server, &["example.com", "A"]);
+    assert_eq!(p.status, "REFUSED");
+    let p = dig(&server, &["-c", "CH", "version.bind", "TXT"]);
+    assert_eq!(p.status, "REFUSED");
+    let p = dig(&server, &["www.example.test", "ANY"]);
+    assert_eq!(p.status, "NOERROR");
+    let types: std::collections::BTreeSet<_> = p.answer.iter().map(|f| rr(f).2).collect();
+    assert_eq!(types.len(), 1, "RFC 8482: one RRset for ANY");
+    let p = dig(
+        &server,
+        &["+edns=1", "+noednsnegotiation", "www.example.test", "A"],
+    );
+    assert_eq!(p.status, "BADVERS");
+    let p = dig(&server, &["+opcode=status", "www.example.test", "A"]);
+    assert_eq!(p.status, "NOTIMP");
+    let p = dig(&server, &["+opcode=notify", "www.example.test", "SOA"]);
+    assert_eq!(p.status, "NOTIMP");
+}
+
+#[test]
+fn udp_is_capped_and_truncated_and_tcp_carries_it_all() {
+    let mut zone = ZONE.to_string();
+    for i in 0..40 {
+        zone.push_str(&format!("big IN TXT \"{i:02}-{}\"\n", "x".repeat(60)));
+    }
+    let server = TestServer::start(&zone, "example.test", &[]);
+    let p = dig(&server, &["+bufsize=4096", "www.example.test", "A"]);
+    assert_eq!(p.udp_size, Some(1232), "RFC 6891: our payload size in OPT");
+    let p = dig(&server, &["+ignore", "+noedns", "big.example.test", "TXT"]);
+    assert!(has_flag(&p, "tc"), "over 512 octets without EDNS: TC");
+    let p = dig(
+        &server,
+        &["+ignore", "+bufsize=4096", "big.example.test", "TXT"],
+    );
+    assert!(has_flag(&p, "tc"), "over 1232 octets: TC");
+    // dig retries over TCP by itself; kdig asked for TCP directly.
+    let p = dig(&server, &["big.example.test", "TXT"]);
+    assert!(!has_flag(&p, "tc"));
+    assert_eq!(p.answer.len(), 40);
+    let p = kdig(&server, &["+tcp", "big.example.test", "TXT"]);
+    assert_eq!(p.answer.len(), 40);
+}
+
+// --- raw bytes -----------------------------------------------------------------
+
+fn query_bytes(id: u16, name: &str, qtype: Rtype) -> Vec<u8> {
+    let qname = NameBuf::from_text(name).unwrap();
+    let mut buf = [0u8; 512];
+    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+    b.set_id(id);
+    b.question(qname.as_name(), qtype, Class::In).unwrap();
+    b.finish_bytes().to_vec()
+}
+
+fn udp_exchange(server: &TestServer, request: &[u8]) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    sock.send_to(request, server_addr(server)).unwrap();
+    let mut buf = [0u8; 65535];
+    match sock.recv(&mut buf) {
+        Ok(n) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+fn server_addr(server: &TestServer) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], server.port()))
+}
+
+fn rcode_of(reply: &[u8]) -> Rcode {
+    Message::parse(reply).expect("reply parses").rcode()
+}
+
+#[test]
+fn bad_datagrams_get_the_rfc_answer_or_silence() {
+    let server = start();
+    let good = query_bytes(7, "www.example.test", Rtype::A);
+    assert_eq!(
+        rcode_of(&udp_exchange(&server, &good).unwrap()),
+        Rcode::NoError
+    );
+
+    // Dropped: shorter than a header, and responses.
+    assert!(udp_exchange(&server, &good[..11]).is_none());
+    assert!(udp_exchange(&server, &[]).is_none());
+    let mut response = good.clone();
+    response[2] |= 0x80;
+    assert!(udp_exchange(&server, &response).is_none());
+
+    let formerr = |bytes: &[u8], what: &str| {
+        let reply = udp_exchange(&server, bytes).unwrap_or_else(|| panic!("{what}: no reply"));
+        assert_eq!(rcode_of(&reply), Rcode::FormErr, "{what}");
+        assert_eq!(&reply[..2], &bytes[..2], "{what}: id echoed");
+    };
+    // Counts promising more than the bytes hold.
+    let mut more = good.clone();
+    more[7] = 3;
+    formerr(&more, "ANCOUNT 3 without records");
+    let mut trailing = good.clone();
+    trailing.extend_from_slice(&[0, 0, 0]);
+    formerr(&trailing, "trailing bytes");
+    // Pointers: to itself, forward, into the header, past the end.
+    let header = &good[..12];
+    for (what, name) in [
+        ("pointer to itself", vec![0xc0, 12]),
+        ("forward pointer", vec![0xc0, 14, 0]),
+        ("pointer into the header", vec![0xc0, 2]),
+        ("pointer past the end", vec![0xc0, 200]),
+        ("reserved label type", vec![0x80, 0]),
+        (
+            "label over 63",
+            [vec![64], vec![b'a'; 64], vec![0]].concat(),
+        ),
+    ] {
+        let mut msg = header.to_vec();
+        msg.extend_from_slice(&name);
+        msg.extend_from_slice(&[0, 1, 0, 1]);
+        formerr(&msg, what);
+    }
+    // A name over 255 octets.
+    let mut long = header.to_vec();
+    for _ in 0..5 {
+        long.push(60);
+        long.extend_from_slice(&[b'a'; 60]);
+    }
+    long.extend_from_slice(&[0, 0, 1, 0, 1]);
+    formerr(&long, "name over 255 octets");
+    // Two OPT records.
+    let mut two_opt = good.clone();
+    two_opt[11] = 2;
+    for _ in 0..2 {
+        two_opt.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+    }
+    formerr(&two_opt, "two OPT records");
+    // OPT with a non-root owner.
+    let mut named_opt = good.clone();
+    named_opt[11] = 1;
+    named_opt.extend_from_slice(&[1, b'x', 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+    formerr(&named_opt, "OPT with a non-root owner");
+    // QDCOUNT 2.
+    let mut two_q = good.clone();
+    two_q[5] = 2;
+    two_q.extend_from_slice(&good[12..]);
+    formerr(&two_q, "two questions");
+
+    // The server is still there.
+    assert_eq!(
+        rcode_of(&udp_exchange(&server, &good).unwrap()),
+        Rcode::NoError
+    );
+}
+
+// --- TCP -----------------------------------------------------------------------
+
+fn frame(bytes: &[u8]) -> Vec<u8> {
+    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Reads whole frames until `count` arrived or the stream ends; returns them.
+fn read_frames(stream: &mut TcpStream, count: usize) -> Vec<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 65536];
+    while out.len() < count {
+        while let dynzone::wire::Frame::Complete { message, consumed } = parse_frame(&buf) {
+            out.push(message.to_vec());
+            buf.drain(..consumed);
+        }
+        if out.len() >= count {
+            break;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    out
+}
+
+/// Waits until the server closes `stream` (read returns 0 or an error).
+fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut byte = [0u8; 512];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(start.elapsed());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn pipelined_tcp_queries_are_answered_in_order() {
+    let server = start();
+    let mut stream = TcpStream::connect(server_addr(&server)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let names = ["www", "nope", "alias", "ns1", "mail"];
+    let mut all = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        all.extend(frame(&query_bytes(
+            100 + i as u16,
+            &format!("{n}.example.test"),
+            Rtype::A,
+        )));
+    }
+    // One write, and then the same again one byte at a time (partial reads).
+    stream.write_all(&all).unwrap();
+    for b in &all {
+        stream.write_all(std::slice::from_ref(b)).unwrap();
+    }
+    let replies = read_frames(&mut stream, names.len() * 2);
+    assert_eq!(replies.len(), names.len() * 2);
+    for (i, reply) in replies.iter().enumerate() {
+        let msg = Message::parse(reply).unwrap();
+        assert_eq!(msg.header().id, 100 + (i % names.len()) as u16, "in order");
+    }
+    assert_eq!(
+        Message::parse(&replies[1]).unwrap().rcode(),
+        Rcode::NxDomain
+    );
+}
+
+#[test]
+fn idle_and_slow_tcp_clients_are_closed() {
+    let server = start(); // idle timeout 2 s
+    // A length prefix, then silence.
+    let mut silent = TcpStream::connect(server_addr(&server)).unwrap();
+    silent.write_all(&[0, 40]).unwrap();
+    // A connection that never sends anything.
+    let mut idle = TcpStream::connect(server_addr(&server)).unwrap();
+    // One byte per second: never completes a frame within the timeout.
+    let mut slow = TcpStream::connect(server_addr(&server)).unwrap();
+    let query = frame(&query_bytes(9, "www.example.test", Rtype::A));
+    let slow_start = Instant::now();
+    let mut sent = 0;
+    let mut slow_closed = false;
+    while slow_start.elapsed() < Duration::from_secs(8) && sent < query.len() {
+        if slow.write_all(&query[sent..sent + 1]).is_err() {
+            slow_closed = true;
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    assert!(
+        slow_closed || closed_within(&mut slow, Duration::from_secs(1)).is_some(),
+        "a 1-byte-per-second sender is cut off (sent {sent} bytes)"
+    );
+    assert!(sent < query.len(), "closed before the frame completed");
+    assert!(closed_within(&mut silent, Duration::from_secs(4)).is_some());
+    assert!(closed_within(&mut idle, Duration::from_secs(4)).is_some());
+}
+
+#[test]
+fn many_idle_connections_and_a_client_that_never_reads_block_no_one() {
+    let mut zone = ZONE.to_string();
+    for i in 0..40 {
+        zone.push_str(&format!("big IN TXT \"{i:02}-{}\"\n", "x".repeat(60)));
+    }
+    let server = TestServer::start(
+        &zone,
+        "example.test",
+        &["--tcp-idle-timeout", "5", "--tcp-max-connections", "64"],
+    );
+    // More idle connections than the limit.
+    let idle: Vec<_> = (0..200)
+        .filter_map(|_| TcpStream::connect(server_addr(&server)).ok())
+        .collect();
+    // A client that sends many queries with big answers and never reads them.
+    let mut hog = TcpStream::connect(server_addr(&server)).unwrap();
+    hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let big = frame(&query_bytes(1, "big.example.test", Rtype::Txt));
+    for _ in 0..2000 {
+        if hog.write_all(&big).is_err() {
+            break;
+        }
+    }
+    // UDP is answered at once.
+    let good = query_bytes(7, "www.example.test", Rtype::A);
+    let start = Instant::now();
+    let reply = udp_exchange(&server, &good).expect("UDP still answered");
+    assert_eq!(rcode_of(&reply), Rcode::NoError);
+    assert!(start.elapsed() < Duration::from_millis(500));
+    // A new TCP client is served (the oldest idle connections make room).
+    let mut fresh = TcpStream::connect(server_addr(&server)).unwrap();
+    fresh
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    fresh.write_all(&frame(&good)).unwrap();
+    let replies = read_frames(&mut fresh, 1);
+    assert_eq!(replies.len(), 1, "a new TCP client is answered");
+    drop(idle);
+    drop(hog);
+}
+
+// --- zone files ----------------------------------------------------------------
+
+#[test]
+fn export_then_import_then_export_is_byte_identical() {
+    let server = start();
+    let first = server.export("example.test");
+    assert!(first.contains("www.example.test.") && first.contains("SOA"));
+    let again = TestServer::start(&first, "example.test", &[]);
+    let second = again.export("example.test");
+    assert_eq!(first, second);
+    // And the re-imported zone answers the same.
+    let p = dig(&again, &["_sip._udp.example.test", "SRV"]);
+    assert_eq!(rr(&p.answer[0]).3, "10 60 5060 www.example.test.");
+}
