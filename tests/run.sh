@@ -2,7 +2,7 @@
 # The one command that runs every check of dynzone, on a fresh Debian machine too:
 #   bash tests/run.sh
 # It installs what the tests need when it is missing (Debian packages for the real
-# DNS clients, cargo-fuzz), then runs: cargo fmt --check and clippy -D warnings
+# DNS clients and zone checkers, cargo-fuzz), then runs: cargo fmt --check and clippy -D warnings
 # (crate and fuzz/), every test, and each fuzz target for FUZZ_SECONDS (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,9 @@ missing=()
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v nsupdate >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
+command -v named-checkzone >/dev/null 2>&1 || missing+=(bind9-utils)
+command -v kzonecheck >/dev/null 2>&1 || missing+=(knot-dnssecutils)
+[ -x /usr/bin/kill ] || [ -x /bin/kill ] || missing+=(procps)
 /usr/bin/python3 -c 'import dns.message, dns.tsig' >/dev/null 2>&1 || missing+=(python3-dnspython)
 if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
