@@ -173,12 +173,38 @@ impl Handler {
                 Outcome::NotOurs => Rcode::Refused,
             }
         };
-        b.set_rcode(rcode);
-        if edns.is_some() {
-            add_opt(&mut b, rcode, self.config).map_err(AnswerError::Build)?;
+        if b.is_truncated() || b.header().flags.tc() {
+            // RFC 2181 §9: a truncated answer is discarded by the client, which
+            // asks again over TCP; send no partial RRsets, only the question
+            // with TC (as Knot does), so nothing half-complete can be cached.
+            let aa = b.header().flags.aa();
+            drop(b);
+            let mut b = start_reply(msg, limit, response).map_err(AnswerError::Build)?;
+            if edns.is_some() {
+                b.reserve(OPT_LEN).map_err(AnswerError::Build)?;
+            }
+            b.question(question.name, question.qtype, question.qclass)
+                .map_err(AnswerError::Build)?;
+            b.flags_mut().set_tc(true);
+            b.flags_mut().set_aa(aa);
+            return finish(b, rcode, edns.is_some(), self.config).map_err(AnswerError::Build);
         }
-        Ok(b.finish())
+        finish(b, rcode, edns.is_some(), self.config).map_err(AnswerError::Build)
     }
+}
+
+/// Sets the RCODE, adds our OPT when the request had one, and ends the message.
+fn finish(
+    mut b: MessageBuilder<'_>,
+    rcode: Rcode,
+    edns: bool,
+    config: Config,
+) -> Result<usize, BuildError> {
+    b.set_rcode(rcode);
+    if edns {
+        add_opt(&mut b, rcode, config)?;
+    }
+    Ok(b.finish())
 }
 
 /// Size of our OPT record: root owner, type, class, TTL, empty RDLENGTH.
@@ -233,11 +259,7 @@ fn reply_with_question(
             break;
         }
     }
-    b.set_rcode(rcode);
-    if edns {
-        add_opt(&mut b, rcode, config).ok()?;
-    }
-    Some(b.finish())
+    finish(b, rcode, edns, config).ok()
 }
 
 /// A header-only reply to a request that did not parse (FORMERR).

@@ -388,12 +388,23 @@ fn udp_answers_are_limited_and_truncated() {
     // No EDNS: 512 octets, TC set, the client retries over TCP.
     let r = ask(&mut h, q("big.example.test", Rtype::Txt));
     assert!(r.tc && r.len <= 512);
+    // RFC 2181 §9: nothing partial; the question, TC, and AA (it is our data).
+    assert!(r.answer.is_empty() && r.authority.is_empty());
+    assert_eq!(r.question, "big.example.test. TXT IN");
+    assert!(r.aa);
+    assert_eq!(r.rcode, Rcode::NoError);
     // EDNS 4096 offered, but we cap at 1232.
     let mut query = q("big.example.test", Rtype::Txt);
     query.edns = Some((4096, 0));
     let r = ask(&mut h, query);
-    assert!(r.tc && r.len <= 1232 && r.len > 512);
+    assert!(r.tc && r.len <= 1232);
+    assert!(r.answer.is_empty());
     assert!(r.opt.is_some(), "OPT kept even when truncated");
+    // 1232 octets are enough for part of the set: it is still all or nothing.
+    let mut query = q("big.example.test", Rtype::Txt);
+    query.edns = Some((4096, 0));
+    query.transport = Transport::Tcp;
+    assert!(ask(&mut h, query).len > 1232);
     // An offer below 512 counts as 512.
     let mut query = q("big.example.test", Rtype::Txt);
     query.edns = Some((100, 0));
