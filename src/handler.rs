@@ -178,7 +178,6 @@ impl Handler {
             // asks again over TCP; send no partial RRsets, only the question
             // with TC (as Knot does), so nothing half-complete can be cached.
             let aa = b.header().flags.aa();
-            drop(b);
             let mut b = start_reply(msg, limit, response).map_err(AnswerError::Build)?;
             if edns.is_some() {
                 b.reserve(OPT_LEN).map_err(AnswerError::Build)?;
