@@ -15,6 +15,7 @@
 mod conn;
 mod signals;
 mod socket;
+mod udp;
 mod worker;
 
 use std::fmt;
@@ -242,6 +243,7 @@ impl Server {
                 tcp: sockets.tcp,
                 max_connections: settings.tcp_max_connections.max(1),
                 idle_timeout: settings.tcp_idle_timeout,
+                max_udp_payload: settings.handler.max_udp_payload,
                 stop: Arc::clone(&stop),
             })
             .map_err(|e| ServerError::Io("registering sockets", e))?;

@@ -1,8 +1,10 @@
-//! One worker: a thread with its own `mio::Poll`, handler, sockets and TCP
-//! connection slab. Nothing here allocates once [`Worker::run`] has started.
+//! One worker: a thread with its own `mio::Poll`, handler, sockets, UDP batch
+//! buffers and TCP connection slab. Nothing here allocates once
+//! [`Worker::run`] has entered its loop.
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,16 +13,13 @@ use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::conn::Slab;
-use crate::handler::{Handler, Transport};
+use super::udp::{Batch, Drained, Headers};
+use crate::handler::Handler;
 
 /// Token of the waker that interrupts `poll` at shutdown.
 pub(super) const WAKER: Token = Token(0);
 /// Readiness events taken from the kernel per `poll`.
 const EVENTS: usize = 1024;
-/// Largest UDP datagram (and so the receive buffer).
-const UDP_BUFFER: usize = 65535;
-/// Datagrams handled per socket per wake-up before the other sockets get a turn.
-const UDP_BUDGET: usize = 64;
 /// Connections accepted per listener per wake-up before the rest get a turn.
 const ACCEPT_BUDGET: usize = 64;
 /// Pause before accepting again after `accept` failed for want of resources.
@@ -48,6 +47,8 @@ pub(super) struct WorkerSetup {
     pub(super) tcp: Vec<(TcpListener, SocketAddr)>,
     pub(super) max_connections: usize,
     pub(super) idle_timeout: Duration,
+    /// Largest UDP answer the handler writes is `max(512, max_udp_payload)`.
+    pub(super) max_udp_payload: u16,
     pub(super) stop: Arc<AtomicBool>,
 }
 
@@ -59,8 +60,8 @@ struct Core {
     udp: Vec<Endpoint<UdpSocket>>,
     tcp: Vec<Endpoint<TcpListener>>,
     conns: Slab,
-    recv: Box<[u8]>,
-    send: Box<[u8]>,
+    /// Receive and answer buffers of the UDP path.
+    batch: Batch,
     /// A lower bound of the earliest connection deadline.
     next_deadline: Option<Instant>,
 }
@@ -92,6 +93,7 @@ impl Worker {
             tcp,
             max_connections,
             idle_timeout,
+            max_udp_payload,
             stop,
         } = setup;
         let listen = udp.len().max(tcp.len());
@@ -126,23 +128,25 @@ impl Worker {
                 udp: udp_endpoints,
                 tcp: tcp_endpoints,
                 conns: Slab::new(max_connections, conn_base(listen), idle_timeout),
-                recv: vec![0u8; UDP_BUFFER].into_boxed_slice(),
-                send: vec![0u8; UDP_BUFFER].into_boxed_slice(),
+                batch: Batch::new(max_udp_payload),
                 next_deadline: None,
             },
         })
     }
 
     /// Runs until the stop flag is set; fails only when `poll` itself fails.
+    /// The system calls' message headers, which cannot move between threads,
+    /// are allocated here, in the worker's own thread, before the loop.
     pub(super) fn run(mut self) -> io::Result<()> {
         log::debug!("worker {} running", self.core.id);
-        let result = self.run_loop();
+        let mut headers = Headers::new(self.core.udp.len());
+        let result = self.run_loop(&mut headers);
         self.core.conns.close_all(self.poll.registry());
         log::debug!("worker {} stopped", self.core.id);
         result
     }
 
-    fn run_loop(&mut self) -> io::Result<()> {
+    fn run_loop(&mut self, headers: &mut Headers) -> io::Result<()> {
         loop {
             let timeout = self.core.poll_timeout(Instant::now());
             match self.poll.poll(&mut self.events, Some(timeout)) {
@@ -158,11 +162,11 @@ impl Worker {
             core.handler.refresh();
             let now = Instant::now();
             let unix_now = unix_seconds();
-            core.leftovers(unix_now, now, registry);
+            core.leftovers(unix_now, now, registry, headers);
             for event in self.events.iter() {
                 match core.target(event.token()) {
                     Some(Target::Waker) | None => {}
-                    Some(Target::Udp(i)) => core.udp_ready(i, unix_now),
+                    Some(Target::Udp(i)) => core.udp_ready(i, unix_now, headers),
                     Some(Target::Listener(i)) => core.accept(i, now, unix_now, registry),
                     Some(Target::Conn(i)) => {
                         core.conns
@@ -208,10 +212,16 @@ impl Core {
     }
 
     /// Continues the work that budgets cut short on the previous wake-up.
-    fn leftovers(&mut self, unix_now: u64, now: Instant, registry: &Registry) {
+    fn leftovers(
+        &mut self,
+        unix_now: u64,
+        now: Instant,
+        registry: &Registry,
+        headers: &mut Headers,
+    ) {
         for i in 0..self.udp.len() {
             if self.udp.get(i).is_some_and(|e| e.leftover) {
-                self.udp_ready(i, unix_now);
+                self.udp_ready(i, unix_now, headers);
             }
         }
         for i in 0..self.tcp.len() {
@@ -224,46 +234,23 @@ impl Core {
             .service_leftovers(&mut self.handler, unix_now, now, registry);
     }
 
-    /// Answers datagrams on UDP socket `i` until it would block or the budget
-    /// is spent. A failed send drops that answer only.
-    fn udp_ready(&mut self, i: usize, unix_now: u64) {
+    /// Answers datagrams on UDP socket `i` in batches until it would block or
+    /// the budget is spent; in the latter case the socket is served again on
+    /// the next round without waiting for an event. A failed receive or send
+    /// drops datagrams or answers only.
+    fn udp_ready(&mut self, i: usize, unix_now: u64, headers: &mut Headers) {
         let Some(endpoint) = self.udp.get_mut(i) else {
             return;
         };
-        endpoint.leftover = false;
-        let mut handled = 0;
-        while handled < UDP_BUDGET {
-            let (len, peer) = match endpoint.socket.recv_from(&mut self.recv) {
-                Ok(received) => received,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log::debug!("UDP receive on {}: {e}", endpoint.addr);
-                    return;
-                }
-            };
-            handled += 1;
-            let Some(request) = self.recv.get(..len) else {
-                continue;
-            };
-            let answer =
-                self.handler
-                    .handle(unix_now, peer, Transport::Udp, request, &mut self.send);
-            let Some(response) = answer.and_then(|n| self.send.get(..n)) else {
-                continue;
-            };
-            loop {
-                match endpoint.socket.send_to(response, peer) {
-                    Ok(_) => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        log::debug!("UDP answer to {peer} dropped: {e}");
-                        break;
-                    }
-                }
-            }
-        }
-        endpoint.leftover = true;
+        let drained = self.batch.serve(
+            endpoint.socket.as_raw_fd(),
+            endpoint.addr,
+            headers,
+            i,
+            &mut self.handler,
+            unix_now,
+        );
+        endpoint.leftover = drained == Drained::BudgetSpent;
     }
 
     /// Accepts connections on listener `i` and starts servicing them.

@@ -1,0 +1,325 @@
+//! The UDP path of one worker: datagrams are taken from a socket in batches
+//! with recvmmsg(2), answered one by one, and the answers leave in one
+//! sendmmsg(2), so that a busy socket costs two system calls per batch rather
+//! than two per datagram (as in Knot DNS, and NSD built with recvmmsg).
+//!
+//! Every buffer is allocated before the worker's loop starts: one receive
+//! buffer per batch slot that holds the largest datagram, one answer buffer
+//! per slot that holds the largest UDP answer the handler writes, and nix's
+//! preallocated message headers ([`MultiHeaders`]). `recvmmsg` and `sendmmsg`
+//! of nix 0.32 fill those headers in place and allocate nothing (unlike its
+//! `sendmsg`, which builds a `Vec` for control messages on every call).
+
+use std::io::{IoSlice, IoSliceMut};
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
+
+use crate::handler::{Handler, Transport};
+use crate::wire::{MAX_MESSAGE, UDP_LIMIT};
+
+/// Datagrams moved per `recvmmsg` or `sendmmsg` call.
+const BATCH: usize = 32;
+/// Datagrams handled per socket per wake-up before the other sockets get a
+/// turn; a multiple of [`BATCH`] so that no call is cut short by it.
+const BUDGET: usize = 2 * BATCH;
+/// Receive buffer of one slot: the largest datagram (a UDP payload is at most
+/// 65507 octets over IPv4 and 65527 over IPv6 without jumbograms, RFC 768,
+/// RFC 8200), so that nothing a peer can send is cut.
+const DATAGRAM_MAX: usize = MAX_MESSAGE;
+
+/// What `recvmmsg` said about one datagram.
+#[derive(Clone, Copy)]
+struct Datagram {
+    /// Octets stored in the slot's receive buffer.
+    len: usize,
+    /// The datagram was longer than the buffer (MSG_TRUNC, recvmsg(2)).
+    truncated: bool,
+    /// Who sent it.
+    peer: Option<SockaddrStorage>,
+}
+
+impl Datagram {
+    /// A slot that holds nothing yet.
+    const EMPTY: Datagram = Datagram {
+        len: 0,
+        truncated: false,
+        peer: None,
+    };
+}
+
+/// The buffers of one worker's UDP path, shared by all its UDP sockets (one
+/// socket is served at a time). Allocated in [`Batch::new`]; plain memory, so
+/// they can be built before the worker thread starts.
+pub(super) struct Batch {
+    /// `BATCH` receive buffers of `DATAGRAM_MAX` octets, one after the other.
+    /// Only the pages datagrams touch become resident.
+    recv: Box<[u8]>,
+    /// `BATCH` answer buffers of `answer_cap` octets, one after the other.
+    send: Box<[u8]>,
+    /// Size of one answer buffer.
+    answer_cap: usize,
+    /// The datagrams of the last `recvmmsg`.
+    received: [Datagram; BATCH],
+    /// Length of answer `k`, which is in answer buffer `k`.
+    answer_len: [usize; BATCH],
+    /// Where answer `k` goes.
+    answer_to: [Option<SockaddrStorage>; BATCH],
+}
+
+/// The message headers of the system calls, which hold raw pointers and so
+/// cannot move between threads: built by the worker thread itself before its
+/// loop starts.
+pub(super) struct Headers {
+    /// One set per UDP socket, in the order of the worker's sockets. The kernel
+    /// overwrites `msg_namelen` with the length of the address it stored and
+    /// nix does not reset it (nix issue #2506), so a set must only ever see one
+    /// address family: a socket has one.
+    recv: Vec<MultiHeaders<SockaddrStorage>>,
+    /// For `sendmmsg`, which points each header at its answer's address.
+    send: MultiHeaders<SockaddrStorage>,
+}
+
+impl Headers {
+    /// Headers for `sockets` UDP sockets.
+    pub(super) fn new(sockets: usize) -> Headers {
+        let mut recv = Vec::with_capacity(sockets);
+        for _ in 0..sockets {
+            recv.push(MultiHeaders::preallocate(BATCH, None));
+        }
+        Headers {
+            recv,
+            send: MultiHeaders::preallocate(BATCH, None),
+        }
+    }
+}
+
+/// Where a socket was left after [`Batch::serve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drained {
+    /// It would block, or failed: a new datagram raises a new event.
+    Yes,
+    /// The budget ran out first: datagrams may be waiting without an event.
+    BudgetSpent,
+}
+
+impl Batch {
+    /// Buffers for answers of at most `max_udp_payload` octets (never below
+    /// 512: the handler answers a request without EDNS in up to 512, RFC 1035
+    /// §4.2.1, and caps an EDNS answer at `max(512, max_udp_payload)`, RFC 6891
+    /// §6.2.5).
+    pub(super) fn new(max_udp_payload: u16) -> Batch {
+        let answer_cap = usize::from(max_udp_payload).clamp(UDP_LIMIT, MAX_MESSAGE);
+        Batch {
+            recv: vec![0u8; BATCH * DATAGRAM_MAX].into_boxed_slice(),
+            send: vec![0u8; BATCH * answer_cap].into_boxed_slice(),
+            answer_cap,
+            received: [Datagram::EMPTY; BATCH],
+            answer_len: [0; BATCH],
+            answer_to: [None; BATCH],
+        }
+    }
+
+    /// Answers datagrams on `fd` (socket `index` of the worker, bound to
+    /// `local`) until it would block or [`BUDGET`] datagrams were handled.
+    /// Every failure drops datagrams or answers, never more.
+    pub(super) fn serve(
+        &mut self,
+        fd: RawFd,
+        local: SocketAddr,
+        headers: &mut Headers,
+        index: usize,
+        handler: &mut Handler,
+        unix_now: u64,
+    ) -> Drained {
+        let Some(recv_headers) = headers.recv.get_mut(index) else {
+            return Drained::Yes;
+        };
+        let mut handled = 0;
+        while handled < BUDGET {
+            let want = BUDGET.saturating_sub(handled).min(BATCH);
+            let got = match self.receive(fd, recv_headers, want) {
+                Ok(0) => return Drained::Yes,
+                Ok(got) => got,
+                Err(Errno::EAGAIN) => return Drained::Yes,
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    log::debug!("UDP receive on {local}: {e}");
+                    return Drained::Yes;
+                }
+            };
+            handled = handled.saturating_add(got);
+            let answers = self.answer(got, handler, unix_now);
+            self.send(fd, &mut headers.send, answers);
+            // A short batch usually means the queue is empty, but recvmmsg(2)
+            // also stops early when an error follows a datagram; only EAGAIN
+            // proves that the next datagram will raise a new edge-triggered
+            // event, so the loop reads again.
+        }
+        Drained::BudgetSpent
+    }
+
+    /// Takes up to `want` (at most [`BATCH`]) datagrams from `fd` into the
+    /// receive buffers; returns how many arrived.
+    fn receive(
+        &mut self,
+        fd: RawFd,
+        headers: &mut MultiHeaders<SockaddrStorage>,
+        want: usize,
+    ) -> nix::Result<usize> {
+        let mut buffers = self.recv.chunks_exact_mut(DATAGRAM_MAX);
+        let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] =
+            std::array::from_fn(|_| [IoSliceMut::new(buffers.next().unwrap_or_default())]);
+        let slots = iovs.get_mut(..want.min(BATCH)).unwrap_or_default();
+        // MSG_DONTWAIT: the socket is nonblocking already; the flag makes sure
+        // that no call waits even so (recvmmsg(2): without it, a batch would
+        // wait for `vlen` datagrams on a blocking socket).
+        let results = recvmmsg(fd, headers, slots.iter_mut(), MsgFlags::MSG_DONTWAIT, None)?;
+        let mut got = 0;
+        for (slot, message) in self.received.iter_mut().zip(results) {
+            *slot = Datagram {
+                len: message.bytes,
+                truncated: message.flags.contains(MsgFlags::MSG_TRUNC),
+                peer: message.address,
+            };
+            got += 1;
+        }
+        Ok(got)
+    }
+
+    /// Runs the handler on the first `got` received datagrams; the answers go
+    /// to the answer buffers in order. Returns how many answers there are.
+    fn answer(&mut self, got: usize, handler: &mut Handler, unix_now: u64) -> usize {
+        let requests = self.recv.chunks_exact(DATAGRAM_MAX);
+        let mut answers: usize = 0;
+        for (datagram, request) in self.received.iter().take(got).zip(requests) {
+            let Some(peer) = datagram.peer.as_ref().and_then(socket_addr) else {
+                continue;
+            };
+            if datagram.truncated {
+                // Longer than any DNS message (512 octets over UDP, RFC 1035
+                // §2.3.4; at most 65535 with EDNS, RFC 6891 §6.2.5): garbage,
+                // dropped like any other.
+                log::debug!("UDP datagram from {peer} longer than {DATAGRAM_MAX} octets dropped");
+                continue;
+            }
+            let Some(request) = request.get(..datagram.len) else {
+                continue;
+            };
+            let at = answers.saturating_mul(self.answer_cap);
+            let Some(output) = self.send.get_mut(at..at.saturating_add(self.answer_cap)) else {
+                break;
+            };
+            // None: the request is dropped (RFC 1035 §4.1.1), and the answer
+            // buffer serves the next one.
+            let Some(len) = handler.handle(unix_now, peer, Transport::Udp, request, output) else {
+                continue;
+            };
+            if let (Some(slot_len), Some(slot_to)) = (
+                self.answer_len.get_mut(answers),
+                self.answer_to.get_mut(answers),
+            ) {
+                *slot_len = len;
+                *slot_to = datagram.peer;
+                answers += 1;
+            }
+        }
+        answers
+    }
+
+    /// Sends the first `answers` answers with as few `sendmmsg` calls as the
+    /// kernel allows.
+    fn send(&self, fd: RawFd, headers: &mut MultiHeaders<SockaddrStorage>, answers: usize) {
+        let mut outputs = self.send.chunks_exact(self.answer_cap);
+        let mut lens = self.answer_len.iter();
+        let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|_| {
+            let output = outputs.next().unwrap_or_default();
+            let len = lens.next().copied().unwrap_or(0);
+            [IoSlice::new(output.get(..len).unwrap_or_default())]
+        });
+        let no_control: [ControlMessage<'_>; 0] = [];
+        let mut start = 0;
+        while start < answers {
+            let (Some(slots), Some(to)) =
+                (iovs.get(start..answers), self.answer_to.get(start..answers))
+            else {
+                return;
+            };
+            // sendmmsg(2): "A nonblocking call sends as many messages as
+            // possible (up to the limit specified by vlen) and returns
+            // immediately"; when an error follows at least one message, the
+            // count is returned and the error is lost, and the next call
+            // starts with the message that failed and so reports it.
+            match sendmmsg(fd, headers, slots, to, no_control, MsgFlags::MSG_DONTWAIT) {
+                Ok(results) => {
+                    let sent = results.count();
+                    if sent == 0 {
+                        // Not documented; never spin on it.
+                        log::debug!(
+                            "UDP: sendmmsg sent nothing, {} answers dropped",
+                            answers.saturating_sub(start)
+                        );
+                        return;
+                    }
+                    start = start.saturating_add(sent);
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => {
+                    // The send buffer is full: waiting for it would stall every
+                    // other client, and UDP allows loss.
+                    log::debug!(
+                        "UDP send buffer full: {} answers dropped",
+                        answers.saturating_sub(start)
+                    );
+                    return;
+                }
+                Err(e) => {
+                    // An error that belongs to the first message left (its
+                    // destination, e.g. EACCES for a broadcast address or
+                    // ENETUNREACH): drop that answer only, as a lone sendto
+                    // would, so that a forged source address in one request
+                    // cannot cost the rest of the batch its answers.
+                    let peer = to.first().and_then(|a| a.as_ref()).and_then(socket_addr);
+                    match peer {
+                        Some(peer) => log::debug!("UDP answer to {peer} dropped: {e}"),
+                        None => log::debug!("UDP answer dropped: {e}"),
+                    }
+                    start = start.saturating_add(1);
+                }
+            }
+        }
+    }
+}
+
+/// The standard library's form of an IPv4 or IPv6 socket address, by copy.
+fn socket_addr(addr: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        return Some(SocketAddr::from(*v4));
+    }
+    addr.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+
+    use super::*;
+
+    #[test]
+    fn socket_addresses_round_trip() {
+        let v4 = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 7), 5353));
+        let v6 = SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+            53,
+            0,
+            0,
+        ));
+        for addr in [v4, v6] {
+            assert_eq!(socket_addr(&SockaddrStorage::from(addr)), Some(addr));
+        }
+    }
+}
