@@ -4,7 +4,7 @@
 //! answer goes straight into the caller's [`MessageBuilder`].
 
 use crate::store::{NameKey, Node, ReadError, Reader, Rrset};
-use crate::wire::{BuildError, Class, MessageBuilder, Name, Rcode, Rtype, Section};
+use crate::wire::{BuildError, Class, MessageBuilder, Name, RData, Rcode, Rtype, Section};
 
 /// Longest CNAME chain followed inside a zone before the answer stops (BIND and
 /// Knot stop at a similar depth; a loop ends here too).
@@ -60,9 +60,41 @@ fn add_rrset(
     set: &Rrset<'_>,
 ) -> Result<(), AnswerError> {
     for rdata in set.iter() {
-        add(b.raw_record(section, owner, rtype, Class::In, set.ttl(), rdata))?;
+        add(add_rdata(b, section, owner, rtype, set.ttl(), rdata))?;
     }
     Ok(())
+}
+
+/// Writes one stored record. RFC 3597 §4: names inside the RDATA of the
+/// RFC 1035 types (NS, CNAME, SOA, PTR, MX, MD, MF, MB, MG, MR, MINFO) may be
+/// compressed, and are, as BIND, Knot and NSD do (a negative answer's SOA is
+/// about 20 octets shorter); every other type is copied as stored.
+fn add_rdata(
+    b: &mut MessageBuilder<'_>,
+    section: Section,
+    owner: Name<'_>,
+    rtype: Rtype,
+    ttl: u32,
+    rdata: &[u8],
+) -> Result<(), BuildError> {
+    let compressible = matches!(
+        rtype,
+        Rtype::Ns
+            | Rtype::Cname
+            | Rtype::Soa
+            | Rtype::Ptr
+            | Rtype::Mx
+            | Rtype::Md
+            | Rtype::Mf
+            | Rtype::Mb
+            | Rtype::Mg
+            | Rtype::Mr
+            | Rtype::Minfo
+    );
+    if compressible && let Ok(data) = RData::from_wire(rtype, rdata) {
+        return b.record(section, owner, rtype, Class::In, ttl, &data);
+    }
+    b.raw_record(section, owner, rtype, Class::In, ttl, rdata)
 }
 
 /// Answers one question (already written to `b`) from `reader`.
@@ -192,10 +224,7 @@ fn step<'r>(
     b: &mut MessageBuilder<'_>,
 ) -> Result<Step<'r>, AnswerError> {
     let labels = key.labels();
-    let Some(mut node) = reader.node(key, apex_labels)? else {
-        // A zone without an apex node: damaged.
-        return Err(AnswerError::Read(ReadError::Damaged));
-    };
+    let mut exact = None;
     for k in apex_labels + 1..=labels {
         let Some(next) = reader.node(key, k)? else {
             return wildcard(reader, key, k - 1, owner, qtype, b);
@@ -205,8 +234,15 @@ fn step<'r>(
         if next.has(Rtype::Ns) && !(k == labels && qtype == Rtype::Ds) {
             return Ok(Step::Referral { cut_labels: k });
         }
-        node = next;
+        exact = Some(next);
     }
+    let node = match exact {
+        Some(node) => node,
+        // The question is the apex itself; a zone without an apex node is damaged.
+        None => reader
+            .node(key, apex_labels)?
+            .ok_or(AnswerError::Read(ReadError::Damaged))?,
+    };
     matched(reader, key, labels, node, false, owner, qtype, b)
 }
 
@@ -289,11 +325,11 @@ fn negative(
         let minimum = rdata
             .last_chunk::<4>()
             .map_or(0, |m| u32::from_be_bytes(*m));
-        add(b.raw_record(
+        add(add_rdata(
+            b,
             Section::Authority,
             apex,
             Rtype::Soa,
-            Class::In,
             set.ttl().min(minimum),
             rdata,
         ))?;

@@ -508,3 +508,40 @@ fn the_deepest_zone_answers() {
             .all(|r| !r.owner.as_name().is_at_or_below(&child.as_name()))
     );
 }
+
+#[test]
+fn more_zones_than_the_reader_caches_are_still_found() {
+    let (_d, store, mut h) = setup();
+    // 40 zones (the reader keeps 32 apexes in memory, then asks LMDB per label).
+    for i in 0..40 {
+        let apex = format!("z{i:02}.test");
+        store
+            .replace_zone(
+                name(&apex).as_name(),
+                &[
+                    soa(&apex, i),
+                    testzone::ns(&apex, "ns1.example.test"),
+                    a(&format!("www.{apex}"), [192, 0, 2, i as u8]),
+                ],
+            )
+            .unwrap();
+    }
+    for i in [0u32, 31, 32, 39] {
+        let r = ask(&mut h, q(&format!("www.z{i:02}.test"), Rtype::A));
+        assert_eq!(
+            r.answer,
+            vec![format!("www.z{i:02}.test. 300 A 192.0.2.{i}")]
+        );
+        let r = ask(&mut h, q(&format!("nx.z{i:02}.test"), Rtype::A));
+        assert_eq!(r.rcode, Rcode::NxDomain);
+        assert_eq!(
+            r.authority,
+            vec![format!("z{i:02}.test. 300 SOA ns1.z{i:02}.test. {i}")]
+        );
+    }
+    assert_eq!(ask(&mut h, q("www.example.test", Rtype::A)).answer.len(), 2);
+    assert_eq!(
+        ask(&mut h, q("www.z40.test", Rtype::A)).rcode,
+        Rcode::Refused
+    );
+}

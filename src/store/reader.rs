@@ -5,7 +5,7 @@ use heed::types::Bytes;
 use heed::{Database, Env, RoTxn, WithoutTls};
 
 use super::StoreError;
-use super::key::{MAX_KEY, NODE_TYPE, NameKey};
+use super::key::{MAX_ENCODED_NAME, MAX_KEY, NODE_TYPE, NameKey};
 use super::value::{Node, Rrset};
 use crate::wire::Rtype;
 
@@ -39,6 +39,94 @@ pub struct Reader {
     records: Database<Bytes, Bytes>,
     zones: Database<Bytes, Bytes>,
     txn: RoTxn<'static, WithoutTls>,
+    apexes: ZoneCache,
+}
+
+/// How many zone apexes a reader keeps in memory; with more zones than this,
+/// finding a name's zone falls back to one LMDB lookup per label.
+const CACHED_ZONES: usize = 32;
+
+/// The apexes of the snapshot's zones, read once per snapshot, so that finding
+/// the zone of a question costs comparisons instead of lookups. Fixed arrays:
+/// refilling it allocates nothing.
+struct ZoneCache {
+    encoded: [[u8; MAX_ENCODED_NAME]; CACHED_ZONES],
+    lens: [u8; CACHED_ZONES],
+    labels: [u8; CACHED_ZONES],
+    count: usize,
+    /// Every zone of the snapshot is in the cache.
+    complete: bool,
+}
+
+impl ZoneCache {
+    const EMPTY: ZoneCache = ZoneCache {
+        encoded: [[0; MAX_ENCODED_NAME]; CACHED_ZONES],
+        lens: [0; CACHED_ZONES],
+        labels: [0; CACHED_ZONES],
+        count: 0,
+        complete: false,
+    };
+
+    /// Reads every zone key of the snapshot (apex encoding and a 0x00).
+    fn fill(
+        &mut self,
+        zones: &Database<Bytes, Bytes>,
+        txn: &RoTxn<'static, WithoutTls>,
+    ) -> Result<(), ReadError> {
+        self.count = 0;
+        self.complete = false;
+        for item in zones.iter(txn)? {
+            let (zone_key, _) = item?;
+            let encoded = zone_key.split_last().map_or(zone_key, |(_, e)| e);
+            let (Some(slot), Some(len), Some(labels)) = (
+                self.encoded.get_mut(self.count),
+                self.lens.get_mut(self.count),
+                self.labels.get_mut(self.count),
+            ) else {
+                return Ok(());
+            };
+            let Some(dst) = slot.get_mut(..encoded.len()) else {
+                return Err(ReadError::Damaged);
+            };
+            dst.copy_from_slice(encoded);
+            *len = encoded.len() as u8;
+            *labels = count_labels(encoded).ok_or(ReadError::Damaged)?;
+            self.count += 1;
+        }
+        self.complete = true;
+        Ok(())
+    }
+
+    /// The label count of the deepest cached apex at or above `key`'s name.
+    fn deepest(&self, key: &NameKey) -> Option<usize> {
+        let mut best = None;
+        for i in 0..self.count {
+            let (Some(encoded), Some(&len), Some(&labels)) =
+                (self.encoded.get(i), self.lens.get(i), self.labels.get(i))
+            else {
+                break;
+            };
+            let labels = usize::from(labels);
+            if labels > key.labels() || best.is_some_and(|b| b >= labels) {
+                continue;
+            }
+            if encoded.get(..usize::from(len)) == Some(key.name_prefix(labels)) {
+                best = Some(labels);
+            }
+        }
+        best
+    }
+}
+
+/// Labels of an encoded name (length-prefixed labels, root first).
+fn count_labels(encoded: &[u8]) -> Option<u8> {
+    let mut rest = encoded;
+    let mut labels = 0u8;
+    while let Some((&len, tail)) = rest.split_first() {
+        rest = tail.get(usize::from(len)..)?;
+        labels = labels.checked_add(1)?;
+    }
+    Some(labels)
 }
 
 impl Reader {
@@ -48,12 +136,18 @@ impl Reader {
         zones: Database<Bytes, Bytes>,
     ) -> Result<Reader, StoreError> {
         let txn = env.clone().static_read_txn()?;
-        Ok(Reader {
+        let mut reader = Reader {
             env,
             records,
             zones,
             txn,
-        })
+            apexes: ZoneCache::EMPTY,
+        };
+        reader
+            .apexes
+            .fill(&reader.zones, &reader.txn)
+            .map_err(|_| StoreError::Damaged)?;
+        Ok(reader)
     }
 
     /// Moves to the newest committed data if a write committed since the
@@ -67,6 +161,7 @@ impl Reader {
         // leaves the reader usable on the old data.
         let txn = self.env.clone().static_read_txn()?;
         self.txn = txn;
+        self.apexes.fill(&self.zones, &self.txn)?;
         Ok(true)
     }
 
@@ -78,6 +173,9 @@ impl Reader {
     /// Number of labels of the deepest zone apex at or above the name of `key`,
     /// or `None` when no zone of ours contains it.
     pub fn find_zone(&self, key: &NameKey) -> Result<Option<usize>, ReadError> {
+        if self.apexes.complete {
+            return Ok(self.apexes.deepest(key));
+        }
         let mut buf = [0u8; MAX_KEY];
         for labels in (0..=key.labels()).rev() {
             if self
