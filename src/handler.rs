@@ -216,15 +216,19 @@ fn start_reply<'b>(
     limit: usize,
     response: &'b mut [u8],
 ) -> Result<MessageBuilder<'b>, BuildError> {
-    let header = msg.header();
     let mut b = MessageBuilder::new(response, limit)?;
-    b.set_id(header.id);
+    reply_header(&mut b, &msg.header());
+    Ok(b)
+}
+
+/// The response's ID, QR, opcode, RD and CD from the request's header.
+fn reply_header(b: &mut MessageBuilder<'_>, request: &Header) {
+    b.set_id(request.id);
     let flags = b.flags_mut();
     flags.set_qr(true);
-    flags.set_opcode(header.flags.opcode());
-    flags.set_rd(header.flags.rd());
-    flags.set_cd(header.flags.cd());
-    Ok(b)
+    flags.set_opcode(request.flags.opcode());
+    flags.set_rd(request.flags.rd());
+    flags.set_cd(request.flags.cd());
 }
 
 /// Our OPT (RFC 6891 §6.1.2): our payload size, version 0, no flags (no DO:
@@ -264,12 +268,7 @@ fn reply_with_question(
 /// A header-only reply to a request that did not parse (FORMERR).
 fn error_reply(request: &Header, rcode: Rcode, response: &mut [u8]) -> Option<usize> {
     let mut b = MessageBuilder::new(response, UDP_LIMIT).ok()?;
-    b.set_id(request.id);
-    let flags = b.flags_mut();
-    flags.set_qr(true);
-    flags.set_opcode(request.flags.opcode());
-    flags.set_rd(request.flags.rd());
-    flags.set_cd(request.flags.cd());
+    reply_header(&mut b, request);
     b.set_rcode(rcode);
     Some(b.finish())
 }

@@ -77,21 +77,9 @@ fn add_rdata(
     ttl: u32,
     rdata: &[u8],
 ) -> Result<(), BuildError> {
-    let compressible = matches!(
-        rtype,
-        Rtype::Ns
-            | Rtype::Cname
-            | Rtype::Soa
-            | Rtype::Ptr
-            | Rtype::Mx
-            | Rtype::Md
-            | Rtype::Mf
-            | Rtype::Mb
-            | Rtype::Mg
-            | Rtype::Mr
-            | Rtype::Minfo
-    );
-    if compressible && let Ok(data) = RData::from_wire(rtype, rdata) {
+    if rtype.rdata_names_compressible()
+        && let Ok(data) = RData::from_wire(rtype, rdata)
+    {
         return b.record(section, owner, rtype, Class::In, ttl, &data);
     }
     b.raw_record(section, owner, rtype, Class::In, ttl, rdata)

@@ -165,6 +165,10 @@ fn nxdomain_and_nodata_carry_the_soa_with_the_negative_ttl() {
     assert!(r.aa);
     assert!(r.answer.is_empty());
     assert_eq!(r.authority, vec![SOA], "RFC 2308 §3: TTL min(3600, 300)");
+    // Header 12, question 23, SOA: owner pointer 2, fixed 10, MNAME "ns1" and
+    // RNAME "hostmaster" each ending in a pointer to the apex, 20 octets of
+    // numbers (RFC 3597 §4 allows compressing SOA names).
+    assert_eq!(r.len, 12 + 23 + 2 + 10 + (1 + 3 + 2) + (1 + 10 + 2) + 20);
 
     let r = ask(&mut h, q("ns1.example.test", Rtype::Aaaa));
     assert_eq!(r.rcode, Rcode::NoError);

@@ -102,6 +102,26 @@ code_point! {
 }
 
 impl Rtype {
+    /// Whether names inside this type's RDATA may be compressed on the wire:
+    /// RFC 3597 §4 allows it for the RFC 1035 types only (NS, MD, MF, CNAME,
+    /// SOA, MB, MG, MR, PTR, MINFO, MX).
+    pub fn rdata_names_compressible(self) -> bool {
+        matches!(
+            self,
+            Rtype::Ns
+                | Rtype::Md
+                | Rtype::Mf
+                | Rtype::Cname
+                | Rtype::Soa
+                | Rtype::Mb
+                | Rtype::Mg
+                | Rtype::Mr
+                | Rtype::Ptr
+                | Rtype::Minfo
+                | Rtype::Mx
+        )
+    }
+
     /// Meta and query-only types (RFC 6895 §3.1): OPT, TKEY, TSIG, IXFR, AXFR,
     /// MAILB, MAILA and ANY. They never live in a zone.
     pub fn is_meta(self) -> bool {
