@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use dynzone::handler::{Config, Handler, Transport};
-use dynzone::store::NameKey;
+use dynzone::store::{NameKey, key};
 use dynzone::wire::{Class, Message, MessageBuilder, NameBuf, Rtype};
 use proptest::prelude::*;
 
@@ -150,6 +150,14 @@ proptest! {
             ok.name_prefix(ok.labels()).starts_with(prefix),
             other_name.as_name().is_at_or_below(&parent_name.as_name())
         );
+        // The encoding decodes back to the name in lower case, and every
+        // ancestor's prefix to that ancestor.
+        let mut wire = [0u8; 255];
+        for labels in 0..=ck.labels() {
+            let len = key::decode_name(ck.name_prefix(labels), &mut wire).unwrap();
+            let ancestor = child_name.as_name().suffix(ck.labels() - labels).to_canonical();
+            prop_assert_eq!(&wire[..len], ancestor.as_wire());
+        }
         // Case never matters.
         let upper = NameBuf::from_text(&text(&below).to_ascii_uppercase()).unwrap();
         let uk = NameKey::new(upper.as_name());

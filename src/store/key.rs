@@ -29,37 +29,43 @@ pub struct NameKey {
 
 impl NameKey {
     /// Encodes `name`. Never fails: a checked [`Name`] always fits.
+    ///
+    /// Labels arrive left to right but are stored root first, so each is
+    /// written just before the one read before it, starting from the end: the
+    /// encoding is as long as the wire form without its root octet.
     pub fn new(name: Name<'_>) -> NameKey {
         let mut key = NameKey {
             bytes: [0; MAX_ENCODED_NAME],
             bounds: [0; MAX_LABELS + 1],
             labels: 0,
         };
-        // Labels come left to right; collect them so they can be written root first.
-        let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
-        let mut count = 0usize;
-        for (slot, label) in labels.iter_mut().zip(name.labels()) {
-            *slot = label;
-            count += 1;
-        }
-        let mut pos = 0usize;
-        for (k, label) in labels.iter().take(count).rev().enumerate() {
-            let end = pos + 1 + label.len();
-            let Some(dst) = key.bytes.get_mut(pos..end) else {
+        let total = name.wire_len().saturating_sub(1).min(MAX_ENCODED_NAME);
+        let count = name.label_count().min(MAX_LABELS);
+        let mut pos = total;
+        for (i, label) in name.labels().enumerate().take(count) {
+            let Some(start) = pos.checked_sub(1 + label.len()) else {
                 break;
             };
-            if let Some((len_octet, rest)) = dst.split_first_mut() {
+            if let Some((len_octet, rest)) = key
+                .bytes
+                .get_mut(start..pos)
+                .and_then(|d| d.split_first_mut())
+            {
                 *len_octet = label.len() as u8;
                 for (d, s) in rest.iter_mut().zip(label.iter()) {
                     *d = s.to_ascii_lowercase();
                 }
             }
-            pos = end;
-            if let Some(bound) = key.bounds.get_mut(k + 1) {
-                *bound = pos as u8;
+            pos = start;
+            // The ancestor with `count - 1 - i` labels ends where label `i` starts.
+            if let Some(bound) = key.bounds.get_mut(count - 1 - i) {
+                *bound = start as u8;
             }
-            key.labels = (k + 1) as u8;
         }
+        if let Some(bound) = key.bounds.get_mut(count) {
+            *bound = total as u8;
+        }
+        key.labels = count as u8;
         key
     }
 
