@@ -295,16 +295,31 @@ fn query_bytes(id: u16, name: &str, qtype: Rtype) -> Vec<u8> {
     b.finish_bytes().to_vec()
 }
 
+/// Sends `request` and waits for a reply, sending it again after each second
+/// without one (as dig does, `+tries`), up to five times: a reply lost to a
+/// busy machine is not a failure, a server that never answers is.
 fn udp_exchange(server: &TestServer, request: &[u8]) -> Option<Vec<u8>> {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut buf = [0u8; 65535];
+    for _ in 0..5 {
+        sock.send_to(request, server_addr(server)).unwrap();
+        if let Ok(n) = sock.recv(&mut buf) {
+            return Some(buf[..n].to_vec());
+        }
+    }
+    None
+}
+
+/// Sends `request` once and says whether any reply came within a second
+/// (for requests the server must drop; ask something it answers first, so
+/// that silence means the drop and not a server still starting).
+fn udp_silence(server: &TestServer, request: &[u8]) -> bool {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     sock.send_to(request, server_addr(server)).unwrap();
     let mut buf = [0u8; 65535];
-    match sock.recv(&mut buf) {
-        Ok(n) => Some(buf[..n].to_vec()),
-        Err(_) => None,
-    }
+    sock.recv(&mut buf).is_err()
 }
 
 fn server_addr(server: &TestServer) -> SocketAddr {
@@ -325,11 +340,11 @@ fn bad_datagrams_get_the_rfc_answer_or_silence() {
     );
 
     // Dropped: shorter than a header, and responses.
-    assert!(udp_exchange(&server, &good[..11]).is_none());
-    assert!(udp_exchange(&server, &[]).is_none());
+    assert!(udp_silence(&server, &good[..11]));
+    assert!(udp_silence(&server, &[]));
     let mut response = good.clone();
     response[2] |= 0x80;
-    assert!(udp_exchange(&server, &response).is_none());
+    assert!(udp_silence(&server, &response));
 
     let formerr = |bytes: &[u8], what: &str| {
         let reply = udp_exchange(&server, bytes).unwrap_or_else(|| panic!("{what}: no reply"));
@@ -528,12 +543,16 @@ fn many_idle_connections_and_a_client_that_never_reads_block_no_one() {
             break;
         }
     }
-    // UDP is answered at once.
+    // UDP is still answered: a liveness bound, not a speed claim (a stalled
+    // worker would miss every retry; a busy machine may cost one).
     let good = query_bytes(7, "www.example.test", Rtype::A);
     let start = Instant::now();
     let reply = udp_exchange(&server, &good).expect("UDP still answered");
     assert_eq!(rcode_of(&reply), Rcode::NoError);
-    assert!(start.elapsed() < Duration::from_millis(500));
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "UDP stalled behind TCP"
+    );
     // A new TCP client is served (the oldest idle connections make room).
     let mut fresh = TcpStream::connect(server_addr(&server)).unwrap();
     fresh
