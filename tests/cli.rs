@@ -130,8 +130,10 @@ fn a_port_in_use_is_one_line_naming_the_address() {
     let dir = TempDir::new();
     let db = dir.join("db");
 
-    let port = pick_port();
-    let _udp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    // Port 0: the kernel picks a free port and this socket holds it, so no
+    // other test or outgoing connection can take it in between.
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let line = one_line_failure(&serve_expecting_exit(&[
         "--listen",
@@ -145,8 +147,8 @@ fn a_port_in_use_is_one_line_naming_the_address() {
     );
     assert!(line.contains("in use"), "{line}");
 
-    let port = pick_port();
-    let _tcp = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let line = one_line_failure(&serve_expecting_exit(&[
         "--listen",
