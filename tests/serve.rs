@@ -530,10 +530,11 @@ fn many_idle_connections_and_a_client_that_never_reads_block_no_one() {
         "example.test",
         &["--tcp-idle-timeout", "5", "--tcp-max-connections", "64"],
     );
-    // More idle connections than the limit.
-    let idle: Vec<_> = (0..200)
+    // Thousands of idle connections, far more than the limit.
+    let idle: Vec<_> = (0..2000)
         .filter_map(|_| TcpStream::connect(server_addr(&server)).ok())
         .collect();
+    assert!(idle.len() > 1000, "{} connections made", idle.len());
     // A client that sends many queries with big answers and never reads them.
     let mut hog = TcpStream::connect(server_addr(&server)).unwrap();
     hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
