@@ -142,6 +142,18 @@ fn finish_key<'k>(
     out.get(..pos).unwrap_or(&[])
 }
 
+/// The record key of type `rtype` at the name encoded as `encoded` (for
+/// writers that hold the encoding rather than a [`NameKey`]).
+pub fn record_key<'k>(encoded: &[u8], rtype: u16, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+    finish_key(encoded, None, rtype, out)
+}
+
+/// The encoded apex inside a zones-database key (the key without its 0x00
+/// terminator, see [`NameKey::zone_key`]).
+pub fn zone_key_apex(zone_key: &[u8]) -> &[u8] {
+    zone_key.split_last().map_or(zone_key, |(_, apex)| apex)
+}
+
 /// Splits a record key into the encoded name and the type.
 pub fn split_key(key: &[u8]) -> Option<(&[u8], u16)> {
     let (name, tail) = key.split_at_checked(key.len().checked_sub(3)?)?;

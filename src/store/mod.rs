@@ -119,8 +119,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.zones.iter(&rtxn)? {
             let (zone_key, _) = item?;
-            let encoded = zone_key.split_last().map_or(zone_key, |(_, e)| e);
-            out.push(decode_name_buf(encoded)?);
+            out.push(decode_name_buf(key::zone_key_apex(zone_key))?);
         }
         Ok(out)
     }
@@ -181,28 +180,27 @@ impl Store {
                 nodes.entry(owner.name_prefix(k).to_vec()).or_default();
             }
         }
-        let mut key = Vec::with_capacity(key::MAX_KEY);
+        let mut buf = [0u8; key::MAX_KEY];
         for ((enc, code), (ttl, rdatas)) in &sets {
-            key.clear();
-            key.extend_from_slice(enc);
-            key.push(0);
-            key.extend_from_slice(&code.to_be_bytes());
             self.records.put(
                 &mut wtxn,
-                &key,
+                key::record_key(enc, *code, &mut buf),
                 &value::encode_rrset(*ttl, rdatas.iter().copied()),
             )?;
         }
         for (enc, types) in &nodes {
-            key.clear();
-            key.extend_from_slice(enc);
-            key.extend_from_slice(&[0, 0, 0]);
             let value = value::encode_node(types.iter().map(|t| Rtype::from(*t)));
-            self.records.put(&mut wtxn, &key, &value)?;
+            self.records.put(
+                &mut wtxn,
+                key::record_key(enc, key::NODE_TYPE, &mut buf),
+                &value,
+            )?;
         }
-        let mut zone_key = apex_enc.clone();
-        zone_key.push(0);
-        self.zones.put(&mut wtxn, &zone_key, ZONE_META_V1)?;
+        self.zones.put(
+            &mut wtxn,
+            apex_key.zone_key(apex_key.labels(), &mut buf),
+            ZONE_META_V1,
+        )?;
         wtxn.commit()?;
         Ok(())
     }
@@ -256,7 +254,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.zones.prefix_iter(txn, apex_enc)? {
             let (k, _) = item?;
-            let encoded = k.split_last().map_or(k, |(_, e)| e);
+            let encoded = key::zone_key_apex(k);
             if encoded.len() > apex_enc.len() {
                 out.push(encoded.to_vec());
             }

@@ -77,7 +77,7 @@ impl ZoneCache {
         self.complete = false;
         for item in zones.iter(txn)? {
             let (zone_key, _) = item?;
-            let encoded = zone_key.split_last().map_or(zone_key, |(_, e)| e);
+            let encoded = super::key::zone_key_apex(zone_key);
             let (Some(slot), Some(len), Some(labels)) = (
                 self.encoded.get_mut(self.count),
                 self.lens.get_mut(self.count),
