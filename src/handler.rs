@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use crate::query::{self, AnswerError, Outcome};
 use crate::store::{Reader, Store, StoreError};
 use crate::wire::{
-    BuildError, Header, MAX_MESSAGE, Message, MessageBuilder, Opcode, Rcode, Rtype, Section,
+    BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Opcode, Rcode, Rtype, Section,
     UDP_LIMIT,
 };
 
@@ -95,20 +95,31 @@ impl Handler {
                 None => UDP_LIMIT,
             },
         };
-        match self.answer(&msg, limit, response) {
+        match self.answer(&msg, edns, limit, response) {
             Ok(len) => Some(len),
             Err(e) => {
                 log::error!("answering a query failed: {e:?}");
                 // RFC 1035 §4.1.1: SERVFAIL, "unable to process this query due
                 // to a problem with the name server".
-                reply_with_question(&msg, Rcode::ServFail, limit, self.config, response)
+                let has_edns = edns.is_some();
+                reply_with_question(
+                    &msg,
+                    has_edns,
+                    Rcode::ServFail,
+                    limit,
+                    self.config,
+                    response,
+                )
             }
         }
     }
 
+    /// Answers a parsed request whose EDNS information (`edns`, read once by
+    /// the caller) sets the size `limit`.
     fn answer(
         &mut self,
         msg: &Message<'_>,
+        edns: Option<Edns<'_>>,
         limit: usize,
         response: &mut [u8],
     ) -> Result<usize, AnswerError> {
@@ -116,7 +127,6 @@ impl Handler {
             return Err(AnswerError::Read(e));
         }
         let header = msg.header();
-        let edns = msg.edns();
         // RFC 6891 §6.1.3: a version we do not implement gets BADVERS, with an
         // OPT of the highest version we do implement (0).
         let opcode = header.flags.opcode();
@@ -132,7 +142,7 @@ impl Handler {
             None
         };
         if let Some(rcode) = rcode {
-            return reply_with_question(msg, rcode, limit, self.config, response)
+            return reply_with_question(msg, edns.is_some(), rcode, limit, self.config, response)
                 .ok_or(AnswerError::Build(BuildError::NoRoomForHeader));
         }
         let question = msg
@@ -244,16 +254,16 @@ fn add_opt(b: &mut MessageBuilder<'_>, rcode: Rcode, config: Config) -> Result<(
 }
 
 /// A reply carrying only the question(s) of `msg` and an RCODE, with OPT when
-/// the request had one.
+/// the request had one (`edns`).
 fn reply_with_question(
     msg: &Message<'_>,
+    edns: bool,
     rcode: Rcode,
     limit: usize,
     config: Config,
     response: &mut [u8],
 ) -> Option<usize> {
     let mut b = start_reply(msg, limit, response).ok()?;
-    let edns = msg.edns().is_some();
     if edns {
         b.reserve(OPT_LEN).ok()?;
     }
