@@ -11,6 +11,7 @@ pub mod handler;
 pub mod query;
 pub mod server;
 pub mod store;
+pub mod tsig;
 pub mod wire;
 pub mod zone;
 pub mod zonefile;

@@ -357,6 +357,14 @@ impl<'b> MessageBuilder<'b> {
         Ok(b)
     }
 
+    /// What a TSIG MAC covers of the message so far (RFC 8945 §4.3.2): the
+    /// header with the counts written up to now, and the bytes after it. Call
+    /// it just before [`MessageBuilder::tsig`].
+    pub fn signed_parts(&self) -> ([u8; HEADER_LEN], &[u8]) {
+        let body = self.buf.get(HEADER_LEN..self.pos).unwrap_or(&[]);
+        (self.header.to_bytes(), body)
+    }
+
     /// Writes the header and returns the message length.
     pub fn finish(self) -> usize {
         let header = self.header.to_bytes();
