@@ -3,9 +3,12 @@
 //! without sockets.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::query::{self, AnswerError, Outcome};
-use crate::store::{Reader, Store, StoreError};
+use crate::store::{Reader, Store, StoreError, WriteBatch};
+use crate::tsig::{self, KeySet, Responder, Verification};
+use crate::update::{Failure, Policy, Updater};
 use crate::wire::{
     BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Opcode, Rcode, Rtype, Section,
     UDP_LIMIT,
@@ -36,19 +39,58 @@ impl Default for Config {
     }
 }
 
+/// Who may sign requests and what their updates may change; shared by the
+/// workers.
+#[derive(Default)]
+pub struct Auth {
+    /// The TSIG keys (RFC 8945).
+    pub keys: KeySet,
+    /// The grants of each key.
+    pub policy: Policy,
+}
+
+/// An answer written by [`Handler::handle_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// Length of the response.
+    pub len: usize,
+    /// The response reports an UPDATE held in the batch: it may leave only
+    /// after [`WriteBatch::commit`] returned `Ok`, and must be dropped if the
+    /// commit failed (RFC 2136 §3.5: "the response is not sent until ... the
+    /// update has been committed to stable storage").
+    pub held: bool,
+}
+
 /// The request handler of one worker.
 pub struct Handler {
     reader: Reader,
+    store: Store,
     config: Config,
+    auth: Arc<Auth>,
+    updater: Updater,
 }
 
 impl Handler {
-    /// A handler reading `store`.
+    /// A handler reading `store`, with no TSIG keys (every UPDATE is REFUSED).
     pub fn new(store: &Store, config: Config) -> Result<Handler, StoreError> {
         Ok(Handler {
             reader: store.reader()?,
+            store: store.clone(),
             config,
+            auth: Arc::new(Auth::default()),
+            updater: Updater::new(),
         })
+    }
+
+    /// The store this handler reads and writes.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The same handler with these keys and grants.
+    pub fn with_auth(mut self, auth: Arc<Auth>) -> Handler {
+        self.auth = auth;
+        self
     }
 
     /// Moves the read snapshot to the newest committed data if a write committed
@@ -63,7 +105,8 @@ impl Handler {
     /// Answers `request` into `response` and returns the response length, or
     /// `None` when the request must be dropped (RFC 1035 §4.1.1: shorter than a
     /// header; a response, QR=1, sent to us). `now` is seconds since the Unix
-    /// epoch; `peer` is who sent the request.
+    /// epoch; `peer` is who sent the request. An UPDATE is committed before
+    /// this returns (its own transaction and `fsync`).
     pub fn handle(
         &mut self,
         now: u64,
@@ -72,16 +115,43 @@ impl Handler {
         request: &[u8],
         response: &mut [u8],
     ) -> Option<usize> {
-        let _ = (now, peer);
+        let store = self.store.clone();
+        let mut batch = WriteBatch::new(&store);
+        let reply = self.handle_in(&mut batch, now, peer, transport, request, response)?;
+        if reply.held
+            && let Err(e) = batch.commit()
+        {
+            log::error!("committing an update failed: {e:?}");
+            return None;
+        }
+        Some(reply.len)
+    }
+
+    /// Like [`Handler::handle`], but an UPDATE joins `batch` (group commit,
+    /// DESIGN.md "Storage schema"): the caller commits the batch once for all
+    /// the updates of a wake-up, and sends their answers only after that.
+    pub fn handle_in(
+        &mut self,
+        batch: &mut WriteBatch<'_>,
+        now: u64,
+        peer: SocketAddr,
+        transport: Transport,
+        request: &[u8],
+        response: &mut [u8],
+    ) -> Option<Reply> {
         let header = Header::parse(request).ok()?;
         if header.flags.qr() {
             return None;
         }
         let msg = match Message::parse(request) {
             Ok(msg) => msg,
-            // RFC 1035 §4.1.1 / RFC 6891 §7: a malformed request gets FORMERR
-            // with the header echoed and nothing else.
-            Err(e) => return error_reply(&header, e.rcode()?, response),
+            // RFC 1035 §4.1.1 / RFC 6891 §7 / RFC 8945 §5.1: a malformed
+            // request (a TSIG that is not last, two TSIGs, TSIG RDATA cut
+            // short) gets FORMERR with the header echoed, unsigned.
+            Err(e) => {
+                let len = error_reply(&header, e.rcode()?, response)?;
+                return Some(Reply { len, held: false });
+            }
         };
         let edns = msg.edns();
         let limit = match transport {
@@ -95,63 +165,135 @@ impl Handler {
                 None => UDP_LIMIT,
             },
         };
-        match self.answer(&msg, edns, limit, response) {
-            Ok(len) => Some(len),
-            Err(e) => {
-                log::error!("answering a query failed: {e:?}");
-                // RFC 1035 §4.1.1: SERVFAIL, "unable to process this query due
-                // to a problem with the name server".
-                let has_edns = edns.is_some();
-                reply_with_question(
+        let out = Out {
+            edns: edns.is_some(),
+            limit,
+            config: self.config,
+            now,
+        };
+        // RFC 8945 §5.2: the signature is checked before anything else is
+        // done with the request.
+        let auth = Arc::clone(&self.auth);
+        let signer = match tsig::verify(&auth.keys, &msg, now) {
+            Verification::Unsigned => None,
+            Verification::Valid(signer) => Some(signer),
+            Verification::Failed(failure) => {
+                log::warn!(
+                    "TSIG check failed for a request from {peer}: {} (key {})",
+                    failure.reason,
+                    msg.tsig()
+                        .map(|t| t.key_name)
+                        .unwrap_or(crate::wire::Name::ROOT)
+                );
+                let len = reply_with_question(
                     &msg,
-                    has_edns,
-                    Rcode::ServFail,
-                    limit,
-                    self.config,
+                    failure.rcode,
+                    &out,
+                    failure.reply.as_ref(),
                     response,
-                )
+                )?;
+                return Some(Reply { len, held: false });
+            }
+        };
+        let tsig = signer.map(|s| s.responder);
+        let result = if edns.is_some_and(|e| e.version > 0) {
+            // RFC 6891 §6.1.3: a version we do not implement gets BADVERS, with
+            // an OPT of the highest version we do implement (0).
+            Err(Rcode::BadVers)
+        } else {
+            match header.flags.opcode() {
+                Opcode::Query => {
+                    return self
+                        .answer(&msg, edns, &out, tsig.as_ref(), response)
+                        .or_else(|e| {
+                            log::error!("answering a query failed: {e:?}");
+                            // RFC 1035 §4.1.1: SERVFAIL, "unable to process this
+                            // query due to a problem with the name server".
+                            reply_with_question(
+                                &msg,
+                                Rcode::ServFail,
+                                &out,
+                                tsig.as_ref(),
+                                response,
+                            )
+                            .ok_or(())
+                        })
+                        .ok()
+                        .map(|len| Reply { len, held: false });
+                }
+                Opcode::Update => Ok(self.update(batch, &msg, signer.map(|s| s.key_index), peer)),
+                // RFC 1035 §4.1.1: NOTIMP. NOTIFY comes with later work.
+                _ => Err(Rcode::NotImp),
+            }
+        };
+        let (rcode, held) = match result {
+            Ok((rcode, held)) => (rcode, held),
+            Err(rcode) => (rcode, false),
+        };
+        let len = reply_with_question(&msg, rcode, &out, tsig.as_ref(), response)?;
+        Some(Reply { len, held })
+    }
+
+    /// RFC 2136 §3: an UPDATE, authenticated with the key of index `key`. Returns the RCODE and
+    /// whether the answer is held until the batch commits.
+    fn update(
+        &mut self,
+        batch: &mut WriteBatch<'_>,
+        msg: &Message<'_>,
+        key: Option<usize>,
+        peer: SocketAddr,
+    ) -> (Rcode, bool) {
+        // An UPDATE without a valid TSIG changes nothing: REFUSED (RFC 2136
+        // §3.3 leaves the policy to the server; BIND and Knot answer so).
+        let Some(key) = key else {
+            log::warn!("unsigned UPDATE from {peer} refused");
+            return (Rcode::Refused, false);
+        };
+        match self.updater.apply(batch, msg, key, &self.auth.policy) {
+            Ok(applied) => {
+                log::debug!(
+                    "UPDATE from {peer} applied: changed {}, serial {}",
+                    applied.changed,
+                    applied.serial
+                );
+                (Rcode::NoError, true)
+            }
+            Err(Failure::Refused(rcode)) => {
+                log::debug!("UPDATE from {peer}: {rcode:?}");
+                (rcode, true)
+            }
+            Err(Failure::Storage(e)) => {
+                log::error!("applying an UPDATE from {peer} failed in the store: {e:?}");
+                (Rcode::ServFail, true)
             }
         }
     }
 
-    /// Answers a parsed request whose EDNS information (`edns`, read once by
-    /// the caller) sets the size `limit`.
+    /// Answers a parsed QUERY whose EDNS information (`edns`, read once by
+    /// the caller) and transport set `out`; signs the answer when `tsig` is
+    /// given (RFC 8945 §5.3).
     fn answer(
         &mut self,
         msg: &Message<'_>,
         edns: Option<Edns<'_>>,
-        limit: usize,
+        out: &Out,
+        tsig: Option<&Responder<'_>>,
         response: &mut [u8],
     ) -> Result<usize, AnswerError> {
         if let Err(e) = self.reader.refresh() {
             return Err(AnswerError::Read(e));
         }
         let header = msg.header();
-        // RFC 6891 §6.1.3: a version we do not implement gets BADVERS, with an
-        // OPT of the highest version we do implement (0).
-        let opcode = header.flags.opcode();
-        let rcode = if edns.is_some_and(|e| e.version > 0) {
-            Some(Rcode::BadVers)
-        } else if opcode != Opcode::Query {
-            // RFC 1035 §4.1.1: NOTIMP. NOTIFY and UPDATE come with later work.
-            Some(Rcode::NotImp)
-        } else if header.count(Section::Question) != 1 {
+        if header.count(Section::Question) != 1 {
             // RFC 1035 §4.1.2 in practice (RFC 9619): exactly one question.
-            Some(Rcode::FormErr)
-        } else {
-            None
-        };
-        if let Some(rcode) = rcode {
-            return reply_with_question(msg, edns.is_some(), rcode, limit, self.config, response)
+            return reply_with_question(msg, Rcode::FormErr, out, tsig, response)
                 .ok_or(AnswerError::Build(BuildError::NoRoomForHeader));
         }
+        let _ = edns;
         let question = msg
             .question()
             .ok_or(AnswerError::Build(BuildError::SectionOrder))?;
-        let mut b = start_reply(msg, limit, response).map_err(AnswerError::Build)?;
-        if edns.is_some() {
-            b.reserve(OPT_LEN).map_err(AnswerError::Build)?;
-        }
+        let mut b = start_reply(msg, out, tsig, response).map_err(AnswerError::Build)?;
         b.question(question.name, question.qtype, question.qclass)
             .map_err(AnswerError::Build)?;
         let rcode = if question.qtype == Rtype::Axfr || question.qtype == Rtype::Ixfr {
@@ -188,46 +330,63 @@ impl Handler {
             // asks again over TCP; send no partial RRsets, only the question
             // with TC (as Knot does), so nothing half-complete can be cached.
             let aa = b.header().flags.aa();
-            let mut b = start_reply(msg, limit, response).map_err(AnswerError::Build)?;
-            if edns.is_some() {
-                b.reserve(OPT_LEN).map_err(AnswerError::Build)?;
-            }
+            let mut b = start_reply(msg, out, tsig, response).map_err(AnswerError::Build)?;
             b.question(question.name, question.qtype, question.qclass)
                 .map_err(AnswerError::Build)?;
             b.flags_mut().set_tc(true);
             b.flags_mut().set_aa(aa);
-            return finish(b, rcode, edns.is_some(), self.config).map_err(AnswerError::Build);
+            return finish(b, rcode, out, tsig).map_err(AnswerError::Build);
         }
-        finish(b, rcode, edns.is_some(), self.config).map_err(AnswerError::Build)
+        finish(b, rcode, out, tsig).map_err(AnswerError::Build)
     }
 }
 
-/// Sets the RCODE, adds our OPT when the request had one, and ends the message.
+/// How a response to one request is written: whether the request had EDNS,
+/// the size limit, the settings, and the time for a TSIG.
+struct Out {
+    edns: bool,
+    limit: usize,
+    config: Config,
+    now: u64,
+}
+
+/// Sets the RCODE, adds our OPT when the request had one, signs when `tsig`
+/// says so, and ends the message.
 fn finish(
     mut b: MessageBuilder<'_>,
     rcode: Rcode,
-    edns: bool,
-    config: Config,
+    out: &Out,
+    tsig: Option<&Responder<'_>>,
 ) -> Result<usize, BuildError> {
     b.set_rcode(rcode);
-    if edns {
-        add_opt(&mut b, rcode, config)?;
+    if out.edns {
+        add_opt(&mut b, rcode, out.config)?;
     }
-    Ok(b.finish())
+    match tsig {
+        Some(t) => t.finish(b, out.now),
+        None => Ok(b.finish()),
+    }
 }
 
 /// Size of our OPT record: root owner, type, class, TTL, empty RDLENGTH.
 const OPT_LEN: usize = 11;
 
 /// A response header for `msg`: same ID and opcode, QR set, RD and CD copied
-/// (RFC 1035 §4.1.1, RFC 6840 §5.9).
+/// (RFC 1035 §4.1.1, RFC 6840 §5.9), with room held back for our OPT and TSIG.
 fn start_reply<'b>(
     msg: &Message<'_>,
-    limit: usize,
+    out: &Out,
+    tsig: Option<&Responder<'_>>,
     response: &'b mut [u8],
 ) -> Result<MessageBuilder<'b>, BuildError> {
-    let mut b = MessageBuilder::new(response, limit)?;
+    let mut b = MessageBuilder::new(response, out.limit)?;
     reply_header(&mut b, &msg.header());
+    if out.edns {
+        b.reserve(OPT_LEN)?;
+    }
+    if let Some(t) = tsig {
+        b.reserve(t.reserve_len())?;
+    }
     Ok(b)
 }
 
@@ -253,26 +412,23 @@ fn add_opt(b: &mut MessageBuilder<'_>, rcode: Rcode, config: Config) -> Result<(
     )
 }
 
-/// A reply carrying only the question(s) of `msg` and an RCODE, with OPT when
-/// the request had one (`edns`).
+/// A reply carrying only the question(s) of `msg` (in an UPDATE, the zone
+/// section, RFC 2136 §3.8) and an RCODE, with OPT when the request had one and
+/// a TSIG when `tsig` says so.
 fn reply_with_question(
     msg: &Message<'_>,
-    edns: bool,
     rcode: Rcode,
-    limit: usize,
-    config: Config,
+    out: &Out,
+    tsig: Option<&Responder<'_>>,
     response: &mut [u8],
 ) -> Option<usize> {
-    let mut b = start_reply(msg, limit, response).ok()?;
-    if edns {
-        b.reserve(OPT_LEN).ok()?;
-    }
+    let mut b = start_reply(msg, out, tsig, response).ok()?;
     for q in msg.questions() {
         if b.question(q.name, q.qtype, q.qclass).is_err() {
             break;
         }
     }
-    finish(b, rcode, edns, config).ok()
+    finish(b, rcode, out, tsig).ok()
 }
 
 /// A header-only reply to a request that did not parse (FORMERR).

@@ -12,6 +12,7 @@ pub mod query;
 pub mod server;
 pub mod store;
 pub mod tsig;
+pub mod update;
 pub mod wire;
 pub mod zone;
 pub mod zonefile;

@@ -357,7 +357,6 @@ fn unknown_opcodes_are_notimp() {
     for op in [
         Opcode::Status,
         Opcode::Notify,
-        Opcode::Update,
         Opcode::Unknown(3),
         Opcode::Unknown(15),
     ] {
@@ -367,6 +366,11 @@ fn unknown_opcodes_are_notimp() {
         assert_eq!(r.rcode, Rcode::NotImp, "{op:?}");
         assert!(r.answer.is_empty());
     }
+    // An UPDATE without TSIG (and this handler has no keys) is refused.
+    let mut update = q("example.test", Rtype::Soa);
+    update.opcode = Opcode::Update;
+    let r = ask(&mut h, update);
+    assert_eq!(r.rcode, Rcode::Refused);
 }
 
 #[test]

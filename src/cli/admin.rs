@@ -1,11 +1,12 @@
 //! `dynzone import` and `dynzone export`: whole zones between master files and
-//! the database.
+//! the database; `dynzone keygen`: a new TSIG key.
 
 use std::io::{self, Write};
 
 use dynzone::store::DEFAULT_MAP_SIZE;
+use dynzone::tsig::{Algorithm, Key, format_key};
 
-use super::{ExportArgs, ImportArgs};
+use super::{ExportArgs, ImportArgs, KeygenArgs};
 
 /// Runs `dynzone import`: parse, check, then replace the zone in one write
 /// transaction, so a running server sees the old zone or the new one.
@@ -52,4 +53,19 @@ pub fn export(args: ExportArgs) -> Result<(), String> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(format!("writing the zone: {}", super::plain(&e))),
     }
+}
+
+/// Runs `dynzone keygen`: a fresh random key of the algorithm's output size
+/// (as tsig-keygen makes), printed in tsig-keygen's file format.
+pub fn keygen(args: KeygenArgs) -> Result<(), String> {
+    let algorithm = Algorithm::from_text(&args.algorithm).ok_or_else(|| {
+        format!(
+            "--algorithm {}: not one of hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512",
+            args.algorithm
+        )
+    })?;
+    let key = Key::generate(args.name.as_name(), algorithm)
+        .map_err(|e| format!("cannot get random bytes for the key: {e}"))?;
+    print!("{}", format_key(&key));
+    Ok(())
 }

@@ -32,6 +32,7 @@ enum Command {
     Serve(ServeArgs),
     Import(ImportArgs),
     Export(ExportArgs),
+    Keygen(KeygenArgs),
 }
 
 /// answer DNS queries for the zones in the database, over UDP and TCP
@@ -93,6 +94,36 @@ struct ServeArgs {
     /// the longest (default 256)
     #[argh(option, default = "dynzone::server::DEFAULT_TCP_MAX_CONNECTIONS")]
     tcp_max_connections: usize,
+    /// a TSIG key as [ALG:]NAME:SECRET, nsupdate's -y syntax: ALG hmac-md5
+    /// (default), hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or
+    /// hmac-sha512, SECRET in base64; repeatable
+    #[argh(option)]
+    tsig: Vec<String>,
+    /// a file of TSIG keys: tsig-keygen's and `dynzone keygen`'s format
+    /// (key "NAME" { algorithm ALG; secret "..."; };), several per file, or
+    /// lines of [ALG:]NAME:SECRET; repeatable
+    #[argh(option)]
+    key_file: Vec<PathBuf>,
+    /// let key KEY change only names at or below NAME, and only the listed
+    /// types when given (KEY:NAME[:TYPE,TYPE...]); repeatable. Without any
+    /// --grant every key may change every zone; with grants, a key without
+    /// one may change nothing
+    #[argh(option)]
+    grant: Vec<String>,
+}
+
+/// print a new random TSIG key in tsig-keygen's format, for `serve
+/// --key-file`, `nsupdate -k` and (as ALG:NAME:SECRET) knsupdate
+#[derive(FromArgs)]
+#[argh(subcommand, name = "keygen")]
+struct KeygenArgs {
+    /// hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256 (default), hmac-sha384
+    /// or hmac-sha512
+    #[argh(option, default = "String::from(\"hmac-sha256\")")]
+    algorithm: String,
+    /// the key's name, e.g. home-router (it must match on both sides)
+    #[argh(positional, from_str_fn(parse_name))]
+    name: NameBuf,
 }
 
 /// load a zone from a master file (RFC 1035 §5), replacing the zone's content
@@ -143,6 +174,7 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(serve)) => serve::run(serve),
         Some(Command::Import(import)) => admin::import(import),
         Some(Command::Export(export)) => admin::export(export),
+        Some(Command::Keygen(keygen)) => admin::keygen(keygen),
         None => Err("no command given; run `dynzone --help` for the commands".to_owned()),
     };
     match result {

@@ -3,11 +3,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use dynzone::handler;
+use dynzone::handler::{self, Auth};
 use dynzone::server::{self, Server, SignalWatch};
 use dynzone::store::Store;
+use dynzone::tsig::{KeySet, parse_file, parse_spec};
+use dynzone::update::{Grant, Policy, parse_grant};
 use dynzone::wire::{NameBuf, RData, Rtype, Soa, write_rdata};
 use dynzone::zone::ZoneRecord;
 
@@ -29,6 +32,7 @@ const SOA_MINIMUM: u32 = 300;
 /// Runs `dynzone serve`.
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let settings = settings(&args)?;
+    let auth = auth(&args)?;
     let workers = match args.workers {
         Some(0) => return Err("--workers must be at least 1".to_owned()),
         Some(n) => n,
@@ -62,13 +66,15 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     for apex in &zones {
         log::info!("serving zone {apex}");
     }
+    describe_auth(&auth, &zones);
 
     let _pid_file = match &args.pid_file {
         Some(path) => Some(PidFile::create(path)?),
         None => None,
     };
     let addrs: Vec<String> = listeners.addrs().iter().map(|a| a.to_string()).collect();
-    let server = Server::start(&store, listeners, &settings).map_err(|e| e.to_string())?;
+    let server =
+        Server::start(&store, listeners, &settings, Arc::new(auth)).map_err(|e| e.to_string())?;
     log::info!(
         "listening on {} (UDP and TCP) with {workers} worker{}",
         addrs.join(", "),
@@ -99,6 +105,85 @@ fn default_listen() -> Vec<SocketAddr> {
         Err(e) => {
             log::warn!("no IPv6 ({}): answering on {v4} only", super::plain(&e));
             vec![v4]
+        }
+    }
+}
+
+/// The TSIG keys from `--tsig` and `--key-file`, and the grants of `--grant`.
+/// Errors name the flag or file, never a secret.
+fn auth(args: &ServeArgs) -> Result<Auth, String> {
+    let mut keys = KeySet::new();
+    for spec in &args.tsig {
+        let key = parse_spec(spec).map_err(|e| format!("--tsig: {e}"))?;
+        keys.add(key).map_err(|e| format!("--tsig: {e}"))?;
+    }
+    for path in &args.key_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read key file {}: {}",
+                path.display(),
+                super::plain(&e)
+            )
+        })?;
+        for key in parse_file(&text).map_err(|e| format!("key file {}: {e}", path.display()))? {
+            keys.add(key)
+                .map_err(|e| format!("key file {}: {e}", path.display()))?;
+        }
+    }
+    let mut grants = Vec::new();
+    for text in &args.grant {
+        let (key_name, name, types) = parse_grant(text).map_err(|e| e.to_string())?;
+        let key = keys.find_index(key_name.as_name()).ok_or_else(|| {
+            format!("--grant {text}: no key named {key_name} (give it with --tsig or --key-file)")
+        })?;
+        grants.push(Grant { key, name, types });
+    }
+    Ok(Auth {
+        keys,
+        policy: Policy::new(grants),
+    })
+}
+
+/// Logs the keys (names and algorithms only) and what they may change.
+fn describe_auth(auth: &Auth, zones: &[NameBuf]) {
+    if auth.keys.is_empty() {
+        log::warn!("no TSIG keys (--tsig, --key-file): every UPDATE will be refused");
+        return;
+    }
+    for (index, key) in auth.keys.iter() {
+        let scope = if !auth.policy.is_restricted() {
+            "every zone".to_owned()
+        } else if !auth.policy.has_grants(index) {
+            "nothing (no --grant for it)".to_owned()
+        } else {
+            let parts: Vec<String> = auth
+                .policy
+                .grants()
+                .iter()
+                .filter(|g| g.key == index)
+                .map(|g| {
+                    if g.types.is_empty() {
+                        format!("{} and below", g.name)
+                    } else {
+                        let types: Vec<String> = g.types.iter().map(|t| t.to_string()).collect();
+                        format!("{} and below ({})", g.name, types.join(","))
+                    }
+                })
+                .collect();
+            parts.join("; ")
+        };
+        log::info!(
+            "TSIG key {} ({}) may change {scope}",
+            key.name(),
+            key.algorithm().mnemonic()
+        );
+    }
+    for grant in auth.policy.grants() {
+        if !zones
+            .iter()
+            .any(|z| grant.name.as_name().is_at_or_below(&z.as_name()))
+        {
+            log::warn!("--grant for {}: not in any served zone", grant.name);
         }
     }
 }

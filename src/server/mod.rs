@@ -227,6 +227,7 @@ impl Server {
         store: &Store,
         listeners: Listeners,
         settings: &Settings,
+        auth: Arc<handler::Auth>,
     ) -> Result<Server, ServerError> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut ready = Vec::with_capacity(listeners.workers.len());
@@ -234,7 +235,9 @@ impl Server {
             let poll = Poll::new().map_err(|e| ServerError::Io("creating a poll", e))?;
             let waker = Waker::new(poll.registry(), WAKER)
                 .map_err(|e| ServerError::Io("creating a waker", e))?;
-            let handler = Handler::new(store, settings.handler).map_err(ServerError::Store)?;
+            let handler = Handler::new(store, settings.handler)
+                .map_err(ServerError::Store)?
+                .with_auth(Arc::clone(&auth));
             let worker = Worker::new(WorkerSetup {
                 id,
                 poll,

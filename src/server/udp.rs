@@ -20,6 +20,7 @@ use nix::sys::socket::{
 };
 
 use crate::handler::{Handler, Transport};
+use crate::store::{Store, WriteBatch};
 use crate::wire::{MAX_MESSAGE, UDP_LIMIT};
 
 /// Datagrams moved per `recvmmsg` or `sendmmsg` call.
@@ -127,6 +128,7 @@ impl Batch {
     /// Answers datagrams on `fd` (socket `index` of the worker, bound to
     /// `local`) until it would block or [`BUDGET`] datagrams were handled.
     /// Every failure drops datagrams or answers, never more.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn serve(
         &mut self,
         fd: RawFd,
@@ -134,6 +136,7 @@ impl Batch {
         headers: &mut Headers,
         index: usize,
         handler: &mut Handler,
+        store: &Store,
         unix_now: u64,
     ) -> Drained {
         let Some(recv_headers) = headers.recv.get_mut(index) else {
@@ -153,7 +156,7 @@ impl Batch {
                 }
             };
             handled = handled.saturating_add(got);
-            let answers = self.answer(got, handler, unix_now);
+            let answers = self.answer(got, handler, store, unix_now);
             self.send(fd, &mut headers.send, answers);
             // A short batch usually means the queue is empty, but recvmmsg(2)
             // also stops early when an error follows a datagram; only EAGAIN
@@ -193,8 +196,15 @@ impl Batch {
 
     /// Runs the handler on the first `got` received datagrams; the answers go
     /// to the answer buffers in order. Returns how many answers there are.
-    fn answer(&mut self, got: usize, handler: &mut Handler, unix_now: u64) -> usize {
+    ///
+    /// The UPDATEs among them share one write transaction (group commit,
+    /// DESIGN.md "Storage schema"), committed here, before any answer leaves;
+    /// if that commit fails, their answers are dropped (nothing was applied,
+    /// and the clients ask again).
+    fn answer(&mut self, got: usize, handler: &mut Handler, store: &Store, unix_now: u64) -> usize {
         let requests = self.recv.chunks_exact(DATAGRAM_MAX);
+        let mut batch = WriteBatch::new(store);
+        let mut held = [false; BATCH];
         let mut answers: usize = 0;
         for (datagram, request) in self.received.iter().take(got).zip(requests) {
             let Some(peer) = datagram.peer.as_ref().and_then(socket_addr) else {
@@ -216,19 +226,52 @@ impl Batch {
             };
             // None: the request is dropped (RFC 1035 §4.1.1), and the answer
             // buffer serves the next one.
-            let Some(len) = handler.handle(unix_now, peer, Transport::Udp, request, output) else {
+            let Some(reply) =
+                handler.handle_in(&mut batch, unix_now, peer, Transport::Udp, request, output)
+            else {
                 continue;
             };
-            if let (Some(slot_len), Some(slot_to)) = (
+            if let (Some(slot_len), Some(slot_to), Some(slot_held)) = (
                 self.answer_len.get_mut(answers),
                 self.answer_to.get_mut(answers),
+                held.get_mut(answers),
             ) {
-                *slot_len = len;
+                *slot_len = reply.len;
                 *slot_to = datagram.peer;
+                *slot_held = reply.held;
                 answers += 1;
             }
         }
+        if held.iter().any(|h| *h)
+            && let Err(e) = batch.commit()
+        {
+            log::error!("committing a batch of updates failed, their answers are dropped: {e:?}");
+            return self.drop_held(answers, &held);
+        }
         answers
+    }
+
+    /// Removes the answers marked in `held` from the first `answers`, moving
+    /// the others down; returns how many are left.
+    fn drop_held(&mut self, answers: usize, held: &[bool; BATCH]) -> usize {
+        let mut kept = 0;
+        for k in 0..answers {
+            if held.get(k).copied().unwrap_or(true) {
+                continue;
+            }
+            if k != kept {
+                let from = k.saturating_mul(self.answer_cap);
+                let to = kept.saturating_mul(self.answer_cap);
+                let len = self.answer_len.get(k).copied().unwrap_or(0);
+                if from.saturating_add(len) <= self.send.len() {
+                    self.send.copy_within(from..from + len, to);
+                }
+                self.answer_len.swap(k, kept);
+                self.answer_to.swap(k, kept);
+            }
+            kept += 1;
+        }
+        kept
     }
 
     /// Sends the first `answers` answers with as few `sendmmsg` calls as the

@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use super::conn::Slab;
 use super::udp::{Batch, Drained, Headers};
 use crate::handler::Handler;
+use crate::store::Store;
 
 /// Token of the waker that interrupts `poll` at shutdown.
 pub(super) const WAKER: Token = Token(0);
@@ -57,6 +58,8 @@ pub(super) struct WorkerSetup {
 struct Core {
     id: usize,
     handler: Handler,
+    /// The handler's store, for the write batch of each UDP batch.
+    store: Store,
     udp: Vec<Endpoint<UdpSocket>>,
     tcp: Vec<Endpoint<TcpListener>>,
     conns: Slab,
@@ -124,6 +127,7 @@ impl Worker {
             stop,
             core: Core {
                 id,
+                store: handler.store().clone(),
                 handler,
                 udp: udp_endpoints,
                 tcp: tcp_endpoints,
@@ -248,6 +252,7 @@ impl Core {
             headers,
             i,
             &mut self.handler,
+            &self.store,
             unix_now,
         );
         endpoint.leftover = drained == Drained::BudgetSpent;

@@ -16,6 +16,7 @@
 pub mod key;
 mod reader;
 pub mod value;
+mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -30,6 +31,7 @@ use crate::zone::ZoneRecord;
 pub use key::NameKey;
 pub use reader::{ReadError, Reader};
 pub use value::{Node, Rrset};
+pub use writer::{MAX_VALUE, Scratch, WriteBatch, Writer};
 
 /// Default LMDB map size: 256 MiB of address space (not disk), enough for
 /// millions of records, small enough for a 32-bit router.

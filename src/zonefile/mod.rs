@@ -183,6 +183,10 @@ fn mnemonics() -> &'static HashMap<&'static str, Rtype> {
 }
 
 /// A type mnemonic in any case, or RFC 3597 §5 `TYPEnnn`.
+pub fn parse_type(text: &str) -> Option<Rtype> {
+    rtype(text)
+}
+
 fn rtype(text: &str) -> Option<Rtype> {
     let upper = text.to_ascii_uppercase();
     if let Some(digits) = upper.strip_prefix("TYPE")
