@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_TARGETS=(parse_message roundtrip tcp_frame handle_query)
+FUZZ_TARGETS=(parse_message roundtrip tcp_frame handle_query handle_update keyfile)
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -17,10 +17,12 @@ missing=()
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v nsupdate >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
+command -v knsupdate >/dev/null 2>&1 || missing+=(knot-dnsutils)
 command -v named-checkzone >/dev/null 2>&1 || missing+=(bind9-utils)
 command -v kzonecheck >/dev/null 2>&1 || missing+=(knot-dnssecutils)
 [ -x /usr/bin/kill ] || [ -x /bin/kill ] || missing+=(procps)
 /usr/bin/python3 -c 'import dns.message, dns.tsig' >/dev/null 2>&1 || missing+=(python3-dnspython)
+/usr/bin/python3 -c 'import certbot_dns_rfc2136' >/dev/null 2>&1 || missing+=(python3-certbot-dns-rfc2136)
 if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
     sudo=""
