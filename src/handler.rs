@@ -121,10 +121,54 @@ impl Handler {
         if reply.held
             && let Err(e) = batch.commit()
         {
-            log::error!("committing an update failed: {e:?}");
-            return None;
+            log::error!("committing an update from {peer} failed, nothing applied: {e:?}");
+            return self.servfail(now, peer, transport, request, response);
         }
         Some(reply.len)
+    }
+
+    /// SERVFAIL for `request`, signed when it was validly signed: the answer
+    /// to an UPDATE whose batch failed to commit (RFC 2136 §3.8 leaves
+    /// SERVFAIL for "some internal error"), so that nothing unapplied is ever
+    /// acknowledged.
+    pub fn servfail(
+        &mut self,
+        now: u64,
+        peer: SocketAddr,
+        transport: Transport,
+        request: &[u8],
+        response: &mut [u8],
+    ) -> Option<usize> {
+        let _ = peer;
+        let msg = Message::parse(request).ok()?;
+        let edns = msg.edns();
+        let out = Out {
+            edns: edns.is_some(),
+            limit: self.limit(transport, edns),
+            config: self.config,
+            now,
+        };
+        let auth = Arc::clone(&self.auth);
+        let tsig = match tsig::verify(&auth.keys, &msg, now) {
+            Verification::Valid(signer) => Some(signer.responder),
+            _ => None,
+        };
+        reply_with_question(&msg, Rcode::ServFail, &out, tsig.as_ref(), response)
+    }
+
+    /// The size limit of a response (RFC 6891 §6.2.5: a payload size below
+    /// 512 is treated as 512; our own cap applies above).
+    fn limit(&self, transport: Transport, edns: Option<Edns<'_>>) -> usize {
+        match transport {
+            Transport::Tcp => MAX_MESSAGE,
+            Transport::Udp => match edns {
+                Some(e) => usize::from(
+                    e.udp_payload
+                        .clamp(512, self.config.max_udp_payload.max(512)),
+                ),
+                None => UDP_LIMIT,
+            },
+        }
     }
 
     /// Like [`Handler::handle`], but an UPDATE joins `batch` (group commit,
@@ -154,20 +198,9 @@ impl Handler {
             }
         };
         let edns = msg.edns();
-        let limit = match transport {
-            Transport::Tcp => MAX_MESSAGE,
-            // RFC 6891 §6.2.5: a payload size below 512 is treated as 512.
-            Transport::Udp => match edns {
-                Some(e) => usize::from(
-                    e.udp_payload
-                        .clamp(512, self.config.max_udp_payload.max(512)),
-                ),
-                None => UDP_LIMIT,
-            },
-        };
         let out = Out {
             edns: edns.is_some(),
-            limit,
+            limit: self.limit(transport, edns),
             config: self.config,
             now,
         };

@@ -155,8 +155,8 @@ fn update_msg(
     key: Option<&Key>,
     time: u64,
 ) -> Vec<u8> {
-    let mut buf = vec![0u8; 8192];
-    let mut b = MessageBuilder::new(&mut buf, 8192).unwrap();
+    let mut buf = vec![0u8; 65535];
+    let mut b = MessageBuilder::new(&mut buf, 65535).unwrap();
     b.set_id(0x2136);
     b.flags_mut().set_opcode(Opcode::Update);
     let zone = NameBuf::from_text(zone).unwrap();
@@ -786,4 +786,52 @@ fn a_batch_commits_its_updates_together() {
         served(&mut s.handler, "b5.example.test", Rtype::A).0,
         Rcode::NxDomain
     );
+}
+
+#[test]
+fn a_full_map_is_servfail_with_nothing_applied() {
+    // A 1 MiB map fills after a few dozen updates of ~16 KiB each.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let (apex, records) = testzone::example_zone();
+    store.replace_zone(apex.as_name(), &records).unwrap();
+    let mut keys = KeySet::new();
+    keys.add(ddns()).unwrap();
+    let mut h = Handler::new(&store, Config::default())
+        .unwrap()
+        .with_auth(Arc::new(Auth {
+            keys,
+            policy: Policy::open(),
+        }));
+    let chunk = "x".repeat(250);
+    let mut full_at = None;
+    for i in 0..400 {
+        // 64 strings of 250 octets: one 16 KiB TXT record per update.
+        let txt = vec![format!("\"{chunk}\""); 64].join(" ");
+        let line = format!("IN big{i} 60 TXT {txt}");
+        let rcode = apply(&mut h, &[], &[&line]);
+        if rcode == Rcode::ServFail {
+            full_at = Some(i);
+            break;
+        }
+        assert_eq!(rcode, Rcode::NoError);
+    }
+    let full_at = full_at.expect("the map fills up");
+    assert!(full_at > 5, "some updates fit first ({full_at})");
+    // Everything answered NOERROR is there, the refused one is not, the serial
+    // counts only the applied ones, and the server still answers and updates.
+    for i in 0..full_at {
+        assert_eq!(
+            served(&mut h, &format!("big{i}.example.test"), Rtype::Txt)
+                .1
+                .len(),
+            1
+        );
+    }
+    assert_eq!(
+        served(&mut h, &format!("big{full_at}.example.test"), Rtype::Txt).0,
+        Rcode::NxDomain
+    );
+    assert_eq!(serial(&mut h), 1 + full_at as u32);
+    assert_eq!(apply(&mut h, &[], &["ANY big0 ANY"]), Rcode::NoError);
 }

@@ -205,8 +205,11 @@ impl Batch {
         let requests = self.recv.chunks_exact(DATAGRAM_MAX);
         let mut batch = WriteBatch::new(store);
         let mut held = [false; BATCH];
+        // The datagram each answer is for.
+        let mut origin = [0usize; BATCH];
         let mut answers: usize = 0;
-        for (datagram, request) in self.received.iter().take(got).zip(requests) {
+        for (index, (datagram, request)) in self.received.iter().take(got).zip(requests).enumerate()
+        {
             let Some(peer) = datagram.peer.as_ref().and_then(socket_addr) else {
                 continue;
             };
@@ -231,47 +234,69 @@ impl Batch {
             else {
                 continue;
             };
-            if let (Some(slot_len), Some(slot_to), Some(slot_held)) = (
+            if let (Some(slot_len), Some(slot_to), Some(slot_held), Some(slot_origin)) = (
                 self.answer_len.get_mut(answers),
                 self.answer_to.get_mut(answers),
                 held.get_mut(answers),
+                origin.get_mut(answers),
             ) {
                 *slot_len = reply.len;
                 *slot_to = datagram.peer;
                 *slot_held = reply.held;
+                *slot_origin = index;
                 answers += 1;
             }
         }
         if held.iter().any(|h| *h)
             && let Err(e) = batch.commit()
         {
-            log::error!("committing a batch of updates failed, their answers are dropped: {e:?}");
-            return self.drop_held(answers, &held);
+            log::error!("committing a batch of updates failed, nothing applied: {e:?}");
+            self.answer_servfail(answers, &held, &origin, handler, unix_now);
         }
         answers
     }
 
-    /// Removes the answers marked in `held` from the first `answers`, moving
-    /// the others down; returns how many are left.
-    fn drop_held(&mut self, answers: usize, held: &[bool; BATCH]) -> usize {
-        let mut kept = 0;
+    /// Replaces the held answers among the first `answers` with SERVFAIL for
+    /// their requests (datagram `origin[k]`), after their batch failed to
+    /// commit; an answer that cannot be rewritten is dropped.
+    fn answer_servfail(
+        &mut self,
+        answers: usize,
+        held: &[bool; BATCH],
+        origin: &[usize; BATCH],
+        handler: &mut Handler,
+        unix_now: u64,
+    ) {
         for k in 0..answers {
-            if held.get(k).copied().unwrap_or(true) {
+            if !held.get(k).copied().unwrap_or(false) {
                 continue;
             }
-            if k != kept {
-                let from = k.saturating_mul(self.answer_cap);
-                let to = kept.saturating_mul(self.answer_cap);
-                let len = self.answer_len.get(k).copied().unwrap_or(0);
-                if from.saturating_add(len) <= self.send.len() {
-                    self.send.copy_within(from..from + len, to);
-                }
-                self.answer_len.swap(k, kept);
-                self.answer_to.swap(k, kept);
+            let i = origin.get(k).copied().unwrap_or(0);
+            let datagram = self.received.get(i).copied().unwrap_or(Datagram::EMPTY);
+            let start = i.saturating_mul(DATAGRAM_MAX);
+            let request = self
+                .recv
+                .get(start..start.saturating_add(datagram.len))
+                .unwrap_or_default();
+            let at = k.saturating_mul(self.answer_cap);
+            let output = self
+                .send
+                .get_mut(at..at.saturating_add(self.answer_cap))
+                .unwrap_or_default();
+            let peer = datagram.peer.as_ref().and_then(socket_addr);
+            let len = peer
+                .and_then(|peer| handler.servfail(unix_now, peer, Transport::Udp, request, output));
+            if let Some(slot) = self.answer_len.get_mut(k) {
+                *slot = len.unwrap_or(0);
             }
-            kept += 1;
+            if len.is_none()
+                && let Some(to) = self.answer_to.get_mut(k)
+            {
+                // No destination: sendmmsg fails on this one answer alone,
+                // and `send` drops it (never the NOERROR it replaced).
+                *to = None;
+            }
         }
-        kept
     }
 
     /// Sends the first `answers` answers with as few `sendmmsg` calls as the
