@@ -295,6 +295,50 @@ impl TestServer {
         }
     }
 
+    /// Starts `dynzone serve` again on the same database, after the process
+    /// exited (`stop`, or a SIGKILL followed by `wait_exit`): a new port,
+    /// `extra_args` as for `start`, the log file appended to.
+    pub fn restart(&mut self, extra_args: &[&str]) {
+        assert!(self.child.is_none(), "the server is still running");
+        let db = self.db_path();
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let port = pick_port();
+            let listen = format!("127.0.0.1:{port}");
+            let mut args = vec!["serve", "--listen", &listen, "--db", path_str(&db)];
+            if !extra_args.contains(&"--workers") {
+                args.extend_from_slice(&["--workers", "1"]);
+            }
+            args.extend_from_slice(extra_args);
+            let stderr = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log)
+                .expect("opening the server log");
+            let child = Command::new(binary())
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("starting dynzone serve");
+            self.child = Some(child);
+            self.port = port;
+            match self.wait_until_serving() {
+                Ok(()) => return,
+                Err(text) => {
+                    self.kill();
+                    let taken = text.contains("cannot listen");
+                    last_log = text;
+                    if !taken {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("dynzone serve did not start again:\n{last_log}");
+    }
+
     /// The UDP and TCP port it listens on.
     pub fn port(&self) -> u16 {
         self.port
