@@ -139,7 +139,7 @@ impl Handler {
         request: &[u8],
         response: &mut [u8],
     ) -> Option<usize> {
-        let _ = peer;
+        log::debug!("answering SERVFAIL to {peer}");
         let msg = Message::parse(request).ok()?;
         let edns = msg.edns();
         let out = Out {
@@ -237,7 +237,7 @@ impl Handler {
             match header.flags.opcode() {
                 Opcode::Query => {
                     return self
-                        .answer(&msg, edns, &out, tsig.as_ref(), response)
+                        .answer(&msg, &out, tsig.as_ref(), response)
                         .or_else(|e| {
                             log::error!("answering a query failed: {e:?}");
                             // RFC 1035 §4.1.1: SERVFAIL, "unable to process this
@@ -302,13 +302,11 @@ impl Handler {
         }
     }
 
-    /// Answers a parsed QUERY whose EDNS information (`edns`, read once by
-    /// the caller) and transport set `out`; signs the answer when `tsig` is
-    /// given (RFC 8945 §5.3).
+    /// Answers a parsed QUERY whose EDNS information and transport set `out`;
+    /// signs the answer when `tsig` is given (RFC 8945 §5.3).
     fn answer(
         &mut self,
         msg: &Message<'_>,
-        edns: Option<Edns<'_>>,
         out: &Out,
         tsig: Option<&Responder<'_>>,
         response: &mut [u8],
@@ -322,7 +320,6 @@ impl Handler {
             return reply_with_question(msg, Rcode::FormErr, out, tsig, response)
                 .ok_or(AnswerError::Build(BuildError::NoRoomForHeader));
         }
-        let _ = edns;
         let question = msg
             .question()
             .ok_or(AnswerError::Build(BuildError::SectionOrder))?;
