@@ -13,6 +13,13 @@ use socket2::{Domain, Socket, Type};
 /// Pending connections the kernel queues per listener before we accept them.
 const TCP_BACKLOG: i32 = 1024;
 
+/// Receive buffer asked for on each UDP socket. The kernel default (about
+/// 208 KiB, some 270 small datagrams once the kernel's per-packet overhead is
+/// counted) overflows while a worker waits for an update batch's `fsync` with
+/// hundreds of updates in flight; the kernel caps the request at
+/// `net.core.rmem_max` (socket(7)); NSD offers `so-rcvbuf` for the same reason.
+const UDP_RCVBUF: usize = 4 << 20;
+
 /// A nonblocking socket of type `ty` bound to `addr`. An IPv6 socket is made
 /// IPv6-only, so that `0.0.0.0:53` and `[::]:53` can both be bound.
 fn bound(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
@@ -52,6 +59,10 @@ pub(super) fn probe(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
 /// A nonblocking UDP socket bound to `addr`.
 pub(super) fn udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = bound(addr, Type::DGRAM, Protocol::UDP)?;
+    if let Err(e) = socket.set_recv_buffer_size(UDP_RCVBUF) {
+        // Best effort: the default buffer works, only with less headroom.
+        log::debug!("SO_RCVBUF on {addr}: {e}");
+    }
     Ok(UdpSocket::from_std(socket.into()))
 }
 
