@@ -141,19 +141,24 @@ impl Handler {
     ) -> Option<usize> {
         log::debug!("answering SERVFAIL to {peer}");
         let msg = Message::parse(request).ok()?;
-        let edns = msg.edns();
-        let out = Out {
-            edns: edns.is_some(),
-            limit: self.limit(transport, edns),
-            config: self.config,
-            now,
-        };
+        let out = self.out(msg.edns(), transport, now);
         let auth = Arc::clone(&self.auth);
         let tsig = match tsig::verify(&auth.keys, &msg, now) {
             Verification::Valid(signer) => Some(signer.responder),
             _ => None,
         };
         reply_with_question(&msg, Rcode::ServFail, &out, tsig.as_ref(), response)
+    }
+
+    /// How the response to a request with `edns`, received over `transport`,
+    /// is written.
+    fn out(&self, edns: Option<Edns<'_>>, transport: Transport, now: u64) -> Out {
+        Out {
+            edns: edns.is_some(),
+            limit: self.limit(transport, edns),
+            config: self.config,
+            now,
+        }
     }
 
     /// The size limit of a response (RFC 6891 §6.2.5: a payload size below
@@ -198,12 +203,7 @@ impl Handler {
             }
         };
         let edns = msg.edns();
-        let out = Out {
-            edns: edns.is_some(),
-            limit: self.limit(transport, edns),
-            config: self.config,
-            now,
-        };
+        let out = self.out(edns, transport, now);
         // RFC 8945 §5.2: the signature is checked before anything else is
         // done with the request.
         let auth = Arc::clone(&self.auth);

@@ -353,31 +353,16 @@ impl Responder<'_> {
                     Some((time, fudge)) => (time, fudge, &server_time),
                     None => (now & MAX_TSIG_TIME, RESPONSE_FUDGE, &[]),
                 };
+                let variables = Variables {
+                    time_signed,
+                    fudge,
+                    error,
+                    other,
+                };
                 let mut out = [0u8; MAX_MAC_LEN];
-                let len = response_mac(
-                    key,
-                    request_mac,
-                    builder,
-                    &Variables {
-                        time_signed,
-                        fudge,
-                        error,
-                        other,
-                    },
-                    &mut out,
-                );
-                builder.tsig(
-                    key.name(),
-                    &TsigData {
-                        algorithm: key.algorithm().wire_name(),
-                        time_signed,
-                        fudge,
-                        mac: out.get(..len).unwrap_or(&[]),
-                        original_id,
-                        error,
-                        other,
-                    },
-                )
+                let len = response_mac(key, request_mac, builder, &variables, &mut out);
+                let mac = out.get(..len).unwrap_or(&[]);
+                variables.append(builder, key, mac, original_id)
             }
         }
     }
@@ -419,6 +404,29 @@ struct Variables<'a> {
 }
 
 impl Variables<'_> {
+    /// Appends the TSIG record carrying these variables and `mac`, signed
+    /// with `key`.
+    fn append(
+        &self,
+        builder: &mut MessageBuilder<'_>,
+        key: &Key,
+        mac: &[u8],
+        original_id: u16,
+    ) -> Result<(), BuildError> {
+        builder.tsig(
+            key.name(),
+            &TsigData {
+                algorithm: key.algorithm().wire_name(),
+                time_signed: self.time_signed,
+                fudge: self.fudge,
+                mac,
+                original_id,
+                error: self.error,
+                other: self.other,
+            },
+        )
+    }
+
     /// RFC 8945 §4.3.3 TSIG Variables: NAME (key name, canonical), CLASS (ANY),
     /// TTL (0), Algorithm Name (canonical), Time Signed (48 bits), Fudge,
     /// Error, Other Len, Other Data. "The RR type, RDATA length, MAC and
@@ -459,27 +467,21 @@ pub fn sign_request(
     let (header, body) = builder.signed_parts();
     mac.update(&header);
     mac.update(body);
-    Variables {
+    let variables = Variables {
         time_signed,
         fudge,
         error: TsigError::NoError,
         other: &[],
-    }
-    .digest(&mut mac, key);
+    };
+    variables.digest(&mut mac, key);
     let mut out = [0u8; MAX_MAC_LEN];
     let len = mac.finish(&mut out);
     let original_id = builder.header().id;
-    builder.tsig(
-        key.name(),
-        &TsigData {
-            algorithm: key.algorithm().wire_name(),
-            time_signed,
-            fudge,
-            mac: out.get(..len).unwrap_or(&[]),
-            original_id,
-            error: TsigError::NoError,
-            other: &[],
-        },
+    variables.append(
+        &mut builder,
+        key,
+        out.get(..len).unwrap_or(&[]),
+        original_id,
     )?;
     Ok(builder.finish())
 }

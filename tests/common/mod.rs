@@ -196,7 +196,7 @@ impl TestServer {
     /// may give `--workers` itself), with its stderr in a log file, and waits
     /// until it accepts TCP connections.
     pub fn start(zonefile_text: &str, origin: &str, extra_args: &[&str]) -> TestServer {
-        let mut dir = TempDir::new();
+        let dir = TempDir::new();
         let db = dir.join("db");
         if !zonefile_text.is_empty() {
             let zonefile = dir.join("zone.txt");
@@ -216,8 +216,25 @@ impl TestServer {
             );
         }
         let log = dir.join("server.log");
+        let mut server = TestServer {
+            child: None,
+            port: 0,
+            dir,
+            log,
+        };
+        if let Err(text) = server.launch(extra_args, false) {
+            panic!("dynzone serve did not start:\n{text}");
+        }
+        server
+    }
+
+    /// Starts `dynzone serve` on this server's database with `extra_args`
+    /// (`--workers 1` unless they say otherwise) on a free port, appending to
+    /// the log when `append`, and waits until it serves. A port picked free
+    /// can be taken before the server binds it: up to three tries.
+    fn launch(&mut self, extra_args: &[&str], mut append: bool) -> Result<(), String> {
+        let db = self.db_path();
         let mut last_log = String::new();
-        // A port picked free can be taken before the server binds it: retry.
         for _ in 0..3 {
             let port = pick_port();
             let listen = format!("127.0.0.1:{port}");
@@ -226,7 +243,13 @@ impl TestServer {
                 args.extend_from_slice(&["--workers", "1"]);
             }
             args.extend_from_slice(extra_args);
-            let stderr = fs::File::create(&log).expect("creating the server log");
+            let stderr = fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(append)
+                .truncate(!append)
+                .open(&self.log)
+                .expect("opening the server log");
             let child = Command::new(binary())
                 .args(&args)
                 .stdin(Stdio::null())
@@ -234,25 +257,22 @@ impl TestServer {
                 .stderr(stderr)
                 .spawn()
                 .expect("starting dynzone serve");
-            let mut server = TestServer {
-                child: Some(child),
-                port,
-                dir,
-                log: log.clone(),
-            };
-            match server.wait_until_serving() {
-                Ok(()) => return server,
+            self.child = Some(child);
+            self.port = port;
+            match self.wait_until_serving() {
+                Ok(()) => return Ok(()),
                 Err(text) => {
+                    self.kill();
+                    let taken = text.contains("cannot listen");
                     last_log = text;
-                    let taken = last_log.contains("cannot listen");
-                    dir = server.take_dir();
                     if !taken {
                         break;
                     }
+                    append = false;
                 }
             }
         }
-        panic!("dynzone serve did not start:\n{last_log}");
+        Err(last_log)
     }
 
     /// Waits until a TCP connection succeeds; on an early exit, the log.
@@ -279,15 +299,6 @@ impl TestServer {
         }
     }
 
-    /// Kills the process (if any) and hands the directory back for a retry.
-    fn take_dir(mut self) -> TempDir {
-        self.kill();
-        let empty = TempDir {
-            path: PathBuf::new(),
-        };
-        std::mem::replace(&mut self.dir, empty)
-    }
-
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -300,43 +311,9 @@ impl TestServer {
     /// `extra_args` as for `start`, the log file appended to.
     pub fn restart(&mut self, extra_args: &[&str]) {
         assert!(self.child.is_none(), "the server is still running");
-        let db = self.db_path();
-        let mut last_log = String::new();
-        for _ in 0..3 {
-            let port = pick_port();
-            let listen = format!("127.0.0.1:{port}");
-            let mut args = vec!["serve", "--listen", &listen, "--db", path_str(&db)];
-            if !extra_args.contains(&"--workers") {
-                args.extend_from_slice(&["--workers", "1"]);
-            }
-            args.extend_from_slice(extra_args);
-            let stderr = fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.log)
-                .expect("opening the server log");
-            let child = Command::new(binary())
-                .args(&args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .expect("starting dynzone serve");
-            self.child = Some(child);
-            self.port = port;
-            match self.wait_until_serving() {
-                Ok(()) => return,
-                Err(text) => {
-                    self.kill();
-                    let taken = text.contains("cannot listen");
-                    last_log = text;
-                    if !taken {
-                        break;
-                    }
-                }
-            }
+        if let Err(text) = self.launch(extra_args, true) {
+            panic!("dynzone serve did not start again:\n{text}");
         }
-        panic!("dynzone serve did not start again:\n{last_log}");
     }
 
     /// The UDP and TCP port it listens on.
