@@ -115,8 +115,14 @@ impl Handler {
         request: &[u8],
         response: &mut [u8],
     ) -> Option<usize> {
-        let store = self.store.clone();
-        let mut batch = WriteBatch::new(&store);
+        // Only an UPDATE writes: other requests get a batch without a store
+        // (no reference count touched on the query path).
+        let is_update = Header::parse(request).is_ok_and(|h| h.flags.opcode() == Opcode::Update);
+        let store = is_update.then(|| self.store.clone());
+        let mut batch = match &store {
+            Some(store) => WriteBatch::new(store),
+            None => WriteBatch::none(),
+        };
         let reply = self.handle_in(&mut batch, now, peer, transport, request, response)?;
         if reply.held
             && let Err(e) = batch.commit()
@@ -142,7 +148,7 @@ impl Handler {
         log::debug!("answering SERVFAIL to {peer}");
         let msg = Message::parse(request).ok()?;
         let out = self.out(msg.edns(), transport, now);
-        let auth = Arc::clone(&self.auth);
+        let auth: &Auth = &self.auth;
         let tsig = match tsig::verify(&auth.keys, &msg, now) {
             Verification::Valid(signer) => Some(signer.responder),
             _ => None,
@@ -206,7 +212,7 @@ impl Handler {
         let out = self.out(edns, transport, now);
         // RFC 8945 §5.2: the signature is checked before anything else is
         // done with the request.
-        let auth = Arc::clone(&self.auth);
+        let auth: &Auth = &self.auth;
         let signer = match tsig::verify(&auth.keys, &msg, now) {
             Verification::Unsigned => None,
             Verification::Valid(signer) => Some(signer),
@@ -236,8 +242,7 @@ impl Handler {
         } else {
             match header.flags.opcode() {
                 Opcode::Query => {
-                    return self
-                        .answer(&msg, &out, tsig.as_ref(), response)
+                    return Self::answer(&mut self.reader, &msg, &out, tsig.as_ref(), response)
                         .or_else(|e| {
                             log::error!("answering a query failed: {e:?}");
                             // RFC 1035 §4.1.1: SERVFAIL, "unable to process this
@@ -254,7 +259,14 @@ impl Handler {
                         .ok()
                         .map(|len| Reply { len, held: false });
                 }
-                Opcode::Update => Ok(self.update(batch, &msg, signer.map(|s| s.key_index), peer)),
+                Opcode::Update => Ok(Self::update(
+                    &mut self.updater,
+                    &auth.policy,
+                    batch,
+                    &msg,
+                    signer.map(|s| s.key_index),
+                    peer,
+                )),
                 // RFC 1035 §4.1.1: NOTIMP. NOTIFY comes with later work.
                 _ => Err(Rcode::NotImp),
             }
@@ -270,7 +282,8 @@ impl Handler {
     /// RFC 2136 §3: an UPDATE, authenticated with the key of index `key`. Returns the RCODE and
     /// whether the answer is held until the batch commits.
     fn update(
-        &mut self,
+        updater: &mut Updater,
+        policy: &Policy,
         batch: &mut WriteBatch<'_>,
         msg: &Message<'_>,
         key: Option<usize>,
@@ -282,7 +295,7 @@ impl Handler {
             log::warn!("unsigned UPDATE from {peer} refused");
             return (Rcode::Refused, false);
         };
-        match self.updater.apply(batch, msg, key, &self.auth.policy) {
+        match updater.apply(batch, msg, key, policy) {
             Ok(applied) => {
                 log::debug!(
                     "UPDATE from {peer} applied: changed {}, serial {}",
@@ -305,13 +318,13 @@ impl Handler {
     /// Answers a parsed QUERY whose EDNS information and transport set `out`;
     /// signs the answer when `tsig` is given (RFC 8945 §5.3).
     fn answer(
-        &mut self,
+        reader: &mut Reader,
         msg: &Message<'_>,
         out: &Out,
         tsig: Option<&Responder<'_>>,
         response: &mut [u8],
     ) -> Result<usize, AnswerError> {
-        if let Err(e) = self.reader.refresh() {
+        if let Err(e) = reader.refresh() {
             return Err(AnswerError::Read(e));
         }
         let header = msg.header();
@@ -339,7 +352,7 @@ impl Handler {
             Rcode::NotImp
         } else {
             match query::answer(
-                &self.reader,
+                reader,
                 question.name,
                 question.qtype,
                 question.qclass,

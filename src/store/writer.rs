@@ -49,7 +49,8 @@ impl Default for Scratch {
 
 /// The updates of one wake-up, committed together.
 pub struct WriteBatch<'s> {
-    store: &'s Store,
+    /// `None`: a batch for requests that never write ([`WriteBatch::none`]).
+    store: Option<&'s Store>,
     parent: Option<RwTxn<'s>>,
     applied: usize,
 }
@@ -58,7 +59,17 @@ impl<'s> WriteBatch<'s> {
     /// A batch that has not begun a transaction yet.
     pub fn new(store: &'s Store) -> WriteBatch<'s> {
         WriteBatch {
-            store,
+            store: Some(store),
+            parent: None,
+            applied: 0,
+        }
+    }
+
+    /// A batch without a store, for a caller that knows no request will
+    /// write: [`WriteBatch::apply`] on it fails (SERVFAIL), changing nothing.
+    pub fn none() -> WriteBatch<'static> {
+        WriteBatch {
+            store: None,
             parent: None,
             applied: 0,
         }
@@ -73,21 +84,23 @@ impl<'s> WriteBatch<'s> {
         scratch: &mut Scratch,
         work: impl FnOnce(&mut Writer<'_, '_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        let Some(store) = self.store else {
+            return Err(ReadError::Lmdb(0).into());
+        };
         if self.parent.is_none() {
-            self.parent = Some(self.store.env.write_txn().map_err(ReadError::from)?);
+            self.parent = Some(store.env.write_txn().map_err(ReadError::from)?);
         }
         let Some(parent) = self.parent.as_mut() else {
             return Err(ReadError::Lmdb(0).into());
         };
-        let mut txn = self
-            .store
+        let mut txn = store
             .env
             .nested_write_txn(parent)
             .map_err(ReadError::from)?;
         let mut writer = Writer {
             txn: &mut txn,
-            records: self.store.records,
-            zones: self.store.zones,
+            records: store.records,
+            zones: store.zones,
             scratch,
         };
         let result = work(&mut writer)?;
