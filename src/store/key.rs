@@ -87,15 +87,7 @@ impl NameKey {
     /// The zones-database key of the ancestor with `labels` labels: its encoding
     /// and a 0x00 terminator (LMDB keys cannot be empty, and the root is).
     pub fn zone_key<'k>(&self, labels: usize, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
-        let prefix = self.name_prefix(labels);
-        let len = prefix.len();
-        if let Some(dst) = out.get_mut(..len) {
-            dst.copy_from_slice(prefix);
-        }
-        if let Some(end) = out.get_mut(len) {
-            *end = 0;
-        }
-        out.get(..len + 1).unwrap_or(&[])
+        zone_key(self.name_prefix(labels), out)
     }
 
     /// The record key of type `rtype` at the ancestor with `labels` labels,
@@ -146,6 +138,20 @@ fn finish_key<'k>(
 /// writers that hold the encoding rather than a [`NameKey`]).
 pub fn record_key<'k>(encoded: &[u8], rtype: u16, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
     finish_key(encoded, None, rtype, out)
+}
+
+/// The zones-database key of the name encoded as `encoded`: the encoding and
+/// a 0x00 terminator (for writers that hold the encoding rather than a
+/// [`NameKey`]).
+pub fn zone_key<'k>(encoded: &[u8], out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+    let len = encoded.len();
+    if let Some(dst) = out.get_mut(..len) {
+        dst.copy_from_slice(encoded);
+    }
+    if let Some(end) = out.get_mut(len) {
+        *end = 0;
+    }
+    out.get(..len + 1).unwrap_or(&[])
 }
 
 /// The encoded apex inside a zones-database key (the key without its 0x00

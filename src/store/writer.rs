@@ -143,16 +143,7 @@ impl Writer<'_, '_> {
     /// Whether the name encoded as `encoded` is the apex of a zone of ours.
     pub fn is_zone(&self, encoded: &[u8]) -> Result<bool, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let len = encoded.len();
-        let Some(dst) = buf.get_mut(..len) else {
-            return Ok(false);
-        };
-        dst.copy_from_slice(encoded);
-        let Some(end) = buf.get_mut(len) else {
-            return Ok(false);
-        };
-        *end = 0;
-        let zone_key = buf.get(..len + 1).unwrap_or(&[]);
+        let zone_key = key::zone_key(encoded, &mut buf);
         Ok(self.zones.get(self.txn, zone_key)?.is_some())
     }
 

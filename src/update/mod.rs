@@ -133,12 +133,17 @@ impl Updater {
 }
 
 /// RFC 2136 §3.1.1 and §3.2.5/§3.4.1.3 "zone_of(rr.name) != ZNAME": the name
-/// is at or below the zone apex, and not in a zone of ours below it.
-fn in_zone(w: &Writer<'_, '_>, name: Name<'_>, zone: &Zone<'_>) -> Result<bool, ReadError> {
+/// (encoded as `key`) is at or below the zone apex, and not in a zone of ours
+/// below it.
+fn in_zone(
+    w: &Writer<'_, '_>,
+    name: Name<'_>,
+    key: &NameKey,
+    zone: &Zone<'_>,
+) -> Result<bool, ReadError> {
     if !name.is_at_or_below(&zone.name) {
         return Ok(false);
     }
-    let key = NameKey::new(name);
     for labels in zone.key.labels() + 1..=key.labels() {
         if w.is_zone(key.name_prefix(labels))? {
             return Ok(false);
@@ -178,10 +183,10 @@ fn prerequisites(w: &Writer<'_, '_>, msg: &Message<'_>, zone: &Zone<'_>) -> Resu
         if rr.ttl != 0 {
             return refuse(Rcode::FormErr);
         }
-        if !in_zone(w, rr.owner, zone)? {
+        let key = NameKey::new(rr.owner);
+        if !in_zone(w, rr.owner, &key, zone)? {
             return refuse(Rcode::NotZone);
         }
-        let key = NameKey::new(rr.owner);
         let owner = key.name_prefix(key.labels());
         match rr.class {
             Class::Any | Class::None => {
@@ -285,7 +290,7 @@ fn is_dnssec(rtype: Rtype) -> bool {
 fn prescan(w: &Writer<'_, '_>, msg: &Message<'_>, zone: &Zone<'_>) -> Result<(), Failure> {
     let refuse = |rcode| Err(Failure::Refused(rcode));
     for rr in msg.updates() {
-        if !in_zone(w, rr.owner, zone)? {
+        if !in_zone(w, rr.owner, &NameKey::new(rr.owner), zone)? {
             return refuse(Rcode::NotZone);
         }
         match rr.class {
@@ -327,12 +332,11 @@ fn stored_matches(rtype: Rtype, stored: &[u8], data: &RData<'_>) -> bool {
     }
 }
 
-/// Whether two stored RDATAs of `rtype` are the same record.
-fn stored_eq(rtype: Rtype, a: &[u8], b: &[u8]) -> bool {
-    match (RData::from_wire(rtype, a), RData::from_wire(rtype, b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
+/// Whether stored RDATA `stored` is the record being added: `new` is the
+/// uncompressed form of `data`, so equal bytes are the same record without
+/// parsing anything; otherwise the typed comparison of [`stored_matches`].
+fn same_record(rtype: Rtype, stored: &[u8], new: &[u8], data: &RData<'_>) -> bool {
+    stored == new || stored_matches(rtype, stored, data)
 }
 
 /// Appends one RDATA to a value being assembled: length, then bytes.
@@ -394,7 +398,9 @@ fn update(
             // zone_rrset<rr.name, rr.type> += rr
             let single = matches!(rr.rtype, Rtype::Cname | Rtype::Soa);
             let unchanged = existing.is_some_and(|set| {
-                let mut equal = set.iter().filter(|z| stored_eq(rr.rtype, z, new));
+                let mut equal = set
+                    .iter()
+                    .filter(|z| same_record(rr.rtype, z, new, &rr.data));
                 set.ttl() == rr.ttl && equal.next().is_some() && (!single || set.len() == 1)
             });
             if unchanged {
@@ -409,7 +415,10 @@ fn update(
             // One TTL per RRset (RFC 2181 §5.2): the newest record's TTL.
             w.put_rrset(owner, apex_len, rr.rtype, rr.ttl, |w, out| {
                 if !single && let Some(set) = w.rrset(owner, rr.rtype)? {
-                    for z in set.iter().filter(|z| !stored_eq(rr.rtype, z, new)) {
+                    for z in set
+                        .iter()
+                        .filter(|z| !same_record(rr.rtype, z, new, &rr.data))
+                    {
                         push_rdata(out, z)?;
                     }
                 }
