@@ -195,11 +195,13 @@ fn send(h: &mut Handler, request: &[u8]) -> Answer {
         Message::parse(request).unwrap().header().id
     );
     let tsig = msg.tsig();
+    let (rcode, tsig_error) = (msg.rcode(), tsig.map(|t| t.data.error));
+    let signed = tsig.is_some_and(|t| !t.data.mac.is_empty());
     Answer {
-        rcode: msg.rcode(),
-        tsig_error: tsig.map(|t| t.data.error),
-        signed: tsig.is_some_and(|t| !t.data.mac.is_empty()),
-        bytes: out.clone(),
+        rcode,
+        tsig_error,
+        signed,
+        bytes: out,
     }
 }
 
@@ -220,12 +222,7 @@ fn apply(h: &mut Handler, prereqs: &[&str], updates: &[&str]) -> Rcode {
 /// as "ttl rdata-debug".
 fn served(h: &mut Handler, owner: &str, rtype: Rtype) -> (Rcode, Vec<String>) {
     let name = NameBuf::from_text(owner).unwrap();
-    let mut buf = vec![0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(1);
-    b.question(name.as_name(), rtype, Class::In).unwrap();
-    let len = b.finish();
-    let a = send(h, &buf[..len]);
+    let a = send(h, &query_msg(owner, rtype));
     let msg = Message::parse(&a.bytes).unwrap();
     let mut out: Vec<String> = msg
         .answers()
@@ -236,13 +233,20 @@ fn served(h: &mut Handler, owner: &str, rtype: Rtype) -> (Rcode, Vec<String>) {
     (a.rcode, out)
 }
 
-fn serial(h: &mut Handler) -> u32 {
-    let name = NameBuf::from_text("example.test").unwrap();
+/// A plain query (ID 1) for `owner`/`rtype`.
+fn query_msg(owner: &str, rtype: Rtype) -> Vec<u8> {
+    let name = NameBuf::from_text(owner).unwrap();
     let mut buf = vec![0u8; 512];
     let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.question(name.as_name(), Rtype::Soa, Class::In).unwrap();
+    b.set_id(1);
+    b.question(name.as_name(), rtype, Class::In).unwrap();
     let len = b.finish();
-    let a = send(h, &buf[..len]);
+    buf.truncate(len);
+    buf
+}
+
+fn serial(h: &mut Handler) -> u32 {
+    let a = send(h, &query_msg("example.test", Rtype::Soa));
     let msg = Message::parse(&a.bytes).unwrap();
     match msg.answers().next().unwrap().data {
         RData::Soa(s) => s.serial,
@@ -469,42 +473,33 @@ fn names_outside_the_zone_are_notzone() {
     let mut s = setup(false);
     let before = dump(&s);
     let k = ddns();
-    // example.org's owner, and an owner in another zone of ours below.
-    let mut buf = vec![0u8; 2048];
-    let mut b = MessageBuilder::new(&mut buf, 2048).unwrap();
-    b.flags_mut().set_opcode(Opcode::Update);
-    let zone = NameBuf::from_text("example.test").unwrap();
-    b.question(zone.as_name(), Rtype::Soa, Class::In).unwrap();
-    let outside = NameBuf::from_text("www.example.org").unwrap();
-    b.record(
-        Section::UPDATE,
-        outside.as_name(),
-        Rtype::A,
-        Class::In,
-        60,
-        &RData::A([192, 0, 2, 1].into()),
-    )
-    .unwrap();
-    let len = tsig::sign_request(&k, b, NOW, 300).unwrap();
-    let a = send(&mut s.handler, &buf[..len]);
-    assert_eq!(a.rcode, Rcode::NotZone);
-    // One label "a.example" followed by "test": not below example.test.
-    let dotted = NameBuf::from_text("a\\.example.test").unwrap();
-    let mut buf = vec![0u8; 2048];
-    let mut b = MessageBuilder::new(&mut buf, 2048).unwrap();
-    b.flags_mut().set_opcode(Opcode::Update);
-    b.question(zone.as_name(), Rtype::Soa, Class::In).unwrap();
-    b.record(
-        Section::UPDATE,
-        dotted.as_name(),
-        Rtype::A,
-        Class::In,
-        60,
-        &RData::A([192, 0, 2, 1].into()),
-    )
-    .unwrap();
-    let len = tsig::sign_request(&k, b, NOW, 300).unwrap();
-    assert_eq!(send(&mut s.handler, &buf[..len]).rcode, Rcode::NotZone);
+    // A signed UPDATE of zone example.test adding an A record at `owner`.
+    let add_a = |owner: &str| {
+        let owner = NameBuf::from_text(owner).unwrap();
+        let zone = NameBuf::from_text("example.test").unwrap();
+        let mut buf = vec![0u8; 2048];
+        let mut b = MessageBuilder::new(&mut buf, 2048).unwrap();
+        b.flags_mut().set_opcode(Opcode::Update);
+        b.question(zone.as_name(), Rtype::Soa, Class::In).unwrap();
+        b.record(
+            Section::UPDATE,
+            owner.as_name(),
+            Rtype::A,
+            Class::In,
+            60,
+            &RData::A([192, 0, 2, 1].into()),
+        )
+        .unwrap();
+        let len = tsig::sign_request(&k, b, NOW, 300).unwrap();
+        buf.truncate(len);
+        buf
+    };
+    // An owner in another zone, and one label "a.example" followed by "test":
+    // not below example.test.
+    for owner in ["www.example.org", "a\\.example.test"] {
+        let a = send(&mut s.handler, &add_a(owner));
+        assert_eq!(a.rcode, Rcode::NotZone, "{owner}");
+    }
     assert_eq!(dump(&s), before);
 }
 

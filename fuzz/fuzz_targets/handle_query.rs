@@ -14,7 +14,7 @@ use dynzone::store::Store;
 use dynzone::wire::Message;
 use libfuzzer_sys::fuzz_target;
 
-const ZONE: &str = include_str!("../../tests/data/zones/example.com.zone");
+mod common;
 
 struct Fixture {
     handler: Handler,
@@ -23,13 +23,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = std::env::temp_dir().join(format!("dynzone-fuzz-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = Store::open(&dir, 64 << 20).expect("store opens");
-    let zone = dynzone::zonefile::parse(ZONE, None).expect("the test zone parses");
-    store
-        .replace_zone(zone.apex.as_name(), &zone.records)
-        .expect("the test zone loads");
+    let store = common::example_store("query");
     let handler = Handler::new(&store, Config::default()).expect("handler");
     Fixture {
         handler,

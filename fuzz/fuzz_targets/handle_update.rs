@@ -19,7 +19,8 @@ use dynzone::tsig::{Algorithm, Key, KeySet};
 use dynzone::wire::{Message, MessageBuilder, Opcode, Rcode};
 use libfuzzer_sys::fuzz_target;
 
-const ZONE: &str = include_str!("../../tests/data/zones/example.com.zone");
+mod common;
+
 const NOW: u64 = 1_790_000_000;
 
 struct Fixture {
@@ -31,13 +32,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = std::env::temp_dir().join(format!("dynzone-fuzz-update-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = Store::open(&dir, 64 << 20).expect("store opens");
-    let zone = dynzone::zonefile::parse(ZONE, None).expect("the test zone parses");
-    store
-        .replace_zone(zone.apex.as_name(), &zone.records)
-        .expect("the test zone loads");
+    let store = common::example_store("update");
     let name = dynzone::wire::NameBuf::from_text("fuzz-key").expect("key name");
     let key = Key::new(name.as_name(), Algorithm::HmacSha256, vec![7; 32]);
     let mut keys = KeySet::new();
