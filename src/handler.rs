@@ -6,13 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::query::{self, AnswerError, Outcome};
-use crate::store::{Reader, Store, StoreError, WriteBatch};
-use crate::tsig::{self, KeySet, Responder, Verification};
-use crate::update::{Failure, Policy, Updater};
+use crate::store::{Reader, Replay, Store, StoreError, WriteBatch};
+use crate::tsig::{self, KeySet, Responder, Signer, Verification};
+use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
     BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Opcode, Rcode, Rtype, Section,
     UDP_LIMIT,
 };
+use crate::zone::Limits;
 
 /// How the request arrived; decides the response size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,15 +30,26 @@ pub struct Config {
     /// Largest UDP response we send, whatever the client offers (RFC 6891 §6.2.5;
     /// 1232 by default, the DNS Flag Day 2020 value). Never below 512.
     pub max_udp_payload: u16,
+    /// The quotas every UPDATE is held to.
+    pub limits: Limits,
+    /// The longest TSIG time window an UPDATE gets, in seconds: its fudge,
+    /// at most this (300 by default, nsupdate's fudge). The replay memory
+    /// keeps each UPDATE for as long.
+    pub tsig_fudge_max: u16,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             max_udp_payload: 1232,
+            limits: Limits::default(),
+            tsig_fudge_max: DEFAULT_TSIG_FUDGE_MAX,
         }
     }
 }
+
+/// Default of [`Config::tsig_fudge_max`].
+pub const DEFAULT_TSIG_FUDGE_MAX: u16 = 300;
 
 /// Who may sign requests and what their updates may change; shared by the
 /// workers.
@@ -149,7 +161,7 @@ impl Handler {
         let msg = Message::parse(request).ok()?;
         let out = self.out(msg.edns(), transport, now);
         let auth: &Auth = &self.auth;
-        let tsig = match tsig::verify(&auth.keys, &msg, now) {
+        let tsig = match verify(auth, &self.config, &msg, now) {
             Verification::Valid(signer) => Some(signer.responder),
             _ => None,
         };
@@ -213,7 +225,7 @@ impl Handler {
         // RFC 8945 §5.2: the signature is checked before anything else is
         // done with the request.
         let auth: &Auth = &self.auth;
-        let signer = match tsig::verify(&auth.keys, &msg, now) {
+        let signer = match verify(auth, &self.config, &msg, now) {
             Verification::Unsigned => None,
             Verification::Valid(signer) => Some(signer),
             Verification::Failed(failure) => {
@@ -234,7 +246,7 @@ impl Handler {
                 return Some(Reply { len, held: false });
             }
         };
-        let tsig = signer.map(|s| s.responder);
+        let mut tsig = signer.map(|s| s.responder);
         let result = if edns.is_some_and(|e| e.version > 0) {
             // RFC 6891 §6.1.3: a version we do not implement gets BADVERS, with
             // an OPT of the highest version we do implement (0).
@@ -259,14 +271,19 @@ impl Handler {
                         .ok()
                         .map(|len| Reply { len, held: false });
                 }
-                Opcode::Update => Ok(Self::update(
-                    &mut self.updater,
-                    &auth.policy,
-                    batch,
-                    &msg,
-                    signer.map(|s| s.key_index),
-                    peer,
-                )),
+                Opcode::Update => {
+                    let rules = Rules {
+                        policy: &auth.policy,
+                        limits: self.config.limits,
+                        max_window: u64::from(self.config.tsig_fudge_max),
+                    };
+                    let (rcode, held, replayed) =
+                        Self::update(&mut self.updater, &rules, batch, &msg, signer, peer, now);
+                    if replayed {
+                        tsig = signer.map(|s| s.replayed());
+                    }
+                    Ok((rcode, held))
+                }
                 // RFC 1035 §4.1.1: NOTIMP. NOTIFY comes with later work.
                 _ => Err(Rcode::NotImp),
             }
@@ -279,38 +296,67 @@ impl Handler {
         Some(Reply { len, held })
     }
 
-    /// RFC 2136 §3: an UPDATE, authenticated with the key of index `key`. Returns the RCODE and
-    /// whether the answer is held until the batch commits.
+    /// RFC 2136 §3: an UPDATE, authenticated by `signer`. Returns the RCODE,
+    /// whether the answer is held until the batch commits, and whether the
+    /// UPDATE was a replay (answered NOTAUTH, signed with TSIG error BADTIME).
     fn update(
         updater: &mut Updater,
-        policy: &Policy,
+        rules: &Rules<'_>,
         batch: &mut WriteBatch<'_>,
         msg: &Message<'_>,
-        key: Option<usize>,
+        signer: Option<Signer<'_>>,
         peer: SocketAddr,
-    ) -> (Rcode, bool) {
+        now: u64,
+    ) -> (Rcode, bool, bool) {
         // An UPDATE without a valid TSIG changes nothing: REFUSED (RFC 2136
         // §3.3 leaves the policy to the server; BIND and Knot answer so).
-        let Some(key) = key else {
+        let Some(signer) = signer else {
             log::warn!("unsigned UPDATE from {peer} refused");
-            return (Rcode::Refused, false);
+            return (Rcode::Refused, false, false);
         };
-        match updater.apply(batch, msg, key, policy) {
+        let key_name = signer.key.name();
+        let signed = Signed {
+            key: signer.key_index,
+            replay: Replay {
+                key_name,
+                time_signed: signer.time_signed,
+                mac: signer.mac,
+                window: u64::from(signer.window),
+            },
+        };
+        let zone = msg
+            .zone()
+            .next()
+            .map_or(crate::wire::Name::ROOT, |z| z.name);
+        match updater.apply(batch, msg, &signed, rules, now) {
             Ok(applied) => {
                 log::debug!(
                     "UPDATE from {peer} applied: changed {}, serial {}",
                     applied.changed,
                     applied.serial
                 );
-                (Rcode::NoError, true)
+                (Rcode::NoError, true, false)
             }
             Err(Failure::Refused(rcode)) => {
                 log::debug!("UPDATE from {peer}: {rcode:?}");
-                (rcode, true)
+                (rcode, true, false)
+            }
+            Err(Failure::Quota(quota)) => {
+                log::warn!(
+                    "UPDATE from {peer} for zone {zone} with key {key_name} refused: {quota}; nothing applied"
+                );
+                (Rcode::Refused, true, false)
+            }
+            Err(Failure::Replayed) => {
+                log::warn!(
+                    "UPDATE from {peer} for zone {zone} with key {key_name} (time signed {}) was seen before: a replay, answered NOTAUTH (BADTIME), nothing applied",
+                    signer.time_signed
+                );
+                (Rcode::NotAuth, false, true)
             }
             Err(Failure::Storage(e)) => {
                 log::error!("applying an UPDATE from {peer} failed in the store: {e:?}");
-                (Rcode::ServFail, true)
+                (Rcode::ServFail, true, false)
             }
         }
     }
@@ -381,6 +427,17 @@ impl Handler {
             return finish(b, rcode, out, tsig).map_err(AnswerError::Build);
         }
         finish(b, rcode, out, tsig).map_err(AnswerError::Build)
+    }
+}
+
+/// RFC 8945 §5.2 for `msg`; an UPDATE's window is its fudge capped by
+/// `--tsig-fudge-max` (so the replay memory is bounded), a query's is its
+/// fudge.
+fn verify<'a>(auth: &'a Auth, config: &Config, msg: &Message<'a>, now: u64) -> Verification<'a> {
+    if msg.header().flags.opcode() == Opcode::Update {
+        tsig::verify_capped(&auth.keys, msg, now, config.tsig_fudge_max)
+    } else {
+        tsig::verify(&auth.keys, msg, now)
     }
 }
 

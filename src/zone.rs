@@ -20,6 +20,50 @@ pub struct ZoneRecord {
     pub rdata: Vec<u8>,
 }
 
+/// Largest zone transfer message dynzone will send (about 16 KiB, the size
+/// BIND and Knot cut AXFR messages at).
+pub const MAX_TRANSFER_MESSAGE: usize = 16 * 1024;
+
+/// What a transfer message needs beside one record: the header (12), the
+/// question (the zone name, at most 255, type and class) and the TSIG record
+/// (a key name and an algorithm name, at most 255 each, 10 octets of type,
+/// class, TTL and length, 22 octets of fixed fields, a MAC of at most 64
+/// octets and 6 octets of other data).
+pub const TRANSFER_OVERHEAD: usize = 12 + (255 + 4) + (255 + 255 + 10 + 22 + 64 + 6);
+
+/// Longest single record, uncompressed (owner, type, class, TTL, length and
+/// RDATA), that dynzone stores: one that always fits a transfer message.
+pub const MAX_RECORD_LEN: usize = MAX_TRANSFER_MESSAGE - TRANSFER_OVERHEAD;
+
+/// The uncompressed size of one record of `owner` with `rdata_len` octets of
+/// RDATA.
+pub fn record_len(owner: Name<'_>, rdata_len: usize) -> usize {
+    owner.wire_len() + 10 + rdata_len
+}
+
+/// Limits on what a zone may hold, enforced on import and on every UPDATE
+/// (the quotas of BIND's `max-records-per-type` and `max-types-per-name`,
+/// and Knot's `zone-max-size`, counted in records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most records in one RRset.
+    pub max_records_per_rrset: u32,
+    /// Most types at one name.
+    pub max_types_per_name: u32,
+    /// Most records in one zone.
+    pub max_zone_records: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_records_per_rrset: 100,
+            max_types_per_name: 100,
+            max_zone_records: 100_000,
+        }
+    }
+}
+
 /// Why a set of records is not a zone dynzone will serve (RFC 1035 §5.2,
 /// RFC 2181 §6.1 and §10.1); the text names the record at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +91,20 @@ impl std::error::Error for ZoneError {}
 /// - RDATA of every type the wire layer knows decodes with [`RData::from_wire`]
 ///   and is not empty (RFC 3597 §4: a known type must hold its own format);
 /// - RDATA no longer than 65535 octets (RFC 1035 §3.2.1).
+///
+/// And the [`Limits`] (the defaults here, see [`check_with`]), and no record
+/// longer than [`MAX_RECORD_LEN`].
 pub fn check(apex: &NameBuf, records: &[ZoneRecord]) -> Result<(), ZoneError> {
-    check_records(apex, records).map_err(|v| match v.index.and_then(|i| records.get(i)) {
+    check_with(apex, records, &Limits::default())
+}
+
+/// [`check`] with the given limits.
+pub fn check_with(
+    apex: &NameBuf,
+    records: &[ZoneRecord],
+    limits: &Limits,
+) -> Result<(), ZoneError> {
+    check_records(apex, records, limits).map_err(|v| match v.index.and_then(|i| records.get(i)) {
         Some(rec) => ZoneError(format!("{} {}: {}", rec.owner, rec.rtype, v.message)),
         None => ZoneError(v.message),
     })
@@ -70,12 +126,18 @@ struct Node {
     cname: Option<usize>,
     /// Whether the name holds data other than CNAME, RRSIG and NSEC.
     other: bool,
+    /// The distinct RDATAs of each type at the name.
+    sets: HashMap<u16, std::collections::HashSet<Vec<u8>>>,
 }
 
 /// [`check`], reporting the index of the record at fault so that the master
 /// file parser can turn it into a line number. Records are visited in order,
 /// so the record reported is the first one that breaks a rule.
-pub(crate) fn check_records(apex: &NameBuf, records: &[ZoneRecord]) -> Result<(), Violation> {
+pub(crate) fn check_records(
+    apex: &NameBuf,
+    records: &[ZoneRecord],
+    limits: &Limits,
+) -> Result<(), Violation> {
     let at = |index: usize, message: String| Violation {
         index: Some(index),
         message,
@@ -83,6 +145,7 @@ pub(crate) fn check_records(apex: &NameBuf, records: &[ZoneRecord]) -> Result<()
     let mut soa: Option<usize> = None;
     let mut apex_ns = false;
     let mut nodes: HashMap<Vec<u8>, Node> = HashMap::new();
+    let mut distinct = 0u64;
     for (i, rec) in records.iter().enumerate() {
         let owner = rec.owner.as_name();
         if !owner.is_at_or_below(&apex.as_name()) {
@@ -95,6 +158,15 @@ pub(crate) fn check_records(apex: &NameBuf, records: &[ZoneRecord]) -> Result<()
             return Err(at(i, "a meta type cannot be in a zone".to_string()));
         }
         validate_rdata(rec.rtype, &rec.rdata).map_err(|m| at(i, m))?;
+        let len = record_len(owner, rec.rdata.len());
+        if len > MAX_RECORD_LEN {
+            return Err(at(
+                i,
+                format!(
+                    "a record of {len} octets; at most {MAX_RECORD_LEN} fit a zone transfer message"
+                ),
+            ));
+        }
         let is_apex = owner == apex.as_name();
         match rec.rtype {
             Rtype::Soa => {
@@ -114,6 +186,38 @@ pub(crate) fn check_records(apex: &NameBuf, records: &[ZoneRecord]) -> Result<()
         }
         let key = owner.to_canonical().as_wire().to_vec();
         let node = nodes.entry(key).or_default();
+        let types = node.sets.len();
+        let set = node.sets.entry(u16::from(rec.rtype)).or_default();
+        if set.is_empty() && types >= limits.max_types_per_name as usize {
+            return Err(at(
+                i,
+                format!(
+                    "more than {} types at one name (--max-types-per-name)",
+                    limits.max_types_per_name
+                ),
+            ));
+        }
+        if set.insert(rec.rdata.clone()) {
+            distinct += 1;
+            if set.len() > limits.max_records_per_rrset as usize {
+                return Err(at(
+                    i,
+                    format!(
+                        "more than {} records in one RRset (--max-records-per-rrset)",
+                        limits.max_records_per_rrset
+                    ),
+                ));
+            }
+            if distinct > limits.max_zone_records {
+                return Err(at(
+                    i,
+                    format!(
+                        "more than {} records in the zone (--max-zone-records)",
+                        limits.max_zone_records
+                    ),
+                ));
+            }
+        }
         match rec.rtype {
             Rtype::Cname => {
                 if node.other {

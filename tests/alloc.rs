@@ -567,6 +567,11 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
                 .is_some()
         );
     }
+    // New IDs, so new MACs: the same bytes again would be a replay.
+    let warm = [
+        signed_update(&key, 10, "warm", true, true, now),
+        signed_update(&key, 10, "warm", false, false, now),
+    ];
     let mut batch = WriteBatch::new(&store);
     for w in &warm {
         handler
@@ -601,6 +606,22 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
     assert_eq!(rcodes, 200, "every update answered NOERROR");
     let after = serial(&mut handler, &mut response);
     assert_eq!(after, before + 200, "one serial step per update");
+    // Replays are refused (NOTAUTH, rcode 9) without allocating either.
+    let (refused, allocs) = count(|| {
+        updates
+            .iter()
+            .take(20)
+            .filter(|u| {
+                let len = handler
+                    .handle(now, peer, Transport::Udp, u, &mut response)
+                    .unwrap_or(0);
+                len > 12 && response[3] & 0x0f == 9
+            })
+            .count()
+    });
+    assert_eq!(allocs, 0, "allocations while refusing 20 replays");
+    assert_eq!(refused, 20);
+    assert_eq!(serial(&mut handler, &mut response), after);
 }
 
 /// A plain query for `name`/`rtype`.

@@ -424,3 +424,73 @@ fn an_import_is_visible_to_a_running_server_within_a_second() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+const ROOT_ZONE: &str = ". 86400 IN SOA a.root-servers.test. nstld.test. 7 1800 900 604800 86400
+. 518400 IN NS a.root-servers.test.
+test. 172800 IN NS ns.test.
+ns.test. 172800 IN A 192.0.2.53
+a.root-servers.test. 518400 IN A 192.0.2.1
+";
+
+#[test]
+fn the_root_zone_imports_serves_and_exports() {
+    // Before, the import failed with MDB_BAD_VALSIZE (the root's key prefix
+    // is empty) and `serve --zone .` with BadText ("ns1..").
+    let server = TestServer::start(ROOT_ZONE, ".", &[]);
+    let reply = udp_query(&server.addr(), 7, ".", Rtype::Soa).expect("an answer");
+    let msg = Message::parse(&reply).unwrap();
+    assert_eq!(msg.rcode(), Rcode::NoError);
+    assert!(msg.header().flags.aa());
+    assert!(
+        msg.answers()
+            .any(|r| matches!(r.data, RData::Soa(s) if s.serial == 7)),
+        "{msg:?}"
+    );
+    // A referral to test.
+    let reply = udp_query(&server.addr(), 8, "www.test", Rtype::A).expect("an answer");
+    let msg = Message::parse(&reply).unwrap();
+    assert!(msg.authority().any(|r| r.rtype == Rtype::Ns), "{msg:?}");
+    let text = server.export(".");
+    assert!(text.contains("ns.test."), "{text}");
+    assert!(text.contains("a.root-servers.test."), "{text}");
+    // The export reads back as the same zone.
+    let out = server.import(&text, ".");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(server.export("."), text);
+    server.assert_store_invariant();
+
+    let server = TestServer::start("", "", &["--zone", "."]);
+    let text = server.export(".");
+    assert!(text.contains("ns1. hostmaster. 1 "), "{text}");
+    server.assert_store_invariant();
+}
+
+#[test]
+fn an_import_over_a_limit_is_refused_naming_the_line() {
+    let dir = TempDir::new();
+    let file = dir.join("zone.txt");
+    let db = dir.join("db");
+    let many: String = (1..=4).map(|i| format!("www IN A 192.0.2.{i}\n")).collect();
+    fs::write(&file, format!("{ZONE}{many}")).unwrap();
+    let args = |flag: &str, n: &str| {
+        dynzone(&[
+            "import",
+            "--db",
+            path_str(&db),
+            "--origin",
+            "example.test",
+            flag,
+            n,
+            path_str(&file),
+        ])
+    };
+    // www holds 5 A records, the 5th on line 10; the zone 8 records, the
+    // 6th on line 8.
+    let line = one_line_failure(&args("--max-records-per-rrset", "4"));
+    assert!(line.contains("line 10:"), "{line}");
+    assert!(line.contains("--max-records-per-rrset"), "{line}");
+    let line = one_line_failure(&args("--max-zone-records", "5"));
+    assert!(line.contains("line 8:"), "{line}");
+    assert!(line.contains("--max-zone-records"), "{line}");
+    assert!(args("--max-records-per-rrset", "5").status.success());
+}

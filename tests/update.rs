@@ -152,7 +152,9 @@ fn nsupdate(server: &TestServer, args: &[&str], script: &str) -> Output {
     let mut all: Vec<&str> = vec!["-t", "6", "-u", "2", "-r", "1"];
     all.extend_from_slice(args);
     all.push(file.to_str().expect("UTF-8 path"));
-    run_tool("nsupdate", &all)
+    let out = run_tool("nsupdate", &all);
+    server.assert_store_invariant();
+    out
 }
 
 /// nsupdate that must succeed.
@@ -194,7 +196,9 @@ fn knsupdate(server: &TestServer, args: &[&str], script: &str) -> Output {
     let mut all: Vec<&str> = vec!["-t", "4", "-r", "1"];
     all.extend_from_slice(args);
     all.push(file.to_str().expect("UTF-8 path"));
-    run_tool("knsupdate", &all)
+    let out = run_tool("knsupdate", &all);
+    server.assert_store_invariant();
+    out
 }
 
 fn unique() -> usize {

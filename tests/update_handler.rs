@@ -47,6 +47,11 @@ struct Setup {
 /// The example zone, keys `ddns` (everything) and `acme` (TXT at
 /// _acme-challenge.example.test only) when `grants`, else both open.
 fn setup(grants: bool) -> Setup {
+    setup_with(grants, Config::default())
+}
+
+/// [`setup`] with the handler settings `config`.
+fn setup_with(grants: bool, config: Config) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = testzone::open_store(dir.path());
     let mut keys = KeySet::new();
@@ -68,7 +73,7 @@ fn setup(grants: bool) -> Setup {
     } else {
         Policy::open()
     };
-    let handler = Handler::new(&store, Config::default())
+    let handler = Handler::new(&store, config)
         .unwrap()
         .with_auth(Arc::new(Auth { keys, policy }));
     Setup {
@@ -155,6 +160,18 @@ fn update_msg(
     key: Option<&Key>,
     time: u64,
 ) -> Vec<u8> {
+    update_msg_fudge(zone, prereqs, updates, key, time, 300)
+}
+
+/// [`update_msg`] signed with TSIG fudge `fudge`.
+fn update_msg_fudge(
+    zone: &str,
+    prereqs: &[&str],
+    updates: &[&str],
+    key: Option<&Key>,
+    time: u64,
+    fudge: u16,
+) -> Vec<u8> {
     let mut buf = vec![0u8; 65535];
     let mut b = MessageBuilder::new(&mut buf, 65535).unwrap();
     b.set_id(0x2136);
@@ -168,7 +185,7 @@ fn update_msg(
         add_line(&mut b, Section::UPDATE, u);
     }
     let len = match key {
-        Some(k) => tsig::sign_request(k, b, time, 300).unwrap(),
+        Some(k) => tsig::sign_request(k, b, time, fudge).unwrap(),
         None => b.finish(),
     };
     buf.truncate(len);
@@ -189,6 +206,10 @@ fn send(h: &mut Handler, request: &[u8]) -> Answer {
         .handle(NOW, peer, Transport::Tcp, request, &mut out)
         .expect("a reply");
     out.truncate(len);
+    // Whatever the request did, the store's own bookkeeping holds.
+    if let Err(violations) = h.store().check_invariants() {
+        panic!("the store invariant is broken:\n{}", violations.join("\n"));
+    }
     let msg = Message::parse(&out).unwrap();
     assert_eq!(
         msg.header().id,
@@ -468,36 +489,37 @@ fn prescan_and_zone_section_errors_apply_nothing() {
     assert_eq!(dump(&s), before);
 }
 
+/// A signed UPDATE of zone `zone` adding one record with `data` at `owner`
+/// (absolute names; for owners `add_line` cannot write).
+fn add_one(zone: &str, owner: &str, data: &RData<'_>, k: &Key) -> Vec<u8> {
+    let owner = NameBuf::from_text(owner).unwrap();
+    let zone = NameBuf::from_text(zone).unwrap();
+    let mut buf = vec![0u8; 2048];
+    let mut b = MessageBuilder::new(&mut buf, 2048).unwrap();
+    b.flags_mut().set_opcode(Opcode::Update);
+    b.question(zone.as_name(), Rtype::Soa, Class::In).unwrap();
+    let rtype = match data {
+        RData::A(_) => Rtype::A,
+        RData::Ns(_) => Rtype::Ns,
+        other => panic!("add_one: {other:?}"),
+    };
+    b.record(Section::UPDATE, owner.as_name(), rtype, Class::In, 60, data)
+        .unwrap();
+    let len = tsig::sign_request(k, b, NOW, 300).unwrap();
+    buf.truncate(len);
+    buf
+}
+
 #[test]
 fn names_outside_the_zone_are_notzone() {
     let mut s = setup(false);
     let before = dump(&s);
     let k = ddns();
-    // A signed UPDATE of zone example.test adding an A record at `owner`.
-    let add_a = |owner: &str| {
-        let owner = NameBuf::from_text(owner).unwrap();
-        let zone = NameBuf::from_text("example.test").unwrap();
-        let mut buf = vec![0u8; 2048];
-        let mut b = MessageBuilder::new(&mut buf, 2048).unwrap();
-        b.flags_mut().set_opcode(Opcode::Update);
-        b.question(zone.as_name(), Rtype::Soa, Class::In).unwrap();
-        b.record(
-            Section::UPDATE,
-            owner.as_name(),
-            Rtype::A,
-            Class::In,
-            60,
-            &RData::A([192, 0, 2, 1].into()),
-        )
-        .unwrap();
-        let len = tsig::sign_request(&k, b, NOW, 300).unwrap();
-        buf.truncate(len);
-        buf
-    };
     // An owner in another zone, and one label "a.example" followed by "test":
     // not below example.test.
     for owner in ["www.example.org", "a\\.example.test"] {
-        let a = send(&mut s.handler, &add_a(owner));
+        let add = add_one("example.test", owner, &RData::A([192, 0, 2, 1].into()), &k);
+        let a = send(&mut s.handler, &add);
         assert_eq!(a.rcode, Rcode::NotZone, "{owner}");
     }
     assert_eq!(dump(&s), before);
@@ -785,7 +807,7 @@ fn a_batch_commits_its_updates_together() {
 
 #[test]
 fn a_full_map_is_servfail_with_nothing_applied() {
-    // A 1 MiB map fills after a few dozen updates of ~16 KiB each.
+    // A 1 MiB map fills after a few dozen updates of ~15 KiB each.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 1 << 20).unwrap();
     let (apex, records) = testzone::example_zone();
@@ -801,8 +823,9 @@ fn a_full_map_is_servfail_with_nothing_applied() {
     let chunk = "x".repeat(250);
     let mut full_at = None;
     for i in 0..400 {
-        // 64 strings of 250 octets: one 16 KiB TXT record per update.
-        let txt = vec![format!("\"{chunk}\""); 64].join(" ");
+        // 60 strings of 250 octets: one 15 KiB TXT record per update (the
+        // largest record that fits a 16 KiB transfer message is 15507).
+        let txt = vec![format!("\"{chunk}\""); 60].join(" ");
         let line = format!("IN big{i} 60 TXT {txt}");
         let rcode = apply(&mut h, &[], &[&line]);
         if rcode == Rcode::ServFail {
@@ -829,4 +852,416 @@ fn a_full_map_is_servfail_with_nothing_applied() {
     );
     assert_eq!(serial(&mut h), 1 + full_at as u32);
     assert_eq!(apply(&mut h, &[], &["ANY big0 ANY"]), Rcode::NoError);
+}
+
+// ------------------------------------------------------------ hostile input
+
+#[test]
+fn type_0_is_formerr_everywhere_and_never_reaches_the_node_entry() {
+    // Type 0 keys the store's node entry (store::key). Before, a class ANY or
+    // NONE delete of TYPE0 deleted the node entry of www (which then answered
+    // NXDOMAIN while its A record stayed in the database), and a TYPE0
+    // prerequisite read the node entry as an RRset.
+    let mut s = setup(false);
+    let before = dump(&s);
+    let h = &mut s.handler;
+    let www = served(h, "www.example.test", Rtype::A);
+    assert!(!www.1.is_empty());
+    for (prereqs, updates) in [
+        (&[][..], &["ANY www TYPE0"][..]),
+        (&[], &["NONE www TYPE0 \\# 0"]),
+        (&[], &["NONE www TYPE0 \\# 2 0001"]),
+        (&[], &["IN www 60 TYPE0 \\# 2 0001"]),
+        (&["ANY www TYPE0"], &["IN ok 60 A 192.0.2.1"]),
+        (&["NONE www TYPE0"], &["IN ok 60 A 192.0.2.1"]),
+        (&["IN www 0 TYPE0 \\# 0"], &["IN ok 60 A 192.0.2.1"]),
+    ] {
+        assert_eq!(
+            apply(h, prereqs, updates),
+            Rcode::FormErr,
+            "{prereqs:?} {updates:?}"
+        );
+    }
+    assert_eq!(served(h, "www.example.test", Rtype::A), www);
+    assert_eq!(dump(&s), before);
+}
+
+#[test]
+fn notzone_comes_before_permission() {
+    // acme may change TXT at _acme-challenge only. An owner outside the zone
+    // is NOTZONE for it too (BIND's order); before, it was REFUSED.
+    let mut s = setup(true);
+    let k = acme();
+    let buf = add_one(
+        "example.test",
+        "www.example.org",
+        &RData::A([192, 0, 2, 1].into()),
+        &k,
+    );
+    assert_eq!(send(&mut s.handler, &buf).rcode, Rcode::NotZone);
+    // In the zone but not granted: REFUSED, as before.
+    let r = update_msg(
+        "example.test",
+        &[],
+        &["IN www 60 A 192.0.2.1"],
+        Some(&k),
+        NOW,
+    );
+    assert_eq!(send(&mut s.handler, &r).rcode, Rcode::Refused);
+}
+
+fn soa_fields(h: &mut Handler) -> (u32, u32) {
+    let a = send(h, &query_msg("example.test", Rtype::Soa));
+    let msg = Message::parse(&a.bytes).unwrap();
+    match msg.answers().next().unwrap().data {
+        RData::Soa(s) => (s.serial, s.refresh),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_soa_with_a_serial_not_newer_is_ignored_and_the_serial_still_moves() {
+    // Before, an equal serial was applied (refresh changed) and the bump was
+    // skipped: the zone changed without a new serial.
+    let mut s = setup(false);
+    let h = &mut s.handler;
+    let (serial0, refresh0) = soa_fields(h);
+    let soa = |serial: u32| {
+        format!(
+            "IN @ 3600 SOA ns1.example.test. hostmaster.example.test. {serial} 1234 900 604800 300"
+        )
+    };
+    let equal = soa(serial0);
+    assert_eq!(
+        apply(h, &[], &[&equal, "IN new1 60 A 192.0.2.1"]),
+        Rcode::NoError
+    );
+    assert_eq!(
+        soa_fields(h),
+        (serial0 + 1, refresh0),
+        "SOA ignored, serial +1"
+    );
+    // Older (RFC 1982): ignored as well; alone it changes nothing at all.
+    let older = soa(serial0);
+    assert_eq!(apply(h, &[], &[&older]), Rcode::NoError);
+    assert_eq!(soa_fields(h), (serial0 + 1, refresh0));
+    // Newer: applied as given, no extra bump.
+    let newer = soa(serial0 + 10);
+    assert_eq!(
+        apply(h, &[], &[&newer, "IN new2 60 A 192.0.2.2"]),
+        Rcode::NoError
+    );
+    assert_eq!(soa_fields(h), (serial0 + 10, 1234));
+}
+
+#[test]
+fn sig_and_nxt_are_refused_like_rrsig_and_nsec() {
+    let mut s = setup(false);
+    let before = dump(&s);
+    let h = &mut s.handler;
+    for rr in [
+        "IN www 60 TYPE24 \\# 4 01020304",
+        "IN www 60 TYPE30 \\# 4 01020304",
+    ] {
+        assert_eq!(
+            apply(h, &[], &["IN ok 60 A 192.0.2.1", rr]),
+            Rcode::Refused,
+            "{rr}"
+        );
+    }
+    assert_eq!(dump(&s), before);
+}
+
+#[test]
+fn prerequisite_groups_in_any_order_compare_as_sets() {
+    let mut s = setup(false);
+    let h = &mut s.handler;
+    assert_eq!(
+        apply(
+            h,
+            &[],
+            &[
+                "IN g 60 A 192.0.2.1",
+                "IN g 60 A 192.0.2.2",
+                "IN g 60 TXT \"t\"",
+                "IN G2 60 A 192.0.2.9",
+            ]
+        ),
+        Rcode::NoError
+    );
+    // Interleaved groups, duplicates and case: equal as sets.
+    let ok = [
+        "IN g 0 A 192.0.2.2",
+        "IN g2 0 A 192.0.2.9",
+        "IN G 0 TXT \"t\"",
+        "IN g 0 A 192.0.2.1",
+        "IN g 0 A 192.0.2.2",
+    ];
+    assert_eq!(apply(h, &ok, &["IN p1 60 A 192.0.2.1"]), Rcode::NoError);
+    // A group missing one zone record, or holding one more: NXRRSET.
+    let short = [
+        "IN g2 0 A 192.0.2.9",
+        "IN g 0 A 192.0.2.1",
+        "IN g 0 TXT \"t\"",
+    ];
+    assert_eq!(apply(h, &short, &["IN p2 60 A 192.0.2.1"]), Rcode::NxRrset);
+    let long = [
+        "IN g 0 A 192.0.2.1",
+        "IN g 0 A 192.0.2.2",
+        "IN g 0 A 192.0.2.3",
+    ];
+    assert_eq!(apply(h, &long, &["IN p3 60 A 192.0.2.1"]), Rcode::NxRrset);
+    assert_eq!(served(h, "p2.example.test", Rtype::A).0, Rcode::NxDomain);
+    // Thousands of prerequisites in a few groups: still one answer, correct.
+    let mut many: Vec<String> = Vec::new();
+    for _ in 0..1500 {
+        many.push("IN g 0 A 192.0.2.1".into());
+        many.push("IN g 0 A 192.0.2.2".into());
+    }
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(apply(h, &many, &["IN p4 60 A 192.0.2.1"]), Rcode::NoError);
+}
+
+fn limits(rrset: u32, types: u32, zone: u64) -> Config {
+    Config {
+        limits: dynzone::zone::Limits {
+            max_records_per_rrset: rrset,
+            max_types_per_name: types,
+            max_zone_records: zone,
+        },
+        ..Config::default()
+    }
+}
+
+#[test]
+fn quotas_refuse_the_whole_update_and_apply_nothing() {
+    // Records per RRset.
+    let mut s = setup_with(false, limits(3, 100, 100_000));
+    let h = &mut s.handler;
+    let three = [
+        "IN q 60 A 192.0.2.1",
+        "IN q 60 A 192.0.2.2",
+        "IN q 60 A 192.0.2.3",
+    ];
+    assert_eq!(apply(h, &[], &three), Rcode::NoError);
+    let before = dump(&s);
+    let h = &mut s.handler;
+    assert_eq!(
+        apply(h, &[], &["IN other 60 A 192.0.2.9", "IN q 60 A 192.0.2.4"]),
+        Rcode::Refused
+    );
+    // Replacing a record in a full set is no growth.
+    assert_eq!(apply(h, &[], &["IN q 60 A 192.0.2.3"]), Rcode::NoError);
+    assert_eq!(dump(&s), before);
+
+    // Types per name.
+    let mut s = setup_with(false, limits(100, 2, 100_000));
+    let h = &mut s.handler;
+    assert_eq!(
+        apply(h, &[], &["IN t 60 A 192.0.2.1", "IN t 60 TXT \"x\""]),
+        Rcode::NoError
+    );
+    let before = dump(&s);
+    let h = &mut s.handler;
+    assert_eq!(
+        apply(
+            h,
+            &[],
+            &["IN t2 60 A 192.0.2.1", "IN t 60 AAAA 2001:db8::1"]
+        ),
+        Rcode::Refused
+    );
+    assert_eq!(dump(&s), before);
+
+    // Records per zone: what the zone holds now, plus one.
+    let s0 = setup(false);
+    let held = dump(&s0).len() as u64;
+    drop(s0);
+    let mut s = setup_with(false, limits(100, 100, held + 1));
+    let h = &mut s.handler;
+    assert_eq!(apply(h, &[], &["IN z1 60 A 192.0.2.1"]), Rcode::NoError);
+    let before = dump(&s);
+    let h = &mut s.handler;
+    assert_eq!(apply(h, &[], &["IN z2 60 A 192.0.2.2"]), Rcode::Refused);
+    // Deleting makes room again.
+    assert_eq!(dump(&s), before);
+    let h = &mut s.handler;
+    assert_eq!(
+        apply(h, &[], &["ANY z1 A", "IN z2 60 A 192.0.2.2"]),
+        Rcode::NoError
+    );
+
+    // One record too large for a 16 KiB transfer message.
+    let mut s = setup(false);
+    let before = dump(&s);
+    // 62 strings of 250 octets (15562 octets of RDATA), in the generic form:
+    // the master-file parser would refuse it already.
+    let string = format!("fa{}", "78".repeat(250));
+    let line = format!("IN big 60 TYPE16 \\# 15562 {}", string.repeat(62));
+    assert_eq!(apply(&mut s.handler, &[], &[&line]), Rcode::Refused);
+    assert_eq!(dump(&s), before);
+    // The largest record that fits is taken: owner (18 octets in wire form),
+    // type, class, TTL and length (10), RDATA.
+    let fits = dynzone::zone::MAX_RECORD_LEN - 10 - 18;
+    let last = fits - 61 * 251 - 1;
+    let line = format!(
+        "IN big 60 TYPE16 \\# {fits} {}{last:02x}{}",
+        string.repeat(61),
+        "79".repeat(last)
+    );
+    assert_eq!(apply(&mut s.handler, &[], &[&line]), Rcode::NoError);
+}
+
+#[test]
+fn a_replayed_update_is_notauth_badtime_signed_and_applies_nothing() {
+    let mut s = setup(false);
+    let k = ddns();
+    let old = update_msg(
+        "example.test",
+        &[],
+        &["ANY home A", "IN home 60 A 192.0.2.1"],
+        Some(&k),
+        NOW,
+    );
+    assert_eq!(send(&mut s.handler, &old).rcode, Rcode::NoError);
+    let new = update_msg(
+        "example.test",
+        &[],
+        &["ANY home A", "IN home 60 A 192.0.2.2"],
+        Some(&k),
+        NOW + 1,
+    );
+    assert_eq!(send(&mut s.handler, &new).rcode, Rcode::NoError);
+    let before = dump(&s);
+    // The captured first update, sent again: refused, signed, nothing applied.
+    let a = send(&mut s.handler, &old);
+    assert_eq!(
+        (a.rcode, a.tsig_error),
+        (Rcode::NotAuth, Some(TsigError::BadTime))
+    );
+    assert!(a.signed);
+    let req = Message::parse(&old).unwrap();
+    tsig::verify_response(
+        &k,
+        req.tsig().unwrap().data.mac,
+        &Message::parse(&a.bytes).unwrap(),
+    )
+    .expect("the BADTIME answer is signed with the key");
+    assert_eq!(dump(&s), before);
+    assert_eq!(
+        served(&mut s.handler, "home.example.test", Rtype::A).1,
+        vec!["60 A(192.0.2.2)"]
+    );
+    // A refused update is remembered too: it cannot succeed later.
+    let refused = update_msg(
+        "example.test",
+        &["ANY later ANY"],
+        &["IN later 60 A 192.0.2.3"],
+        Some(&k),
+        NOW + 2,
+    );
+    assert_eq!(send(&mut s.handler, &refused).rcode, Rcode::NxDomain);
+    assert_eq!(
+        apply(&mut s.handler, &[], &["IN later 60 TXT \"now\""]),
+        Rcode::NoError
+    );
+    assert_eq!(send(&mut s.handler, &refused).rcode, Rcode::NotAuth);
+    // Across handlers (workers) and a reopened store (a restart).
+    let dir = s._dir;
+    let path = dir.path().to_owned();
+    drop(s.handler);
+    drop(s.store);
+    let store = Store::open(&path, 16 << 20).unwrap();
+    let mut keys = KeySet::new();
+    keys.add(ddns()).unwrap();
+    let mut h = Handler::new(&store, Config::default())
+        .unwrap()
+        .with_auth(Arc::new(Auth {
+            keys,
+            policy: Policy::open(),
+        }));
+    assert_eq!(send(&mut h, &old).rcode, Rcode::NotAuth);
+    assert_eq!(send(&mut h, &new).rcode, Rcode::NotAuth);
+    // Queries are not affected: the same signed query twice is answered twice.
+    let name = NameBuf::from_text("home.example.test").unwrap();
+    let mut buf = vec![0u8; 512];
+    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+    b.set_id(9);
+    b.question(name.as_name(), Rtype::A, Class::In).unwrap();
+    let len = tsig::sign_request(&k, b, NOW, 300).unwrap();
+    buf.truncate(len);
+    assert_eq!(send(&mut h, &buf).rcode, Rcode::NoError);
+    assert_eq!(send(&mut h, &buf).rcode, Rcode::NoError);
+}
+
+#[test]
+fn the_tsig_window_of_an_update_is_capped() {
+    // A client asking for a fudge of 65535 s gets --tsig-fudge-max (300):
+    // signed 1000 s ago, it is BADTIME; before, it was applied.
+    let mut s = setup(false);
+    let before = dump(&s);
+    let k = ddns();
+    let late = update_msg_fudge(
+        "example.test",
+        &[],
+        &["IN late 60 A 192.0.2.1"],
+        Some(&k),
+        NOW - 1000,
+        65535,
+    );
+    let a = send(&mut s.handler, &late);
+    assert_eq!(
+        (a.rcode, a.tsig_error),
+        (Rcode::NotAuth, Some(TsigError::BadTime))
+    );
+    assert_eq!(dump(&s), before);
+    // Within the cap it is accepted.
+    let fresh = update_msg_fudge(
+        "example.test",
+        &[],
+        &["IN late 60 A 192.0.2.1"],
+        Some(&k),
+        NOW - 200,
+        65535,
+    );
+    assert_eq!(send(&mut s.handler, &fresh).rcode, Rcode::NoError);
+}
+
+#[test]
+fn the_root_zone_takes_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 16 << 20).unwrap();
+    let text = ". 3600 SOA a.root-servers.test. nstld.test. 1 1800 900 604800 86400\n\
+                . 3600 NS a.root-servers.test.\n\
+                test. 3600 NS ns.test.\n";
+    let root = NameBuf::from_text(".").unwrap();
+    let parsed = zonefile::parse(text, Some(&root)).unwrap();
+    store.replace_zone(root.as_name(), &parsed.records).unwrap();
+    store.check_invariants().unwrap();
+    assert_eq!(store.zone_records(root.as_name()).unwrap().len(), 3);
+    let mut keys = KeySet::new();
+    keys.add(ddns()).unwrap();
+    let mut h = Handler::new(&store, Config::default())
+        .unwrap()
+        .with_auth(Arc::new(Auth {
+            keys,
+            policy: Policy::open(),
+        }));
+    let owner = NameBuf::from_text("example.").unwrap();
+    let target = NameBuf::from_text("ns.example.").unwrap();
+    let buf = add_one(".", "example.", &RData::Ns(target.as_name()), &ddns());
+    assert_eq!(send(&mut h, &buf).rcode, Rcode::NoError);
+    let records = store.zone_records(root.as_name()).unwrap();
+    assert_eq!(records.len(), 4);
+    assert!(
+        records
+            .iter()
+            .any(|r| r.owner == owner && r.rtype == Rtype::Ns)
+    );
+    let a = send(&mut h, &query_msg(".", Rtype::Soa));
+    let msg = Message::parse(&a.bytes).unwrap();
+    match msg.answers().next().unwrap().data {
+        RData::Soa(s) => assert_eq!(s.serial, 2),
+        other => panic!("{other:?}"),
+    }
 }

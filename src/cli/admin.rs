@@ -18,9 +18,14 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
             super::plain(&e)
         )
     })?;
-    let parsed = dynzone::zonefile::parse(&text, args.origin.as_ref())
+    let limits = super::serve::limits(
+        args.max_records_per_rrset,
+        args.max_types_per_name,
+        args.max_zone_records,
+    )?;
+    let parsed = dynzone::zonefile::parse_with(&text, args.origin.as_ref(), &limits)
         .map_err(|e| format!("{}: {e}", args.zonefile.display()))?;
-    dynzone::zone::check(&parsed.apex, &parsed.records)
+    dynzone::zone::check_with(&parsed.apex, &parsed.records, &limits)
         .map_err(|e| format!("{}: {e}", args.zonefile.display()))?;
     let store = super::open_store(&args.db, args.map_size)?;
     store

@@ -110,6 +110,28 @@ struct ServeArgs {
     /// one may change nothing
     #[argh(option)]
     grant: Vec<String>,
+    /// most records in one RRset; an UPDATE or import that would put more is
+    /// refused (default 100, as BIND's max-records-per-type)
+    #[argh(
+        option,
+        default = "dynzone::zone::Limits::default().max_records_per_rrset"
+    )]
+    max_records_per_rrset: u32,
+    /// most record types at one name; an UPDATE or import that would put more
+    /// is refused (default 100, as BIND's max-types-per-name)
+    #[argh(
+        option,
+        default = "dynzone::zone::Limits::default().max_types_per_name"
+    )]
+    max_types_per_name: u32,
+    /// most records in one zone; an UPDATE or import that would put more is
+    /// refused (default 100000)
+    #[argh(option, default = "dynzone::zone::Limits::default().max_zone_records")]
+    max_zone_records: u64,
+    /// longest TSIG time window of an UPDATE, in seconds: its fudge, at most
+    /// this; each UPDATE is accepted once within it (default 300)
+    #[argh(option, default = "dynzone::handler::DEFAULT_TSIG_FUDGE_MAX")]
+    tsig_fudge_max: u16,
 }
 
 /// print a new random TSIG key in tsig-keygen's format, for `serve
@@ -143,6 +165,24 @@ struct ImportArgs {
     /// origin of the zone when the file has no $ORIGIN (the zone apex)
     #[argh(option, from_str_fn(parse_name))]
     origin: Option<NameBuf>,
+    /// most records in one RRset; an UPDATE or import that would put more is
+    /// refused (default 100, as BIND's max-records-per-type)
+    #[argh(
+        option,
+        default = "dynzone::zone::Limits::default().max_records_per_rrset"
+    )]
+    max_records_per_rrset: u32,
+    /// most record types at one name; an UPDATE or import that would put more
+    /// is refused (default 100, as BIND's max-types-per-name)
+    #[argh(
+        option,
+        default = "dynzone::zone::Limits::default().max_types_per_name"
+    )]
+    max_types_per_name: u32,
+    /// most records in one zone; an UPDATE or import that would put more is
+    /// refused (default 100000)
+    #[argh(option, default = "dynzone::zone::Limits::default().max_zone_records")]
+    max_zone_records: u64,
     /// the master file to read
     #[argh(positional)]
     zonefile: PathBuf,

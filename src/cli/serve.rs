@@ -12,7 +12,7 @@ use dynzone::store::Store;
 use dynzone::tsig::{KeySet, parse_file, parse_spec};
 use dynzone::update::{Grant, Policy, parse_grant};
 use dynzone::wire::{NameBuf, RData, Rtype, Soa, write_rdata};
-use dynzone::zone::ZoneRecord;
+use dynzone::zone::{Limits, ZoneRecord};
 
 use super::{ServeArgs, logging};
 
@@ -205,9 +205,41 @@ fn settings(args: &ServeArgs) -> Result<server::Settings, String> {
     Ok(server::Settings {
         handler: handler::Config {
             max_udp_payload: args.max_udp_size,
+            limits: limits(
+                args.max_records_per_rrset,
+                args.max_types_per_name,
+                args.max_zone_records,
+            )?,
+            tsig_fudge_max: args.tsig_fudge_max,
         },
         tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
         tcp_max_connections: args.tcp_max_connections,
+    })
+}
+
+/// The quotas from their flags, checked (shared with `import`).
+pub fn limits(
+    records_per_rrset: u32,
+    types_per_name: u32,
+    zone_records: u64,
+) -> Result<Limits, String> {
+    if records_per_rrset == 0 {
+        return Err("--max-records-per-rrset must be at least 1".to_owned());
+    }
+    if types_per_name < 2 {
+        return Err(
+            "--max-types-per-name must be at least 2 (the apex holds SOA and NS)".to_owned(),
+        );
+    }
+    if zone_records < 2 {
+        return Err(
+            "--max-zone-records must be at least 2 (a zone holds an SOA and an NS)".to_owned(),
+        );
+    }
+    Ok(Limits {
+        max_records_per_rrset: records_per_rrset,
+        max_types_per_name: types_per_name,
+        max_zone_records: zone_records,
     })
 }
 
@@ -235,9 +267,14 @@ fn default_zone(
     hostmaster: Option<&NameBuf>,
     ttl: u32,
 ) -> Result<Vec<ZoneRecord>, String> {
+    // `{apex}` ends with a dot, and is only "." for the root zone.
     let below = |label: &str| {
-        NameBuf::from_text(&format!("{label}.{apex}"))
-            .map_err(|e| format!("cannot make a name below {apex}: {e:?}"))
+        let text = if apex.as_name().is_root() {
+            format!("{label}.")
+        } else {
+            format!("{label}.{apex}")
+        };
+        NameBuf::from_text(&text).map_err(|e| format!("cannot make a name below {apex}: {e:?}"))
     };
     let servers = if ns.is_empty() {
         vec![below("ns1")?]
@@ -330,6 +367,17 @@ mod tests {
             panic!("NS rdata does not parse");
         };
         assert_eq!(target.to_string(), "ns1.example.org.");
+    }
+
+    #[test]
+    fn the_root_zone_gets_names_below_it() {
+        let apex = NameBuf::from_text(".").unwrap();
+        let records = default_zone(&apex, &[], None, 3600).unwrap();
+        let Ok(RData::Soa(s)) = RData::from_wire(Rtype::Soa, &records[0].rdata) else {
+            panic!("SOA rdata does not parse");
+        };
+        assert_eq!(s.mname.to_string(), "ns1.");
+        assert_eq!(s.rname.to_string(), "hostmaster.");
     }
 
     #[test]

@@ -8,15 +8,52 @@
 //! marker (no label has length 0, so it cannot be confused with a child) and the
 //! 16-bit type. Type 0, reserved by IANA (RFC 6895 §3.1), keys the *node* entry
 //! that says the name exists and which types it holds (see [`super::value`]).
+//!
+//! No value read from the wire can reach a node entry: RRset keys are made only
+//! from a [`DataType`], which cannot be 0, and node keys only by the functions
+//! named `node…`. [`NODE_TYPE`] never leaves this module.
 
-use crate::wire::{MAX_LABELS, MAX_NAME_LEN, Name};
+use core::num::NonZeroU16;
+
+use crate::wire::{MAX_LABELS, MAX_NAME_LEN, Name, Rtype};
 
 /// Longest encoded name: the wire form without its root octet.
 pub const MAX_ENCODED_NAME: usize = MAX_NAME_LEN - 1;
 /// Longest record key: an encoded name, the marker and the type.
 pub const MAX_KEY: usize = MAX_ENCODED_NAME + 3;
 /// The type code of node entries.
-pub const NODE_TYPE: u16 = 0;
+const NODE_TYPE: u16 = 0;
+
+/// The type of an RRset in the store: any 16-bit type but 0, which keys the
+/// node entries (RFC 6895 §3.1 reserves it, so no real record has it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DataType(NonZeroU16);
+
+impl DataType {
+    /// The highest type, 65535: its key is the last of a name's keys.
+    pub const LAST: DataType = DataType(NonZeroU16::MAX);
+
+    /// The store type of `rtype`; `None` for type 0.
+    pub fn new(rtype: Rtype) -> Option<DataType> {
+        NonZeroU16::new(u16::from(rtype)).map(DataType)
+    }
+
+    /// The record type.
+    pub fn rtype(self) -> Rtype {
+        Rtype::from(self.0.get())
+    }
+
+    /// The 16-bit code.
+    pub fn code(self) -> u16 {
+        self.0.get()
+    }
+}
+
+impl From<DataType> for Rtype {
+    fn from(t: DataType) -> Rtype {
+        t.rtype()
+    }
+}
 
 /// A name encoded once, root first, with the end of every ancestor remembered.
 #[derive(Clone)]
@@ -92,8 +129,13 @@ impl NameKey {
 
     /// The record key of type `rtype` at the ancestor with `labels` labels,
     /// written into `out`.
-    pub fn rrset_key<'k>(&self, labels: usize, rtype: u16, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
-        finish_key(self.name_prefix(labels), None, rtype, out)
+    pub fn rrset_key<'k>(
+        &self,
+        labels: usize,
+        rtype: DataType,
+        out: &'k mut [u8; MAX_KEY],
+    ) -> &'k [u8] {
+        finish_key(self.name_prefix(labels), None, rtype.code(), out)
     }
 
     /// The record key of type `rtype` at `*.<ancestor with labels labels>`
@@ -101,10 +143,20 @@ impl NameKey {
     pub fn wildcard_key<'k>(
         &self,
         labels: usize,
-        rtype: u16,
+        rtype: DataType,
         out: &'k mut [u8; MAX_KEY],
     ) -> &'k [u8] {
-        finish_key(self.name_prefix(labels), Some(b"*"), rtype, out)
+        finish_key(self.name_prefix(labels), Some(b"*"), rtype.code(), out)
+    }
+
+    /// The node key of the ancestor with `labels` labels.
+    pub fn node_key<'k>(&self, labels: usize, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+        finish_key(self.name_prefix(labels), None, NODE_TYPE, out)
+    }
+
+    /// The node key of `*.<ancestor with labels labels>`.
+    pub fn wildcard_node_key<'k>(&self, labels: usize, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+        finish_key(self.name_prefix(labels), Some(b"*"), NODE_TYPE, out)
     }
 }
 
@@ -136,8 +188,22 @@ fn finish_key<'k>(
 
 /// The record key of type `rtype` at the name encoded as `encoded` (for
 /// writers that hold the encoding rather than a [`NameKey`]).
-pub fn record_key<'k>(encoded: &[u8], rtype: u16, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
-    finish_key(encoded, None, rtype, out)
+pub fn record_key<'k>(encoded: &[u8], rtype: DataType, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+    finish_key(encoded, None, rtype.code(), out)
+}
+
+/// The node key of the name encoded as `encoded`.
+pub fn node_key<'k>(encoded: &[u8], out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+    finish_key(encoded, None, NODE_TYPE, out)
+}
+
+/// What a record key holds: a node entry or an RRset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// The node entry of the name.
+    Node,
+    /// The RRset of this type.
+    Rrset(DataType),
 }
 
 /// The zones-database key of the name encoded as `encoded`: the encoding and
@@ -160,11 +226,17 @@ pub fn zone_key_apex(zone_key: &[u8]) -> &[u8] {
     zone_key.split_last().map_or(zone_key, |(_, apex)| apex)
 }
 
-/// Splits a record key into the encoded name and the type.
-pub fn split_key(key: &[u8]) -> Option<(&[u8], u16)> {
+/// Splits a record key into the encoded name and what the entry is.
+pub fn split_key(key: &[u8]) -> Option<(&[u8], Entry)> {
     let (name, tail) = key.split_at_checked(key.len().checked_sub(3)?)?;
     match tail {
-        [0, hi, lo] => Some((name, u16::from_be_bytes([*hi, *lo]))),
+        [0, hi, lo] => Some((
+            name,
+            match NonZeroU16::new(u16::from_be_bytes([*hi, *lo])) {
+                None => Entry::Node,
+                Some(code) => Entry::Rrset(DataType(code)),
+            },
+        )),
         _ => None,
     }
 }
@@ -198,6 +270,10 @@ mod tests {
     use super::*;
     use crate::wire::NameBuf;
 
+    fn dt(rtype: Rtype) -> DataType {
+        DataType::new(rtype).unwrap()
+    }
+
     fn key(text: &str) -> NameKey {
         NameKey::new(NameBuf::from_text(text).unwrap().as_name())
     }
@@ -211,22 +287,25 @@ mod tests {
         assert_eq!(k.name_prefix(0), b"");
         let mut out = [0; MAX_KEY];
         assert_eq!(
-            k.rrset_key(2, 1, &mut out),
+            k.rrset_key(2, dt(Rtype::A), &mut out),
             b"\x03net\x07example\x00\x00\x01"
         );
         assert_eq!(
-            k.wildcard_key(2, 16, &mut out),
+            k.wildcard_key(2, dt(Rtype::Txt), &mut out),
             b"\x03net\x07example\x01*\x00\x00\x10"
         );
-        assert_eq!(k.rrset_key(0, 6, &mut out), b"\x00\x00\x06");
+        assert_eq!(k.rrset_key(0, dt(Rtype::Soa), &mut out), b"\x00\x00\x06");
+        assert_eq!(k.node_key(2, &mut out), b"\x03net\x07example\x00\x00\x00");
     }
 
     #[test]
     fn a_subtree_is_a_key_range_and_own_rrsets_come_first() {
         let mut a = [0; MAX_KEY];
         let mut b = [0; MAX_KEY];
-        let parent = key("example.net").rrset_key(2, 65535, &mut a).to_vec();
-        let child = key("a.example.net").rrset_key(3, 0, &mut b).to_vec();
+        let parent = key("example.net")
+            .rrset_key(2, dt(Rtype::Unknown(65535)), &mut a)
+            .to_vec();
+        let child = key("a.example.net").node_key(3, &mut b).to_vec();
         assert!(parent < child);
         assert!(child.starts_with(key("example.net").name_prefix(2)));
     }
@@ -243,9 +322,11 @@ mod tests {
     fn keys_split_and_names_decode() {
         let k = key("WWW.example.net");
         let mut out = [0; MAX_KEY];
-        let rk = k.rrset_key(3, 28, &mut out);
+        let rk = k.rrset_key(3, dt(Rtype::Aaaa), &mut out);
         let (name, t) = split_key(rk).unwrap();
-        assert_eq!(t, 28);
+        assert_eq!(t, Entry::Rrset(dt(Rtype::Aaaa)));
+        let mut node = [0; MAX_KEY];
+        assert_eq!(split_key(k.node_key(3, &mut node)).unwrap().1, Entry::Node);
         let mut wire = [0; MAX_NAME_LEN];
         let n = decode_name(name, &mut wire).unwrap();
         assert_eq!(&wire[..n], b"\x03www\x07example\x03net\x00");
@@ -262,6 +343,18 @@ mod tests {
         let k = NameKey::new(name.as_name());
         assert_eq!(k.name_prefix(4).len(), 254);
         let mut out = [0; MAX_KEY];
-        assert_eq!(k.rrset_key(4, 1, &mut out).len(), MAX_KEY);
+        assert_eq!(k.rrset_key(4, dt(Rtype::A), &mut out).len(), MAX_KEY);
+    }
+
+    #[test]
+    fn no_wire_type_makes_a_node_key() {
+        assert_eq!(DataType::new(Rtype::Unknown(0)), None);
+        assert_eq!(DataType::new(Rtype::from(0)), None);
+        for code in 1..=u16::MAX {
+            assert_eq!(
+                DataType::new(Rtype::from(code)).map(DataType::code),
+                Some(code)
+            );
+        }
     }
 }

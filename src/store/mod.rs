@@ -6,13 +6,17 @@
 //!   the query path asks — does this name exist, is it an empty non-terminal, is
 //!   there a zone cut here, is there a wildcard — is one `mdb_get`, with no cursor
 //!   (cursors `malloc` in C) and nothing copied out of the map.
-//! - `zones`: encoded apex name → zone metadata (a format version for now).
+//! - `zones`: encoded apex name → zone metadata: a format version and the
+//!   zone's record count, kept by every write (the `--max-zone-records` quota).
+//! - `replay`: the signed UPDATEs accepted lately, so that none is applied twice
+//!   (see [`WriteBatch::remember`]).
 //!
 //! The environment uses LMDB's default full durability (no `NOSYNC`, no
 //! `WRITE_MAP`), an explicit map size, and `MDB_NOTLS` so that each worker keeps
 //! its own long-lived read transaction ([`Reader`]) and renews it only when a
 //! write has committed.
 
+mod check;
 pub mod key;
 mod reader;
 pub mod value;
@@ -22,23 +26,46 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use heed::types::Bytes;
-use heed::{Database, Env, EnvOpenOptions, WithoutTls};
+use std::ops::Bound;
 
-use crate::wire::{MAX_NAME_LEN, Name, NameBuf, Rtype};
+use heed::types::Bytes;
+use heed::{Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
+
+use crate::wire::{MAX_NAME_LEN, Name, NameBuf};
 use crate::zone::ZoneRecord;
 
-pub use key::NameKey;
+pub use key::{DataType, NameKey};
 pub use reader::{ReadError, Reader};
 pub use value::{Node, Rrset};
-pub use writer::{MAX_VALUE, Scratch, WriteBatch, Writer};
+pub use writer::{MAX_VALUE, Replay, Scratch, WriteBatch, Writer};
 
 /// Default LMDB map size: 256 MiB of address space (not disk), enough for
 /// millions of records, small enough for a 32-bit router.
 pub const DEFAULT_MAP_SIZE: usize = 256 << 20;
 
-/// Current zone metadata format.
-const ZONE_META_V1: &[u8] = &[1];
+/// Zone metadata values. Format 1 was the single octet 1; format 2 is the
+/// octet 2 and the zone's record count, 64 bits big-endian. [`Store::open`]
+/// turns format 1 into format 2.
+pub(crate) mod zone_meta {
+    /// The format 1 value.
+    pub const V1: &[u8] = &[1];
+
+    /// A format 2 value for a zone of `records` records.
+    pub fn encode(records: u64) -> [u8; 9] {
+        let mut out = [0u8; 9];
+        out[0] = 2;
+        out[1..].copy_from_slice(&records.to_be_bytes());
+        out
+    }
+
+    /// The record count of a format 2 value.
+    pub fn records(value: &[u8]) -> Option<u64> {
+        match value.split_first() {
+            Some((2, count)) => Some(u64::from_be_bytes(count.try_into().ok()?)),
+            _ => None,
+        }
+    }
+}
 
 /// An error from opening or writing the store (admin paths; the request path
 /// uses the `Copy` [`ReadError`]).
@@ -52,6 +79,8 @@ pub enum StoreError {
     Damaged,
     /// The zone is not in the database.
     NoSuchZone(String),
+    /// A record of type 0 was given to store (RFC 6895 §3.1 reserves it).
+    ReservedType,
 }
 
 impl fmt::Display for StoreError {
@@ -64,6 +93,7 @@ impl fmt::Display for StoreError {
             StoreError::Lmdb(e) => write!(f, "LMDB: {e}"),
             StoreError::Damaged => f.write_str("a stored value is damaged"),
             StoreError::NoSuchZone(z) => write!(f, "zone {z} is not in the database"),
+            StoreError::ReservedType => f.write_str("type 0 is reserved and cannot be stored"),
         }
     }
 }
@@ -82,6 +112,28 @@ pub struct Store {
     env: Env<WithoutTls>,
     records: Database<Bytes, Bytes>,
     zones: Database<Bytes, Bytes>,
+    replay: Database<Bytes, Bytes>,
+}
+
+/// A key and its value, borrowed from a transaction.
+type Entry<'t> = (&'t [u8], &'t [u8]);
+
+/// The entries of `db` whose keys start with `prefix`, in key order. (LMDB
+/// refuses an empty key, so the root's subtree, the empty prefix, is every
+/// entry.)
+fn subtree<'t>(
+    db: Database<Bytes, Bytes>,
+    txn: &'t RoTxn<'_, WithoutTls>,
+    prefix: &'t [u8],
+) -> Result<impl Iterator<Item = Result<Entry<'t>, heed::Error>> + 't, heed::Error> {
+    let lower = match prefix {
+        [] => Bound::Unbounded,
+        p => Bound::Included(p),
+    };
+    let range = (lower, Bound::Unbounded);
+    Ok(db
+        .range(txn, &range)?
+        .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix))))
 }
 
 impl Store {
@@ -102,12 +154,61 @@ impl Store {
         let mut wtxn = env.write_txn()?;
         let records = env.create_database(&mut wtxn, Some("records"))?;
         let zones = env.create_database(&mut wtxn, Some("zones"))?;
+        let replay = env.create_database(&mut wtxn, Some("replay"))?;
         wtxn.commit()?;
-        Ok(Store {
+        let store = Store {
             env,
             records,
             zones,
-        })
+            replay,
+        };
+        store.upgrade_zone_meta()?;
+        Ok(store)
+    }
+
+    /// Turns format 1 zone metadata (no record count) into format 2.
+    fn upgrade_zone_meta(&self) -> Result<(), StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let mut old = Vec::new();
+        for item in self.zones.iter(&rtxn)? {
+            let (zone_key, value) = item?;
+            if value == zone_meta::V1 {
+                old.push(zone_key.to_vec());
+            }
+        }
+        drop(rtxn);
+        if old.is_empty() {
+            return Ok(());
+        }
+        let mut wtxn = self.env.write_txn()?;
+        for zone_key in &old {
+            let apex = key::zone_key_apex(zone_key);
+            let count = self.count_records(&wtxn, apex)?;
+            self.zones
+                .put(&mut wtxn, zone_key, &zone_meta::encode(count))?;
+        }
+        wtxn.commit()?;
+        Ok(())
+    }
+
+    /// Counts the records of the zone whose apex is encoded as `apex_enc`.
+    fn count_records(
+        &self,
+        txn: &RoTxn<'_, WithoutTls>,
+        apex_enc: &[u8],
+    ) -> Result<u64, StoreError> {
+        let children = self.child_zones(txn, apex_enc)?;
+        let mut count = 0u64;
+        for item in subtree(self.records, txn, apex_enc)? {
+            let (k, v) = item?;
+            if children.iter().any(|c| k.starts_with(c)) {
+                continue;
+            }
+            if let Some((_, key::Entry::Rrset(_))) = key::split_key(k) {
+                count += Rrset::from_value(v).ok_or(StoreError::Damaged)?.len() as u64;
+            }
+        }
+        Ok(count)
     }
 
     /// A reader for one worker thread.
@@ -149,7 +250,7 @@ impl Store {
 
         // Remove the old content.
         let mut old = Vec::new();
-        for item in self.records.prefix_iter(&wtxn, &apex_enc)? {
+        for item in subtree(self.records, &wtxn, &apex_enc)? {
             let (k, _) = item?;
             if !children.iter().any(|c| k.starts_with(c)) {
                 old.push(k.to_vec());
@@ -160,15 +261,15 @@ impl Store {
         }
 
         // Group into RRsets: (encoded name, type) → (ttl, distinct rdatas).
-        let mut sets: BTreeMap<(Vec<u8>, u16), RrsetDraft<'_>> = BTreeMap::new();
-        let mut nodes: BTreeMap<Vec<u8>, BTreeSet<u16>> = BTreeMap::new();
+        let mut sets: BTreeMap<(Vec<u8>, DataType), RrsetDraft<'_>> = BTreeMap::new();
+        let mut nodes: BTreeMap<Vec<u8>, BTreeSet<DataType>> = BTreeMap::new();
         for rec in records {
             let owner = NameKey::new(rec.owner.as_name());
             let enc = owner.name_prefix(owner.labels()).to_vec();
             if children.iter().any(|c| enc.starts_with(c)) {
                 continue;
             }
-            let code = u16::from(rec.rtype);
+            let code = DataType::new(rec.rtype).ok_or(StoreError::ReservedType)?;
             let entry = sets
                 .entry((enc.clone(), code))
                 .or_insert((rec.ttl, Vec::new()));
@@ -183,25 +284,24 @@ impl Store {
             }
         }
         let mut buf = [0u8; key::MAX_KEY];
+        let mut count = 0u64;
         for ((enc, code), (ttl, rdatas)) in &sets {
             self.records.put(
                 &mut wtxn,
                 key::record_key(enc, *code, &mut buf),
                 &value::encode_rrset(*ttl, rdatas.iter().copied()),
             )?;
+            count += rdatas.len() as u64;
         }
         for (enc, types) in &nodes {
-            let value = value::encode_node(types.iter().map(|t| Rtype::from(*t)));
-            self.records.put(
-                &mut wtxn,
-                key::record_key(enc, key::NODE_TYPE, &mut buf),
-                &value,
-            )?;
+            let value = value::encode_node(types.iter().map(|t| t.rtype()));
+            self.records
+                .put(&mut wtxn, key::node_key(enc, &mut buf), &value)?;
         }
         self.zones.put(
             &mut wtxn,
             apex_key.zone_key(apex_key.labels(), &mut buf),
-            ZONE_META_V1,
+            &zone_meta::encode(count),
         )?;
         wtxn.commit()?;
         Ok(())
@@ -223,21 +323,21 @@ impl Store {
         }
         let children = self.child_zones(&rtxn, apex_enc)?;
         let mut out = Vec::new();
-        for item in self.records.prefix_iter(&rtxn, apex_enc)? {
+        for item in subtree(self.records, &rtxn, apex_enc)? {
             let (k, v) = item?;
             if children.iter().any(|c| k.starts_with(c)) {
                 continue;
             }
-            let (enc, code) = key::split_key(k).ok_or(StoreError::Damaged)?;
-            if code == key::NODE_TYPE {
+            let (enc, entry) = key::split_key(k).ok_or(StoreError::Damaged)?;
+            let key::Entry::Rrset(rtype) = entry else {
                 continue;
-            }
+            };
             let owner = decode_name_buf(enc)?;
             let set = Rrset::from_value(v).ok_or(StoreError::Damaged)?;
             for rdata in set.iter() {
                 out.push(ZoneRecord {
                     owner,
-                    rtype: Rtype::from(code),
+                    rtype: rtype.rtype(),
                     ttl: set.ttl(),
                     rdata: rdata.to_vec(),
                 });
@@ -254,7 +354,7 @@ impl Store {
         apex_enc: &[u8],
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();
-        for item in self.zones.prefix_iter(txn, apex_enc)? {
+        for item in subtree(self.zones, txn, apex_enc)? {
             let (k, _) = item?;
             let encoded = key::zone_key_apex(k);
             if encoded.len() > apex_enc.len() {

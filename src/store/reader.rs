@@ -5,7 +5,7 @@ use heed::types::Bytes;
 use heed::{Database, Env, RoTxn, WithoutTls};
 
 use super::StoreError;
-use super::key::{MAX_ENCODED_NAME, MAX_KEY, NODE_TYPE, NameKey};
+use super::key::{DataType, MAX_ENCODED_NAME, MAX_KEY, NameKey};
 use super::value::{Node, Rrset};
 use crate::wire::Rtype;
 
@@ -192,7 +192,7 @@ impl Reader {
     /// The node of the ancestor of `key` with `labels` labels, if that name exists.
     pub fn node(&self, key: &NameKey, labels: usize) -> Result<Option<Node<'_>>, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let k = key.rrset_key(labels, NODE_TYPE, &mut buf);
+        let k = key.node_key(labels, &mut buf);
         self.get_node(k)
     }
 
@@ -203,19 +203,23 @@ impl Reader {
         labels: usize,
     ) -> Result<Option<Node<'_>>, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let k = key.wildcard_key(labels, NODE_TYPE, &mut buf);
+        let k = key.wildcard_node_key(labels, &mut buf);
         self.get_node(k)
     }
 
-    /// The RRset of `rtype` at the ancestor of `key` with `labels` labels.
+    /// The RRset of `rtype` at the ancestor of `key` with `labels` labels
+    /// (none of type 0: that type keys node entries, see [`DataType`]).
     pub fn rrset(
         &self,
         key: &NameKey,
         labels: usize,
         rtype: Rtype,
     ) -> Result<Option<Rrset<'_>>, ReadError> {
+        let Some(rtype) = DataType::new(rtype) else {
+            return Ok(None);
+        };
         let mut buf = [0u8; MAX_KEY];
-        let k = key.rrset_key(labels, u16::from(rtype), &mut buf);
+        let k = key.rrset_key(labels, rtype, &mut buf);
         self.get_rrset(k)
     }
 
@@ -226,8 +230,11 @@ impl Reader {
         labels: usize,
         rtype: Rtype,
     ) -> Result<Option<Rrset<'_>>, ReadError> {
+        let Some(rtype) = DataType::new(rtype) else {
+            return Ok(None);
+        };
         let mut buf = [0u8; MAX_KEY];
-        let k = key.wildcard_key(labels, u16::from(rtype), &mut buf);
+        let k = key.wildcard_key(labels, rtype, &mut buf);
         self.get_rrset(k)
     }
 

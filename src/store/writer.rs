@@ -15,10 +15,10 @@
 use heed::types::Bytes;
 use heed::{Database, RwTxn};
 
-use super::key::{self, MAX_KEY, NODE_TYPE};
+use super::key::{self, DataType, MAX_KEY};
 use super::value::{Node, Rrset};
-use super::{ReadError, Store};
-use crate::wire::Rtype;
+use super::{ReadError, Store, zone_meta};
+use crate::wire::{Name, Rtype};
 
 /// Largest RRset value we write: a TTL and RDATAs that fit one DNS message.
 pub const MAX_VALUE: usize = 4 + crate::wire::MAX_MESSAGE;
@@ -102,11 +102,61 @@ impl<'s> WriteBatch<'s> {
             records: store.records,
             zones: store.zones,
             scratch,
+            delta: 0,
         };
         let result = work(&mut writer)?;
         txn.commit().map_err(ReadError::from)?;
         self.applied += 1;
         Ok(result)
+    }
+
+    /// Remembers the signed UPDATE `replay` in the batch's parent
+    /// transaction, so that it outlives a refusal of the update itself, and
+    /// forgets a few entries that can no longer pass the TSIG time check at
+    /// `now` (`max_window` is the largest window any request gets). Returns
+    /// `false`, writing nothing, when the same UPDATE was remembered before.
+    ///
+    /// No RFC asks for this: RFC 8945 §5.2.3 only bounds a request's life by
+    /// its fudge, so within it a captured UPDATE could be sent again.
+    pub fn remember(
+        &mut self,
+        replay: &Replay<'_>,
+        now: u64,
+        max_window: u64,
+    ) -> Result<bool, ReadError> {
+        let Some(store) = self.store else {
+            return Err(ReadError::Lmdb(0));
+        };
+        if self.parent.is_none() {
+            self.parent = Some(store.env.write_txn().map_err(ReadError::from)?);
+        }
+        let Some(txn) = self.parent.as_mut() else {
+            return Err(ReadError::Lmdb(0));
+        };
+        let mut buf = [0u8; REPLAY_KEY];
+        let key = replay.key(&mut buf);
+        if store.replay.get(txn, key)?.is_some() {
+            return Ok(false);
+        }
+        // Entries are in order of time signed: the first ones age out first.
+        // Pruning two per update keeps up with one new entry per update.
+        for _ in 0..PRUNE_PER_UPDATE {
+            let mut old = [0u8; REPLAY_KEY];
+            let len = match store.replay.first(txn)? {
+                Some((k, _)) if replay_expired(k, now, max_window) => {
+                    let len = k.len().min(REPLAY_KEY);
+                    if let (Some(dst), Some(src)) = (old.get_mut(..len), k.get(..len)) {
+                        dst.copy_from_slice(src);
+                    }
+                    len
+                }
+                _ => break,
+            };
+            store.replay.delete(txn, old.get(..len).unwrap_or(&[]))?;
+        }
+        let expiry = replay.time_signed.saturating_add(replay.window);
+        store.replay.put(txn, key, &expiry.to_be_bytes())?;
+        Ok(true)
     }
 
     /// Updates applied since the last commit.
@@ -131,12 +181,69 @@ impl<'s> WriteBatch<'s> {
     }
 }
 
+/// Longest replay key: time signed (48 bits), a key name, a MAC.
+const REPLAY_KEY: usize = 6 + crate::wire::MAX_NAME_LEN + crate::tsig::MAX_MAC_LEN;
+/// Replay entries forgotten per update at most.
+const PRUNE_PER_UPDATE: usize = 2;
+
+/// A signed UPDATE as the replay memory knows it (see [`WriteBatch::remember`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Replay<'a> {
+    /// The key that signed it.
+    pub key_name: Name<'a>,
+    /// Its TSIG time signed (48 bits).
+    pub time_signed: u64,
+    /// Its MAC.
+    pub mac: &'a [u8],
+    /// Seconds on either side of `time_signed` in which it verifies: its
+    /// fudge, capped by the server.
+    pub window: u64,
+}
+
+impl Replay<'_> {
+    /// The key: time signed, the key name in canonical form, the MAC.
+    fn key<'b>(&self, out: &'b mut [u8; REPLAY_KEY]) -> &'b [u8] {
+        let mut name = [0u8; crate::wire::MAX_NAME_LEN];
+        let name_len = self.key_name.write_canonical(&mut name);
+        let time = self.time_signed.to_be_bytes();
+        let parts: [&[u8]; 3] = [
+            time.get(2..).unwrap_or(&[]),
+            name.get(..name_len).unwrap_or(&[]),
+            self.mac,
+        ];
+        let mut pos = 0;
+        for part in parts {
+            let end = (pos + part.len()).min(REPLAY_KEY);
+            if let (Some(dst), Some(src)) = (out.get_mut(pos..end), part.get(..end - pos)) {
+                dst.copy_from_slice(src);
+            }
+            pos = end;
+        }
+        out.get(..pos).unwrap_or(&[])
+    }
+}
+
+/// Whether the replay entry keyed `key` can no longer verify at `now`: its
+/// time signed is further in the past than any window.
+fn replay_expired(key: &[u8], now: u64, max_window: u64) -> bool {
+    let Some(time) = key.get(..6) else {
+        return true;
+    };
+    let mut bytes = [0u8; 8];
+    if let Some(dst) = bytes.get_mut(2..) {
+        dst.copy_from_slice(time);
+    }
+    u64::from_be_bytes(bytes).saturating_add(max_window) < now
+}
+
 /// Reads and writes of one update, inside its transaction.
 pub struct Writer<'t, 'e> {
     txn: &'t mut RwTxn<'e>,
     records: Database<Bytes, Bytes>,
     zones: Database<Bytes, Bytes>,
     scratch: &'t mut Scratch,
+    /// Records added minus records removed by this writer so far.
+    delta: i64,
 }
 
 impl Writer<'_, '_> {
@@ -147,28 +254,79 @@ impl Writer<'_, '_> {
         Ok(self.zones.get(self.txn, zone_key)?.is_some())
     }
 
+    /// Whether any zone of ours lies strictly below the name encoded as
+    /// `encoded`: the first zones key after its own starts with its encoding.
+    pub fn has_zone_below(&self, encoded: &[u8]) -> Result<bool, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let own = key::zone_key(encoded, &mut buf);
+        Ok(self
+            .zones
+            .get_greater_than(self.txn, own)?
+            .is_some_and(|(k, _)| k.starts_with(encoded)))
+    }
+
+    /// The number of records in the zone whose apex is encoded as `apex`,
+    /// this writer's changes included.
+    pub fn zone_records(&self, apex: &[u8]) -> Result<u64, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let stored = self
+            .zones
+            .get(self.txn, key::zone_key(apex, &mut buf))?
+            .and_then(zone_meta::records)
+            .ok_or(ReadError::Damaged)?;
+        Ok(stored.saturating_add_signed(self.delta))
+    }
+
+    /// Writes this writer's record count change into the zone's metadata;
+    /// call once, after the last write of the update.
+    pub fn finish_zone(&mut self, apex: &[u8]) -> Result<(), ReadError> {
+        if self.delta == 0 {
+            return Ok(());
+        }
+        let count = self.zone_records(apex)?;
+        let mut buf = [0u8; MAX_KEY];
+        self.zones.put(
+            self.txn,
+            key::zone_key(apex, &mut buf),
+            &zone_meta::encode(count),
+        )?;
+        self.delta = 0;
+        Ok(())
+    }
+
     /// The node entry of the name encoded as `encoded`.
     pub fn node(&self, encoded: &[u8]) -> Result<Option<Node<'_>>, ReadError> {
         let mut buf = [0u8; MAX_KEY];
         match self
             .records
-            .get(self.txn, key::record_key(encoded, NODE_TYPE, &mut buf))?
+            .get(self.txn, key::node_key(encoded, &mut buf))?
         {
             Some(v) => Node::from_value(v).map(Some).ok_or(ReadError::Damaged),
             None => Ok(None),
         }
     }
 
-    /// The RRset of `rtype` at the name encoded as `encoded`.
+    /// The RRset of `rtype` at the name encoded as `encoded` (none of type 0:
+    /// that type keys node entries, see [`DataType`]).
     pub fn rrset(&self, encoded: &[u8], rtype: Rtype) -> Result<Option<Rrset<'_>>, ReadError> {
+        let Some(rtype) = DataType::new(rtype) else {
+            return Ok(None);
+        };
         let mut buf = [0u8; MAX_KEY];
-        match self.records.get(
-            self.txn,
-            key::record_key(encoded, u16::from(rtype), &mut buf),
-        )? {
+        match self
+            .records
+            .get(self.txn, key::record_key(encoded, rtype, &mut buf))?
+        {
             Some(v) => Rrset::from_value(v).map(Some).ok_or(ReadError::Damaged),
             None => Ok(None),
         }
+    }
+
+    /// Records in the RRset of `rtype` at `encoded` (0 when absent).
+    fn count(&self, encoded: &[u8], rtype: DataType) -> Result<i64, ReadError> {
+        Ok(self
+            .rrset(encoded, rtype.rtype())?
+            .map_or(0, |set| set.len() as i64))
     }
 
     /// Stores the RRset of `rtype` at `encoded` as `ttl` and the RDATAs that
@@ -180,7 +338,7 @@ impl Writer<'_, '_> {
         &mut self,
         encoded: &[u8],
         apex_len: usize,
-        rtype: Rtype,
+        rtype: DataType,
         ttl: u32,
         fill: impl FnOnce(&Self, &mut Vec<u8>) -> Result<(), ReadError>,
     ) -> Result<(), ReadError> {
@@ -192,12 +350,12 @@ impl Writer<'_, '_> {
             if value.len() <= 4 {
                 return self.delete_rrset(encoded, apex_len, rtype);
             }
+            let old = self.count(encoded, rtype)?;
+            let new = Rrset::from_value(&value).map_or(0, |set| set.len() as i64);
             let mut buf = [0u8; MAX_KEY];
-            self.records.put(
-                self.txn,
-                key::record_key(encoded, u16::from(rtype), &mut buf),
-                &value,
-            )?;
+            self.records
+                .put(self.txn, key::record_key(encoded, rtype, &mut buf), &value)?;
+            self.delta += new - old;
             self.set_type(encoded, apex_len, rtype, true)
         });
         self.scratch.value = value;
@@ -211,14 +369,15 @@ impl Writer<'_, '_> {
         &mut self,
         encoded: &[u8],
         apex_len: usize,
-        rtype: Rtype,
+        rtype: DataType,
     ) -> Result<(), ReadError> {
+        let old = self.count(encoded, rtype)?;
         let mut buf = [0u8; MAX_KEY];
-        let gone = self.records.delete(
-            self.txn,
-            key::record_key(encoded, u16::from(rtype), &mut buf),
-        )?;
+        let gone = self
+            .records
+            .delete(self.txn, key::record_key(encoded, rtype, &mut buf))?;
         if gone {
+            self.delta -= old;
             self.set_type(encoded, apex_len, rtype, false)?;
         }
         Ok(())
@@ -231,10 +390,10 @@ impl Writer<'_, '_> {
         &mut self,
         encoded: &[u8],
         apex_len: usize,
-        rtype: Rtype,
+        rtype: DataType,
         present: bool,
     ) -> Result<(), ReadError> {
-        let code = u16::from(rtype);
+        let code = rtype.code();
         let mut node = std::mem::take(&mut self.scratch.node);
         node.clear();
         let existed = match self.node(encoded)? {
@@ -261,7 +420,7 @@ impl Writer<'_, '_> {
             node.insert(at, hi);
         }
         let mut buf = [0u8; MAX_KEY];
-        let node_key = key::record_key(encoded, NODE_TYPE, &mut buf);
+        let node_key = key::node_key(encoded, &mut buf);
         let result = if !node.is_empty() || encoded.len() <= apex_len {
             self.records
                 .put(self.txn, node_key, &node)
@@ -300,11 +459,8 @@ impl Writer<'_, '_> {
                 break;
             }
             let mut buf = [0u8; MAX_KEY];
-            self.records.put(
-                self.txn,
-                key::record_key(ancestor, NODE_TYPE, &mut buf),
-                &[],
-            )?;
+            self.records
+                .put(self.txn, key::node_key(ancestor, &mut buf), &[])?;
             end = parent_len(ancestor);
         }
         Ok(())
@@ -327,7 +483,7 @@ impl Writer<'_, '_> {
             }
             let mut buf = [0u8; MAX_KEY];
             self.records
-                .delete(self.txn, key::record_key(ancestor, NODE_TYPE, &mut buf))?;
+                .delete(self.txn, key::node_key(ancestor, &mut buf))?;
             end = parent_len(ancestor);
         }
         Ok(())
@@ -337,7 +493,7 @@ impl Writer<'_, '_> {
     /// own (type 0xffff) still starts with its encoding.
     fn has_children(&self, encoded: &[u8]) -> Result<bool, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let last = key::record_key(encoded, u16::MAX, &mut buf);
+        let last = key::record_key(encoded, DataType::LAST, &mut buf);
         Ok(self
             .records
             .get_greater_than(self.txn, last)?

@@ -24,5 +24,5 @@ pub use key::{DuplicateKey, Key, KeySet};
 pub use keyfile::{KeyError, KeyErrorKind, format_key, parse_file, parse_spec};
 pub use verify::{
     Failure, RESPONSE_FUDGE, Reason, Responder, Signer, Verification, sign_request, verify,
-    verify_response,
+    verify_capped, verify_response,
 };

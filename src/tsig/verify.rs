@@ -41,6 +41,32 @@ pub struct Signer<'a> {
     pub key_index: usize,
     /// Signs the response (RFC 8945 §5.3): use it for every reply, errors included.
     pub responder: Responder<'a>,
+    /// The request's time signed.
+    pub time_signed: u64,
+    /// Seconds on either side of `time_signed` in which the request verifies:
+    /// its fudge, capped by the caller (see [`verify_capped`]).
+    pub window: u16,
+    /// The request's MAC.
+    pub mac: &'a [u8],
+    /// The request's fudge, as sent.
+    fudge: u16,
+}
+
+impl<'a> Signer<'a> {
+    /// The signed BADTIME answer for a request that verified but must not be
+    /// processed because it was seen before (a replay): built as RFC 8945
+    /// §5.2.3 says for a request outside its time window, which is what a
+    /// replayed request is to a server that processes each request once.
+    pub fn replayed(&self) -> Responder<'a> {
+        Responder {
+            kind: Kind::Signed {
+                key: self.key,
+                request_mac: self.mac,
+                error: TsigError::BadTime,
+                echo: Some((self.time_signed, self.fudge)),
+            },
+        }
+    }
 }
 
 /// Why a signed request was refused, and what to answer.
@@ -129,6 +155,19 @@ enum Kind<'a> {
 /// only then time. A server that checks time before the MAC answers a forged,
 /// stale request with a signed BADTIME: a signing oracle.
 pub fn verify<'a>(keys: &'a KeySet, msg: &Message<'a>, now: u64) -> Verification<'a> {
+    verify_capped(keys, msg, now, u16::MAX)
+}
+
+/// [`verify`], with the time window of the request its fudge or `max_fudge`
+/// seconds, whichever is smaller: a request that asks for a fudge of 65535 s
+/// is held to `max_fudge` (the UPDATE path uses `--tsig-fudge-max`, so that
+/// the replay memory need keep a request no longer than that).
+pub fn verify_capped<'a>(
+    keys: &'a KeySet,
+    msg: &Message<'a>,
+    now: u64,
+    max_fudge: u16,
+) -> Verification<'a> {
     let Some(tsig) = msg.tsig() else {
         return Verification::Unsigned;
     };
@@ -241,7 +280,8 @@ pub fn verify<'a>(keys: &'a KeySet, msg: &Message<'a>, now: u64) -> Verification
     // [...] In addition, the Fudge field MUST be set to the fudge value
     // received from the client."
     // abs_diff cannot overflow, whatever `now` is (time signed is 48 bits).
-    if now.abs_diff(data.time_signed) > u64::from(data.fudge) {
+    let window = data.fudge.min(max_fudge);
+    if now.abs_diff(data.time_signed) > u64::from(window) {
         return Verification::Failed(Failure {
             rcode: Rcode::NotAuth,
             error: TsigError::BadTime,
@@ -260,6 +300,10 @@ pub fn verify<'a>(keys: &'a KeySet, msg: &Message<'a>, now: u64) -> Verification
     Verification::Valid(Signer {
         key,
         key_index,
+        time_signed: data.time_signed,
+        window,
+        mac: data.mac,
+        fudge: data.fudge,
         responder: Responder {
             kind: Kind::Signed {
                 key,

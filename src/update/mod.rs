@@ -2,11 +2,17 @@
 //! update operations, all inside one nested write transaction of a
 //! [`WriteBatch`] (DESIGN.md, "Data flow"), followed by the SOA serial bump.
 //!
-//! The order of RFC 2136 §3 is kept: §3.1 zone, §3.2 prerequisites, §3.3
-//! permission ([`Policy`]), §3.4.1 prescan, §3.4.2 apply, §3.6 serial. Every
-//! check that can refuse an update runs before the first write; a storage error
-//! after that rolls the nested transaction back, so an update is applied whole
-//! or not at all. The pseudocode of the RFC is quoted beside the code.
+//! The order is BIND's, which differs from RFC 2136 §3 in one place: §3.1
+//! zone, §3.2 prerequisites, §3.4.1 prescan (so an owner outside the zone is
+//! NOTZONE whatever the key may change), then §3.3 permission ([`Policy`]),
+//! §3.4.2 apply, §3.6 serial. Every check that can refuse an update runs
+//! before the write it guards; the quotas ([`Limits`]) are checked before each
+//! write, and a refusal or a storage error rolls the nested transaction back,
+//! so an update is applied whole or not at all. The pseudocode of the RFC is
+//! quoted beside the code.
+//!
+//! Before all of it, the UPDATE is checked against the replay memory
+//! ([`WriteBatch::remember`]): a signed UPDATE is processed once.
 //!
 //! Owners are compared label by label on the wire form ([`Name::is_at_or_below`]
 //! and the store's [`NameKey`] encoding), never as text, so a label holding a
@@ -17,8 +23,9 @@
 
 mod policy;
 
-use crate::store::{NameKey, ReadError, Rrset, Scratch, WriteBatch, Writer};
+use crate::store::{DataType, NameKey, ReadError, Replay, Rrset, Scratch, WriteBatch, Writer};
 use crate::wire::{Class, MAX_MESSAGE, Message, Name, RData, Rcode, Record, Rtype, write_rdata};
+use crate::zone::{Limits, MAX_RECORD_LEN, record_len};
 
 pub use policy::{Grant, GrantError, Policy, parse_grant};
 
@@ -29,6 +36,75 @@ pub enum Failure {
     Refused(Rcode),
     /// The store failed; answered with SERVFAIL, nothing applied.
     Storage(ReadError),
+    /// A quota of [`Limits`] would be exceeded: REFUSED, nothing applied.
+    Quota(Quota),
+    /// The same signed UPDATE was processed before: NOTAUTH with TSIG error
+    /// BADTIME, nothing applied.
+    Replayed,
+}
+
+/// Which limit an update would have exceeded, and the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    /// `--max-records-per-rrset`.
+    RecordsPerRrset(u32),
+    /// `--max-types-per-name`.
+    TypesPerName(u32),
+    /// `--max-zone-records`.
+    ZoneRecords(u64),
+    /// One record longer than [`MAX_RECORD_LEN`] octets.
+    RecordLength(usize),
+    /// An RRset larger than one message.
+    RrsetLength(usize),
+}
+
+impl std::fmt::Display for Quota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Quota::RecordsPerRrset(n) => {
+                write!(
+                    f,
+                    "more than {n} records in one RRset (--max-records-per-rrset)"
+                )
+            }
+            Quota::TypesPerName(n) => {
+                write!(f, "more than {n} types at one name (--max-types-per-name)")
+            }
+            Quota::ZoneRecords(n) => {
+                write!(f, "more than {n} records in the zone (--max-zone-records)")
+            }
+            Quota::RecordLength(n) => write!(
+                f,
+                "a record longer than {n} octets, which would not fit a zone transfer message"
+            ),
+            Quota::RrsetLength(n) => {
+                write!(
+                    f,
+                    "an RRset longer than {n} octets, which would not fit a message"
+                )
+            }
+        }
+    }
+}
+
+/// Who signed an UPDATE: the key's index and what the replay memory keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    /// Index of the key in the server's key set.
+    pub key: usize,
+    /// The request's key name, time signed, MAC and window.
+    pub replay: Replay<'a>,
+}
+
+/// The server's rules for updates.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// What each key may change.
+    pub policy: &'a Policy,
+    /// The quotas.
+    pub limits: Limits,
+    /// The largest TSIG window of any request (`--tsig-fudge-max`).
+    pub max_window: u64,
 }
 
 impl From<ReadError> for Failure {
@@ -50,7 +126,21 @@ pub struct Applied {
 pub struct Updater {
     scratch: Scratch,
     rdata: Vec<u8>,
+    /// The value-dependent prerequisites, to sort into (name, type) groups.
+    groups: Vec<Prereq>,
+    /// Which records of a zone RRset a prerequisite group matched.
+    matched: Vec<bool>,
 }
+
+/// A prerequisite of class IN: where its record starts in the message.
+#[derive(Clone, Copy)]
+struct Prereq {
+    pos: u16,
+    rtype: u16,
+}
+
+/// Most records a message can hold: each takes at least 11 octets.
+const MAX_RECORDS: usize = MAX_MESSAGE / 11;
 
 impl Default for Updater {
     fn default() -> Self {
@@ -62,6 +152,9 @@ impl Default for Updater {
 struct Zone<'m> {
     name: Name<'m>,
     key: NameKey,
+    /// Whether any zone of ours lies below this one (if not, no owner can be
+    /// in another zone and [`in_zone`] needs no lookup).
+    nested: bool,
 }
 
 impl Zone<'_> {
@@ -76,19 +169,30 @@ impl Updater {
         Updater {
             scratch: Scratch::new(),
             rdata: vec![0; MAX_MESSAGE],
+            groups: Vec::with_capacity(MAX_RECORDS),
+            matched: Vec::with_capacity(MAX_MESSAGE / 2),
         }
     }
 
-    /// Processes the UPDATE `msg`, already authenticated with the key whose
-    /// index is `key`, in a nested transaction of `batch`. On `Ok` the change
-    /// is part of the batch and may be answered only after the batch commits.
+    /// Processes the UPDATE `msg`, already authenticated as `signed` says,
+    /// at `now` (seconds since the epoch), in a nested transaction of
+    /// `batch`. On `Ok` the change is part of the batch and may be answered
+    /// only after the batch commits; so may every answer but
+    /// [`Failure::Storage`], since the replay memory is written to the batch
+    /// whatever the outcome.
     pub fn apply(
         &mut self,
         batch: &mut WriteBatch<'_>,
         msg: &Message<'_>,
-        key: usize,
-        policy: &Policy,
+        signed: &Signed<'_>,
+        rules: &Rules<'_>,
+        now: u64,
     ) -> Result<Applied, Failure> {
+        // Beyond the RFCs: a signed UPDATE is processed once, whatever its
+        // outcome (one refused for a prerequisite could succeed later).
+        if !batch.remember(&signed.replay, now, rules.max_window)? {
+            return Err(Failure::Replayed);
+        }
         // RFC 2136 §3.1.1: "The Zone Section is checked to see that there is
         // exactly one RR therein and that the RR's ZTYPE is SOA, else signal
         // FORMERR to the requestor."
@@ -105,28 +209,37 @@ impl Updater {
         if zone.qclass != Class::In {
             return Err(Failure::Refused(Rcode::NotAuth));
         }
-        let zone = Zone {
-            name: zone.name,
-            key: NameKey::new(zone.name),
-        };
-        let Updater { scratch, rdata } = self;
+        let key = NameKey::new(zone.name);
+        let Updater {
+            scratch,
+            rdata,
+            groups,
+            matched,
+        } = self;
         batch.apply(scratch, |w| {
-            if !w.is_zone(zone.encoded())? {
+            let encoded = key.name_prefix(key.labels());
+            if !w.is_zone(encoded)? {
                 return Err(Failure::Refused(Rcode::NotAuth));
             }
-            prerequisites(w, msg, &zone)?;
-            permission(msg, key, policy)?;
+            let zone = Zone {
+                name: zone.name,
+                nested: w.has_zone_below(encoded)?,
+                key: key.clone(),
+            };
+            prerequisites(w, msg, &zone, groups, matched)?;
             prescan(w, msg, &zone)?;
+            permission(msg, signed.key, rules.policy)?;
             let mut changed = false;
             let mut soa_set = false;
             for rr in msg.updates() {
-                changed |= update(w, rdata, &rr, &zone, &mut soa_set)?;
+                changed |= update(w, rdata, &rr, &zone, &rules.limits, &mut soa_set)?;
             }
             let serial = if changed && !soa_set {
                 bump_serial(w, &zone, rdata)?
             } else {
                 current_serial(w, &zone)?
             };
+            w.finish_zone(zone.encoded())?;
             Ok(Applied { changed, serial })
         })
     }
@@ -143,6 +256,9 @@ fn in_zone(
 ) -> Result<bool, ReadError> {
     if !name.is_at_or_below(&zone.name) {
         return Ok(false);
+    }
+    if !zone.nested {
+        return Ok(true);
     }
     for labels in zone.key.labels() + 1..=key.labels() {
         if w.is_zone(key.name_prefix(labels))? {
@@ -177,10 +293,27 @@ fn in_zone(
 /// for rrset in temp
 ///      if (zone_rrset<rrset.name, rrset.type> != rrset) return (NXRRSET)
 /// ```
-fn prerequisites(w: &Writer<'_, '_>, msg: &Message<'_>, zone: &Zone<'_>) -> Result<(), Failure> {
+fn prerequisites(
+    w: &Writer<'_, '_>,
+    msg: &Message<'_>,
+    zone: &Zone<'_>,
+    groups: &mut Vec<Prereq>,
+    matched: &mut Vec<bool>,
+) -> Result<(), Failure> {
     let refuse = |rcode| Err(Failure::Refused(rcode));
-    for rr in msg.prerequisites() {
+    groups.clear();
+    let mut records = msg.prerequisites();
+    loop {
+        let pos = records.position();
+        let Some(rr) = records.next() else {
+            break;
+        };
         if rr.ttl != 0 {
+            return refuse(Rcode::FormErr);
+        }
+        // RFC 6895 §3.1: type 0 is reserved; no record, and no question
+        // about one, can have it.
+        if rr.rtype == Rtype::Unknown(0) {
             return refuse(Rcode::FormErr);
         }
         let key = NameKey::new(rr.owner);
@@ -209,42 +342,88 @@ fn prerequisites(w: &Writer<'_, '_>, msg: &Message<'_>, zone: &Zone<'_>) -> Resu
                     _ => {}
                 }
             }
-            Class::In => {}
+            Class::In => {
+                if rr.rtype.is_meta() {
+                    return refuse(Rcode::FormErr);
+                }
+                // Within capacity (MAX_RECORDS): no allocation.
+                groups.push(Prereq {
+                    pos: u16::try_from(pos).map_err(|_| ReadError::Damaged)?,
+                    rtype: u16::from(rr.rtype),
+                });
+            }
             _ => return refuse(Rcode::FormErr),
         }
     }
-    // The value-dependent prerequisites, one (name, type) group at a time: the
-    // first record of each group checks the whole group.
-    for (i, rr) in msg.prerequisites().enumerate() {
-        if rr.class != Class::In {
-            continue;
-        }
-        let same = |other: &Record<'_>| {
-            other.class == Class::In && other.rtype == rr.rtype && other.owner == rr.owner
+    // The value-dependent prerequisites, one (name, type) group at a time:
+    // sorted so that each group is a run, so the section is read once and
+    // each zone RRset once (the cost is n log n in the records, not n²).
+    let bytes = msg.as_bytes();
+    let owner_at = |p: &Prereq| Name::parse(bytes, usize::from(p.pos)).map(|(n, _)| n).ok();
+    groups.sort_unstable_by(|a, b| {
+        a.rtype
+            .cmp(&b.rtype)
+            .then_with(|| match (owner_at(a), owner_at(b)) {
+                (Some(x), Some(y)) => name_order(&x, &y),
+                _ => core::cmp::Ordering::Equal,
+            })
+    });
+    let mut rest: &[Prereq] = groups;
+    while let Some(first) = rest.first() {
+        let owner = owner_at(first);
+        let len = rest
+            .iter()
+            .position(|p| p.rtype != first.rtype || owner_at(p) != owner)
+            .unwrap_or(rest.len());
+        let (group, after) = rest.split_at(len);
+        rest = after;
+        let Some(owner) = owner else {
+            return Err(Failure::Storage(ReadError::Damaged));
         };
-        if msg.prerequisites().take(i).any(|o| same(&o)) {
-            continue;
-        }
-        let key = NameKey::new(rr.owner);
-        let Some(set) = w.rrset(key.name_prefix(key.labels()), rr.rtype)? else {
+        let key = NameKey::new(owner);
+        let Some(set) = w.rrset(key.name_prefix(key.labels()), Rtype::from(first.rtype))? else {
             return refuse(Rcode::NxRrset);
         };
-        // Equal as sets: every zone record is in the group, every record of
-        // the group is in the zone (duplicates in the group do not count).
-        let zone_in_group = set.iter().all(|z| {
-            msg.prerequisites()
-                .filter(|o| same(o))
-                .any(|o| stored_matches(rr.rtype, z, &o.data))
-        });
-        let group_in_zone = msg
-            .prerequisites()
-            .filter(|o| same(o))
-            .all(|o| set.iter().any(|z| stored_matches(rr.rtype, z, &o.data)));
-        if !(zone_in_group && group_in_zone) {
+        // Equal as sets: every record of the group is in the zone, and every
+        // zone record is matched by one of the group (duplicates in the group
+        // do not count).
+        matched.clear();
+        matched.resize(set.len(), false);
+        for p in group {
+            let Ok((rr, _)) = Record::parse(bytes, usize::from(p.pos)) else {
+                return Err(Failure::Storage(ReadError::Damaged));
+            };
+            let found = set
+                .iter()
+                .position(|z| stored_matches(rr.rtype, z, &rr.data));
+            match found.and_then(|i| matched.get_mut(i)) {
+                Some(m) => *m = true,
+                None => return refuse(Rcode::NxRrset),
+            }
+        }
+        if matched.iter().any(|m| !m) {
             return refuse(Rcode::NxRrset);
         }
     }
     Ok(())
+}
+
+/// A total order of names in which equal means equal ignoring ASCII case
+/// (RFC 4343): label count, then each label lower-cased. Not DNSSEC's
+/// canonical order, which needs none here.
+fn name_order(a: &Name<'_>, b: &Name<'_>) -> core::cmp::Ordering {
+    a.label_count().cmp(&b.label_count()).then_with(|| {
+        for (x, y) in a.labels().zip(b.labels()) {
+            let order = x
+                .iter()
+                .map(u8::to_ascii_lowercase)
+                .cmp(y.iter().map(u8::to_ascii_lowercase));
+            if order.is_ne() {
+                return order;
+            }
+        }
+        core::cmp::Ordering::Equal
+    })
 }
 
 /// RFC 2136 §3.3: "the server checks to see whether the requestor is
@@ -259,12 +438,13 @@ fn permission(msg: &Message<'_>, key: usize, policy: &Policy) -> Result<(), Fail
 }
 
 /// DNSSEC records are made by a signer, never sent in an UPDATE: dynzone does
-/// not sign, and BIND refuses such changes to zones it maintains.
+/// not sign, and BIND refuses such changes to zones it maintains; so are the
+/// obsolete SIG (24) and NXT (30) of RFC 2535, as BIND does since GL#5818.
 fn is_dnssec(rtype: Rtype) -> bool {
     matches!(
         rtype,
         Rtype::Rrsig | Rtype::Nsec | Rtype::Nsec3 | Rtype::Nsec3param | Rtype::Dnskey
-    )
+    ) || matches!(u16::from(rtype), 24 | 30)
 }
 
 /// RFC 2136 §3.4.1.3, the prescan, which must finish before anything is
@@ -284,18 +464,24 @@ fn is_dnssec(rtype: Rtype) -> bool {
 ///           return (FORMERR)
 /// ```
 ///
-/// Beyond the RFC: no meta type (OPT, TSIG, TKEY, IXFR…) may be added or
-/// deleted one by one, a record to add must carry data, and DNSSEC types are
-/// REFUSED.
+/// Beyond the RFC: type 0 is FORMERR in every class (RFC 6895 §3.1 reserves
+/// it), no meta type (OPT, TSIG, TKEY, IXFR…) may be added or deleted one by
+/// one, a record to add must carry data, and DNSSEC types are REFUSED. Every
+/// owner is checked for NOTZONE first, before anything else is refused.
 fn prescan(w: &Writer<'_, '_>, msg: &Message<'_>, zone: &Zone<'_>) -> Result<(), Failure> {
     let refuse = |rcode| Err(Failure::Refused(rcode));
     for rr in msg.updates() {
         if !in_zone(w, rr.owner, &NameKey::new(rr.owner), zone)? {
             return refuse(Rcode::NotZone);
         }
+    }
+    for rr in msg.updates() {
+        if rr.rtype == Rtype::Unknown(0) {
+            return refuse(Rcode::FormErr);
+        }
         match rr.class {
             Class::In => {
-                if rr.rtype.is_meta() || rr.rtype == Rtype::Unknown(0) {
+                if rr.rtype.is_meta() {
                     return refuse(Rcode::FormErr);
                 }
                 if matches!(rr.data, RData::Empty) && rr.rtype.mnemonic().is_some() {
@@ -353,12 +539,17 @@ fn update(
     rdata_buf: &mut [u8],
     rr: &Record<'_>,
     zone: &Zone<'_>,
+    limits: &Limits,
     soa_set: &mut bool,
 ) -> Result<bool, Failure> {
     let key = NameKey::new(rr.owner);
     let owner = key.name_prefix(key.labels());
     let apex_len = zone.encoded().len();
     let at_apex = key.labels() == zone.key.labels();
+    // The prescan refused type 0 (FORMERR); the store takes no other.
+    let Some(rtype) = DataType::new(rr.rtype) else {
+        return Err(Failure::Refused(Rcode::FormErr));
+    };
     match rr.class {
         Class::In => {
             // §3.4.2.2:
@@ -378,13 +569,16 @@ fn update(
             //      if (!zone_rrset<rr.name, SOA> ||
             //          zone_rr<rr.name, SOA>.serial > rr.soa.serial)
             //           next [rr]
-            // (serials compared in RFC 1982 arithmetic)
+            // (serials compared in RFC 1982 arithmetic). As BIND does, an
+            // equal serial is ignored too: applying it would change the zone
+            // without moving the serial, and a secondary would never see the
+            // change. The rest of the update still bumps the serial.
             if rr.rtype == Rtype::Soa {
                 let (Some(set), RData::Soa(soa)) = (existing, rr.data) else {
                     return Ok(false);
                 };
                 let old = set.iter().next().and_then(soa_serial).unwrap_or(0);
-                if serial_gt(old, soa.serial) {
+                if !serial_gt(soa.serial, old) {
                     return Ok(false);
                 }
             }
@@ -406,14 +600,9 @@ fn update(
             if unchanged {
                 return Ok(false);
             }
-            if existing.is_some_and(|set| {
-                set.iter().map(|z| z.len() + 2).sum::<usize>() + new.len() + 2 > MAX_MESSAGE
-            }) {
-                // Larger than any message could carry: refuse, as a whole.
-                return Err(Failure::Refused(Rcode::Refused));
-            }
+            quota(w, rr, new, existing, zone, limits)?;
             // One TTL per RRset (RFC 2181 §5.2): the newest record's TTL.
-            w.put_rrset(owner, apex_len, rr.rtype, rr.ttl, |w, out| {
+            w.put_rrset(owner, apex_len, rtype, rr.ttl, |w, out| {
                 if !single && let Some(set) = w.rrset(owner, rr.rtype)? {
                     for z in set
                         .iter()
@@ -448,7 +637,8 @@ fn update(
                 loop {
                     let next = w.node(owner)?.and_then(|n| {
                         n.types()
-                            .find(|t| !(at_apex && matches!(t, Rtype::Soa | Rtype::Ns)))
+                            .filter(|t| !(at_apex && matches!(t, Rtype::Soa | Rtype::Ns)))
+                            .find_map(DataType::new)
                     });
                     let Some(t) = next else {
                         break;
@@ -462,7 +652,7 @@ fn update(
             } else {
                 let exists = w.rrset(owner, rr.rtype)?.is_some();
                 if exists {
-                    w.delete_rrset(owner, apex_len, rr.rtype)?;
+                    w.delete_rrset(owner, apex_len, rtype)?;
                 }
                 Ok(exists)
             }
@@ -492,7 +682,7 @@ fn update(
                 return Ok(false);
             }
             let ttl = set.ttl();
-            w.put_rrset(owner, apex_len, rr.rtype, ttl, |w, out| {
+            w.put_rrset(owner, apex_len, rtype, ttl, |w, out| {
                 if let Some(set) = w.rrset(owner, rr.rtype)? {
                     for z in set
                         .iter()
@@ -507,6 +697,53 @@ fn update(
         }
         _ => Err(Failure::Refused(Rcode::FormErr)),
     }
+}
+
+/// The quotas, checked before adding the record `rr` (uncompressed RDATA
+/// `new`) to the RRset `existing`: the record's own size, then the RRset's
+/// size and record count, the types at its name and the zone's records.
+fn quota(
+    w: &Writer<'_, '_>,
+    rr: &Record<'_>,
+    new: &[u8],
+    existing: Option<Rrset<'_>>,
+    zone: &Zone<'_>,
+    limits: &Limits,
+) -> Result<(), Failure> {
+    let refuse = |q| Err(Failure::Quota(q));
+    if record_len(rr.owner, new.len()) > MAX_RECORD_LEN {
+        return refuse(Quota::RecordLength(MAX_RECORD_LEN));
+    }
+    let single = matches!(rr.rtype, Rtype::Cname | Rtype::Soa);
+    // The set after the add: the records that stay, and the new one.
+    let (kept, kept_len) = match existing {
+        Some(set) if !single => set
+            .iter()
+            .filter(|z| !same_record(rr.rtype, z, new, &rr.data))
+            .fold((0usize, 0usize), |(n, len), z| (n + 1, len + z.len() + 2)),
+        _ => (0, 0),
+    };
+    let old = existing.map_or(0, |set| set.len());
+    if kept_len + new.len() + 2 > MAX_MESSAGE {
+        // Larger than any message could carry: refuse, as a whole.
+        return refuse(Quota::RrsetLength(MAX_MESSAGE));
+    }
+    if kept + 1 > limits.max_records_per_rrset as usize && kept + 1 > old {
+        return refuse(Quota::RecordsPerRrset(limits.max_records_per_rrset));
+    }
+    if existing.is_none() {
+        let key = NameKey::new(rr.owner);
+        let types = w
+            .node(key.name_prefix(key.labels()))?
+            .map_or(0, |n| n.types().count());
+        if types + 1 > limits.max_types_per_name as usize {
+            return refuse(Quota::TypesPerName(limits.max_types_per_name));
+        }
+    }
+    if kept + 1 > old && w.zone_records(zone.encoded())? + 1 > limits.max_zone_records {
+        return refuse(Quota::ZoneRecords(limits.max_zone_records));
+    }
+    Ok(())
 }
 
 /// The serial of stored SOA RDATA: the 32 bits after the two names.
@@ -561,9 +798,8 @@ fn bump_serial(w: &mut Writer<'_, '_>, zone: &Zone<'_>, buf: &mut [u8]) -> Resul
         .copy_from_slice(&serial.to_be_bytes());
     let new = buf.get(..len).ok_or(ReadError::Damaged)?;
     let apex = zone.encoded();
-    w.put_rrset(apex, apex.len(), Rtype::Soa, ttl, |_, out| {
-        push_rdata(out, new)
-    })?;
+    let soa = DataType::new(Rtype::Soa).ok_or(ReadError::Damaged)?;
+    w.put_rrset(apex, apex.len(), soa, ttl, |_, out| push_rdata(out, new))?;
     Ok(serial)
 }
 

@@ -160,6 +160,13 @@ pub struct Records<'a> {
     remaining: u16,
 }
 
+impl Records<'_> {
+    /// Where the next record starts in the message (for [`Record::parse`]).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
 impl<'a> Iterator for Records<'a> {
     type Item = Record<'a>;
 

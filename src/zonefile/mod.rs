@@ -34,7 +34,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use crate::wire::{NameBuf, Rtype};
-use crate::zone::{ZoneRecord, check_records};
+use crate::zone::{Limits, ZoneRecord, check_records};
 use lexer::{Entry, Lexer, Token};
 
 /// A zone read from a master file (RFC 1035 §5).
@@ -85,8 +85,17 @@ impl std::error::Error for ZoneFileError {}
 /// its MINIMUM field; any other record without a TTL before one is known is an
 /// error. `$INCLUDE` and `$GENERATE` are refused. After reading, the rules of
 /// [`crate::zone::check`] are applied, each reported at the line of the
-/// record that breaks it.
+/// record that breaks it, with the default [`Limits`].
 pub fn parse(text: &str, origin: Option<&NameBuf>) -> Result<ParsedZone, ZoneFileError> {
+    parse_with(text, origin, &Limits::default())
+}
+
+/// [`parse`] with the given limits (`dynzone import` passes its flags).
+pub fn parse_with(
+    text: &str,
+    origin: Option<&NameBuf>,
+    limits: &Limits,
+) -> Result<ParsedZone, ZoneFileError> {
     let mut state = State {
         origin: origin.copied(),
         default_ttl: None,
@@ -116,7 +125,7 @@ pub fn parse(text: &str, origin: Option<&NameBuf>) -> Result<ParsedZone, ZoneFil
                 )
             })?,
     };
-    check_records(&apex, &records).map_err(|v| {
+    check_records(&apex, &records, limits).map_err(|v| {
         let line = v
             .index
             .and_then(|i| lines.get(i).copied())

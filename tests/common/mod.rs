@@ -391,6 +391,22 @@ impl TestServer {
         ])
     }
 
+    /// Opens the server's database beside the running server (LMDB allows
+    /// several processes) and checks the store invariant
+    /// ([`dynzone::store::Store::check_invariants`]); fails the test with
+    /// every violation found.
+    pub fn assert_store_invariant(&self) {
+        let store = dynzone::store::Store::open(&self.db_path(), dynzone::store::DEFAULT_MAP_SIZE)
+            .expect("opening the server's database");
+        if let Err(violations) = store.check_invariants() {
+            panic!(
+                "the store invariant is broken:\n{}\nserver log:\n{}",
+                violations.join("\n"),
+                self.log_contents()
+            );
+        }
+    }
+
     /// `dynzone export` of `zone` from the server's database; fails the test
     /// when the command fails.
     pub fn export(&self, zone: &str) -> String {
