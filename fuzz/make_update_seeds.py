@@ -57,6 +57,47 @@ def seeds():
     u = dns.update.UpdateMessage("example.org")
     u.add("www.example.org.", 60, "A", "192.0.2.1")
     yield "notauth", u
+    # The crafted messages of issue 9. Type 0 keys the store's node entry:
+    # a class ANY or NONE delete of TYPE0 and a TYPE0 prerequisite.
+    type0 = dns.rdatatype.from_text("TYPE0")
+    u = dns.update.UpdateMessage("example.com")
+    u.delete("mail", type0)
+    yield "type0-delete-any", u
+    u = dns.update.UpdateMessage("example.com")
+    u.delete("mail", dns.rdata.from_text("IN", type0, r"\# 0"))
+    yield "type0-delete-none", u
+    u = dns.update.UpdateMessage("example.com")
+    u.present("mail", type0)
+    u.add("home", 60, "A", "198.51.100.7")
+    yield "type0-prereq", u
+    # An SOA with the current serial beside another change.
+    u = dns.update.UpdateMessage("example.com")
+    u.add("@", 3600, "SOA", "ns1 hostmaster 2024010101 1 1 1 1")
+    u.add("home", 60, "A", "198.51.100.7")
+    yield "soa-equal-serial", u
+    # SIG (24) and NXT (30).
+    u = dns.update.UpdateMessage("example.com")
+    u.add("home", 60, dns.rdatatype.from_text("TYPE24"), r"\# 4 01020304")
+    u.add("home", 60, dns.rdatatype.from_text("TYPE30"), r"\# 4 01020304")
+    yield "sig-nxt", u
+    # Many prerequisites of a few interleaved groups.
+    u = dns.update.UpdateMessage("example.com")
+    for _ in range(200):
+        u.present("ns1", "A", "192.0.2.1")
+        u.present("ns1", "AAAA", "2001:db8::1")
+    u.add("home", 60, "A", "198.51.100.7")
+    yield "prereq-groups", u
+    # A CNAME beside data, and data beside a CNAME.
+    u = dns.update.UpdateMessage("example.com")
+    u.add("www", 60, "A", "192.0.2.1")
+    u.add("mail", 60, "CNAME", "www")
+    yield "cname-rules", u
+    # Deletes that leave empty non-terminals behind.
+    u = dns.update.UpdateMessage("example.com")
+    u.add("a.b.c.d", 60, "A", "192.0.2.1")
+    u.delete("a.b.c.d")
+    u.add("b.c.d", 60, "TXT", "x")
+    yield "empty-non-terminals", u
 
 
 def main():
