@@ -1265,3 +1265,18 @@ fn the_root_zone_takes_updates() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_default_quotas_hold() {
+    // --max-records-per-rrset 100 by default: before, any key could grow an
+    // RRset (and a zone) until the LMDB map was full.
+    let mut s = setup(false);
+    let before = dump(&s);
+    let lines: Vec<String> = (0..101)
+        .map(|i| format!("IN many 60 A 10.0.{}.{}", i / 250, i % 250))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert_eq!(apply(&mut s.handler, &[], &lines), Rcode::Refused);
+    assert_eq!(dump(&s), before);
+    assert_eq!(apply(&mut s.handler, &[], &lines[..100]), Rcode::NoError);
+}
