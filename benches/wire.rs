@@ -6,6 +6,17 @@
 //!   parsed, every record walked and the TSIG fields and signed parts read.
 //! - `build_answer`: a referral-shaped answer built into a stack buffer: the
 //!   question copied, 2 A answers, 2 NS in authority, 2 glue A, OPT.
+//! - `parse_64k_typical`: a full-size (64 KiB) answer of ordinary records
+//!   (A, AAAA, MX, TXT of 1000-odd hosts) compressed as this builder does,
+//!   parsed and every section walked, every owner's labels read: what a large
+//!   message costs when nobody is trying to make it expensive.
+//! - `parse_64k_worst`: the costliest 64 KiB message under the 16-hop rule
+//!   (see [`pointer_chain`]): 10,878 questions of 6 octets whose names each
+//!   follow 16 pointers to 127 labels; parsed and walked the same way.
+//! - `parse_64k_unbounded_chain`: the costliest message with no hop limit
+//!   (the question names form one chain of backward pointers as long as 14-bit
+//!   offsets allow). Rejected after 16 hops now; before the limit it parsed,
+//!   following some 26 million pointers.
 //!
 //! Run: `cargo bench --bench wire -- --warm-up-time 1 --measurement-time 3`.
 //! The time per iteration is the time per message.
@@ -15,7 +26,8 @@ use std::net::Ipv4Addr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use dynzone::wire::{
-    Class, Message, MessageBuilder, Name, NameBuf, RData, Rtype, Section, UDP_LIMIT,
+    BuildError, Class, HEADER_LEN, MAX_LABELS, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf,
+    RData, Rtype, Section, Txt, UDP_LIMIT,
 };
 
 /// Hex with spaces and `#` comments allowed, decoded once before measuring.
@@ -187,5 +199,171 @@ fn build_answer(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse_query, parse_update_tsig, build_answer);
+/// Largest offset a compression pointer can hold (RFC 1035 §4.1.4: 14 bits).
+const MAX_POINTER: usize = 0x3fff;
+
+/// A message of as many questions as fit in 65535 octets, built to make name
+/// decoding as costly per octet as possible:
+///
+/// - the first question's name is `base_labels` one-octet labels (127 is the
+///   most a name can have: 2 octets each, 255 with the root);
+/// - each next question's name is a bare pointer to the previous question's
+///   name, until the chain is `hops - 1` pointers long (or 14-bit offsets run
+///   out);
+/// - every question after that is a 6-octet pointer to the end of the chain,
+///   so each costs `hops` pointer hops and `base_labels` labels to decode.
+///
+/// Questions, not records: 6 octets per name is the least any name costs
+/// (a record with a pointer owner and a pointer in its RDATA is 14 octets for
+/// two names). The header's QDCOUNT holds them all (at most 10,919).
+fn pointer_chain(base_labels: usize, hops: usize) -> Vec<u8> {
+    let mut m = vec![0u8; HEADER_LEN];
+    m[0..2].copy_from_slice(&0x4242u16.to_be_bytes());
+    let mut count = 0u16;
+    let question_tail = [0, 1, 0, 1];
+    let mut deepest = m.len();
+    for _ in 0..base_labels {
+        m.extend_from_slice(&[1, b'a']);
+    }
+    m.push(0);
+    m.extend_from_slice(&question_tail);
+    count += 1;
+    let mut chain = 0;
+    while m.len() + 6 <= MAX_MESSAGE {
+        let here = m.len();
+        m.extend_from_slice(&(0xc000 | deepest as u16).to_be_bytes());
+        m.extend_from_slice(&question_tail);
+        count += 1;
+        // The deepest name so far takes `chain` hops; one pointing at it, one more.
+        if chain + 1 < hops && here <= MAX_POINTER {
+            chain += 1;
+            deepest = here;
+        }
+    }
+    m[4..6].copy_from_slice(&count.to_be_bytes());
+    m
+}
+
+/// A 64 KiB answer of ordinary data, as this crate's builder writes one: the
+/// question `www.example.com A`, then for host0, host1, ... of example.com an
+/// A, an AAAA, an MX and a TXT record, until the next record does not fit.
+fn typical_64k() -> Vec<u8> {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let qname = NameBuf::from_text("www.example.com.").expect("name");
+    let mail = NameBuf::from_text("mail.example.com.").expect("name");
+    let txt = b"\x0ev=spf1 mx -all";
+    let txt = Txt::new(txt).expect("TXT");
+    let mut b = MessageBuilder::new(&mut buf, MAX_MESSAGE).expect("room for a header");
+    b.set_id(0x4242);
+    b.flags_mut().set_qr(true);
+    b.flags_mut().set_aa(true);
+    b.question(qname.as_name(), Rtype::A, Class::In)
+        .expect("question");
+    'fill: for i in 0u32.. {
+        let owner = NameBuf::from_text(&format!("host{i}.example.com.")).expect("name");
+        let owner = owner.as_name();
+        let [_, _, hi, lo] = i.to_be_bytes();
+        let records = [
+            (Rtype::A, RData::A(Ipv4Addr::new(192, 0, hi, lo))),
+            (
+                Rtype::Aaaa,
+                RData::Aaaa(std::net::Ipv6Addr::new(
+                    0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16,
+                )),
+            ),
+            (
+                Rtype::Mx,
+                RData::Mx {
+                    preference: 10,
+                    exchange: mail.as_name(),
+                },
+            ),
+            (Rtype::Txt, RData::Txt(txt)),
+        ];
+        for (rtype, data) in records {
+            match b.record(Section::Answer, owner, rtype, Class::In, 3600, &data) {
+                Ok(()) => {}
+                Err(BuildError::Truncated) => break 'fill,
+                Err(e) => panic!("building the typical message: {e}"),
+            }
+        }
+    }
+    let len = b.finish();
+    buf.truncate(len);
+    // Without TC: the records that fit make a complete message of their own.
+    buf[2] &= !0x02;
+    buf
+}
+
+/// What a handler reading a whole message does: every question and record
+/// visited through the section iterators (each parsed again), every owner's
+/// labels read. Returns the labels seen, so nothing is optimised away.
+fn walk(msg: &Message<'_>) -> usize {
+    let mut labels = 0;
+    for q in msg.questions() {
+        labels += q.name.labels().count();
+        black_box((q.qtype, q.qclass));
+    }
+    for section in Section::RECORDS {
+        for r in msg.records(section) {
+            labels += r.owner.labels().count();
+            black_box((r.rtype, r.class, r.ttl, r.data));
+        }
+    }
+    labels
+}
+
+/// Parses and walks `bytes`; a rejected message costs what finding the error did.
+fn parse_and_walk(bytes: &[u8]) -> usize {
+    match Message::parse(black_box(bytes)) {
+        Ok(msg) => walk(&msg),
+        Err(e) => {
+            black_box(e);
+            0
+        }
+    }
+}
+
+fn parse_64k(c: &mut Criterion) {
+    let typical = typical_64k();
+    let worst = pointer_chain(MAX_LABELS, 16);
+    let unbounded = pointer_chain(MAX_LABELS, usize::MAX);
+    for (what, bytes) in [("typical", &typical), ("worst", &worst)] {
+        let msg = Message::parse(bytes).unwrap_or_else(|e| panic!("{what} parses: {e}"));
+        let names = msg.header().count(Section::Question) as usize
+            + Section::RECORDS
+                .iter()
+                .map(|&s| msg.header().count(s) as usize)
+                .sum::<usize>();
+        eprintln!(
+            "{what}: {} octets, {names} questions and records, {} labels walked",
+            bytes.len(),
+            walk(&msg)
+        );
+    }
+    eprintln!(
+        "unbounded chain: {} octets, {}",
+        unbounded.len(),
+        match Message::parse(&unbounded) {
+            Ok(_) => "parses".to_string(),
+            Err(e) => format!("rejected: {e}"),
+        }
+    );
+    c.bench_function("parse_64k_typical", |b| b.iter(|| parse_and_walk(&typical)));
+    c.bench_function("parse_64k_worst", |b| b.iter(|| parse_and_walk(&worst)));
+    let mut group = c.benchmark_group("slow");
+    group.sample_size(10);
+    group.bench_function("parse_64k_unbounded_chain", |b| {
+        b.iter(|| parse_and_walk(&unbounded))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    parse_query,
+    parse_update_tsig,
+    build_answer,
+    parse_64k
+);
 criterion_main!(benches);

@@ -4,7 +4,7 @@
 use super::error::BuildError;
 use super::header::{Flags, Header, Section};
 use super::message::Message;
-use super::name::{HEADER_LEN, Labels, MAX_LABELS, Name};
+use super::name::{HEADER_LEN, Labels, MAX_LABELS, MAX_POINTERS, Name};
 use super::rdata::{Field, RData, TsigData};
 use super::types::{Class, Rcode, Rtype};
 
@@ -23,12 +23,20 @@ const MAX_POINTER: usize = 0x3fff;
 struct Slot {
     offset: u16,
     labels: u8,
+    /// Pointers a reader follows decoding the name at `offset`.
+    hops: u8,
 }
 
-/// Offsets of name suffixes already written, with their label counts.
+/// Offsets of name suffixes already written, with their label counts and the
+/// pointers each takes to decode.
 ///
 /// Matching is exact, case included: a pointer never changes the case a name was
 /// given (a 0x20-randomised question keeps its case in the owner names).
+///
+/// A suffix is only pointed at while the name that ends in the pointer stays
+/// within [`MAX_POINTERS`]: names that each extend the previous one by a label
+/// would otherwise chain a pointer per name, and a reply that BIND (and our
+/// own parser) rejects as FORMERR would be written.
 #[derive(Clone, Copy)]
 struct Compressor {
     slots: [Slot; COMPRESS_SLOTS],
@@ -40,20 +48,24 @@ impl Compressor {
         slots: [Slot {
             offset: 0,
             labels: 0,
+            hops: 0,
         }; COMPRESS_SLOTS],
         len: 0,
     };
 
-    fn find(&self, out: &[u8], name: &Name<'_>) -> Option<u16> {
+    /// An earlier copy of `name` that one more pointer may reach.
+    fn find(&self, out: &[u8], name: &Name<'_>) -> Option<Slot> {
         let labels = u8::try_from(name.label_count()).ok()?;
         let slots = self.slots.get(..self.len)?;
         slots
             .iter()
-            .filter(|s| s.labels == labels)
+            .filter(|s| s.labels == labels && usize::from(s.hops) < MAX_POINTERS)
             .find(|s| out_labels(out, s.offset).eq(name.labels()))
-            .map(|s| s.offset)
+            .copied()
     }
 
+    /// Remembers the label written at `offset`, `labels` labels from the root;
+    /// its `hops` are known when the name is finished ([`Compressor::finish`]).
     fn remember(&mut self, offset: usize, labels: usize) {
         let (Ok(offset), Ok(labels)) = (u16::try_from(offset), u8::try_from(labels)) else {
             return;
@@ -62,8 +74,20 @@ impl Compressor {
             return;
         }
         if let Some(slot) = self.slots.get_mut(self.len) {
-            *slot = Slot { offset, labels };
+            *slot = Slot {
+                offset,
+                labels,
+                hops: 0,
+            };
             self.len += 1;
+        }
+    }
+
+    /// Records that the slots from `first` on, the labels of the name just
+    /// written, decode with `hops` pointers (the ones its end pointer leads to).
+    fn finish(&mut self, first: usize, hops: u8) {
+        for slot in self.slots.get_mut(first..self.len).unwrap_or(&mut []) {
+            slot.hops = hops;
         }
     }
 }
@@ -424,29 +448,39 @@ impl<'b> MessageBuilder<'b> {
     }
 
     /// Writes a name, pointing at an earlier copy of its longest known suffix
-    /// when `compress` is set and compression is on (RFC 1035 §4.1.4).
+    /// when `compress` is set and compression is on (RFC 1035 §4.1.4), as long
+    /// as decoding it takes at most [`MAX_POINTERS`] pointers.
+    ///
+    /// Every label of `name` is written or pointed at: a view yields all its
+    /// labels (see [`Name`]), and one that did not would be an error here,
+    /// never a root label written in the middle of the name.
     fn name(&mut self, name: Name<'_>, compress: bool) -> Result<(), BuildError> {
         let compress = compress && self.compression;
+        let first_slot = self.compressor.len;
         let mut rest = name;
-        loop {
+        let hops = loop {
             if rest.is_root() {
-                return self.u8(0);
+                self.u8(0)?;
+                break 0;
             }
             if compress {
                 let written = self.buf.get(..self.pos).unwrap_or(&[]);
-                if let Some(offset) = self.compressor.find(written, &rest) {
-                    return self.u16(0xc000 | offset);
+                if let Some(slot) = self.compressor.find(written, &rest) {
+                    self.u16(0xc000 | slot.offset)?;
+                    break slot.hops + 1;
                 }
             }
+            let (label, tail) = rest.split_first().ok_or(BuildError::UnreadableName)?;
             let here = self.pos;
-            let label = rest.labels().next().unwrap_or(&[]);
             self.u8(label.len() as u8)?;
             self.bytes(label)?;
             if compress {
                 self.compressor.remember(here, rest.label_count());
             }
-            rest = rest.suffix(1);
-        }
+            rest = tail;
+        };
+        self.compressor.finish(first_slot, hops);
+        Ok(())
     }
 
     fn rdata(&mut self, data: &RData<'_>) -> Result<(), BuildError> {

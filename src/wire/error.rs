@@ -24,6 +24,10 @@ pub enum ParseError {
     PointerIntoHeader,
     /// A compression pointer at or past the end of the message.
     PointerPastEnd,
+    /// A name that needs more than [`super::MAX_POINTERS`] (16)
+    /// compression pointers: BIND's `DNS_POINTER_MAXHOPS`. Loops are already
+    /// impossible; this bounds the work one name can cost.
+    TooManyPointers,
     /// A name longer than 255 octets in wire form (RFC 1035 §2.3.4).
     NameTooLong,
     /// A label type 0b01 or 0b10 (RFC 6891 §5 retired extended labels), which is
@@ -65,6 +69,7 @@ impl fmt::Display for ParseError {
             ParseError::ForwardPointer => "compression pointer not pointing backwards",
             ParseError::PointerIntoHeader => "compression pointer into the header",
             ParseError::PointerPastEnd => "compression pointer past the end",
+            ParseError::TooManyPointers => "more than 16 compression pointers in one name",
             ParseError::NameTooLong => "name longer than 255 octets",
             ParseError::ReservedLabelType => "reserved label type",
             ParseError::BadRdata => "malformed rdata",
@@ -95,6 +100,10 @@ pub enum BuildError {
     CountOverflow,
     /// RDATA longer than 65535 octets.
     RdataTooLong,
+    /// A name whose labels could not be read back. Cannot happen for a name
+    /// this crate parsed or built (see [`super::Name`]); if it did, the name is
+    /// refused rather than written shorter than it is.
+    UnreadableName,
 }
 
 impl fmt::Display for BuildError {
@@ -106,6 +115,7 @@ impl fmt::Display for BuildError {
             BuildError::SectionOrder => "section written out of order",
             BuildError::CountOverflow => "too many records in a section",
             BuildError::RdataTooLong => "rdata longer than 65535 octets",
+            BuildError::UnreadableName => "name could not be read back",
         };
         f.write_str(text)
     }

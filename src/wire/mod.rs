@@ -40,7 +40,9 @@ pub use builder::{MAX_MESSAGE, MessageBuilder, UDP_LIMIT, write_rdata};
 pub use error::{BuildError, ParseError};
 pub use header::{Flags, Header, Section};
 pub use message::{Edns, Message, Question, Questions, Record, Records, TsigRecord};
-pub use name::{HEADER_LEN, Labels, MAX_LABEL_LEN, MAX_LABELS, MAX_NAME_LEN, Name, NameBuf};
+pub use name::{
+    HEADER_LEN, Labels, MAX_LABEL_LEN, MAX_LABELS, MAX_NAME_LEN, MAX_POINTERS, Name, NameBuf,
+};
 pub use rdata::{
     Caa, CharStrings, Compound, EdnsOptions, Field, Fields, MAX_TSIG_TIME, OptData, RData, Soa,
     Srv, TsigData, Txt,

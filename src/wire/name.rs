@@ -13,6 +13,32 @@ pub const MAX_LABEL_LEN: usize = 63;
 pub const MAX_LABELS: usize = 127;
 /// Length of the DNS header; no compression pointer may point into it.
 pub const HEADER_LEN: usize = 12;
+/// Most compression pointers followed while decoding one name; a 17th is
+/// [`ParseError::TooManyPointers`] (FORMERR).
+///
+/// RFC 1035 §4.1.4 sets no limit, and pointing strictly backwards (see `scan`)
+/// rules out loops but not chains: a pointer may point at a pointer, so a
+/// 64 KiB message of 6-octet questions, each a pointer to the one before,
+/// made the parser follow some 26 million pointers (issue 9). BIND stops at
+/// the same number (`lib/dns/include/dns/name.h`):
+///
+/// ```text
+/// /***
+///  *** Compression pointer chaining limit
+///  ***/
+///
+/// #define DNS_POINTER_MAXHOPS 16
+/// ```
+///
+/// and `dns_name_fromwire` answers hop 17 with `DNS_R_TOOMANYHOPS`, which
+/// becomes FORMERR. Compressors do not come near it: RFC 1035 §4.1.4 describes
+/// one pointer ending a name, and this crate's builder never writes more than
+/// this many (it stops compressing first).
+///
+/// With [`MAX_LABELS`], walking one checked name takes at most
+/// `MAX_POINTERS + MAX_LABELS + 1` = 144 steps (pointers, labels, the root),
+/// and one call of [`Labels::next`] at most `MAX_POINTERS + 1`.
+pub const MAX_POINTERS: usize = 16;
 
 const POINTER_BITS: u8 = 0xc0;
 
@@ -29,12 +55,16 @@ struct Scan {
 /// RFC 1035 §4.1.4: a pointer refers to a *prior* occurrence of a name. We demand
 /// more: each pointer must point strictly before the start of the run of labels it
 /// ends, so the positions visited strictly decrease and loops are impossible.
+/// Beside it, the bound on the work: at most [`MAX_POINTERS`] pointers, and the
+/// 255-octet length allows at most [`MAX_LABELS`] labels, so the loop runs at
+/// most 144 times whatever the bytes.
 fn scan(buf: &[u8], start: usize, pointers_allowed: bool) -> Result<Scan, ParseError> {
     let mut pos = start;
     let mut limit = start;
     let mut next = None;
     let mut wire_len = 1usize;
     let mut labels = 0u8;
+    let mut pointers = 0usize;
     loop {
         let len = *buf.get(pos).ok_or(ParseError::ShortInput)?;
         match len & POINTER_BITS {
@@ -75,6 +105,10 @@ fn scan(buf: &[u8], start: usize, pointers_allowed: bool) -> Result<Scan, ParseE
                 if target >= limit {
                     return Err(ParseError::ForwardPointer);
                 }
+                pointers += 1;
+                if pointers > MAX_POINTERS {
+                    return Err(ParseError::TooManyPointers);
+                }
                 limit = target;
                 pos = target;
             }
@@ -86,8 +120,10 @@ fn scan(buf: &[u8], start: usize, pointers_allowed: bool) -> Result<Scan, ParseE
 /// A checked domain name inside a buffer: a position, followed lazily.
 ///
 /// Comparison is case-insensitive (RFC 4343) and never copies. The view is only
-/// made by parsing, so following it again cannot fail; the accessors still use
-/// checked reads and stop early rather than panic.
+/// made by parsing (or from a [`NameBuf`], or as a suffix of another view), so
+/// following it again cannot fail: the same bytes were walked with the same
+/// rules, and at most [`MAX_POINTERS`] pointers, which is exactly the budget
+/// [`Labels`] gets. The accessors still use checked reads rather than panic.
 #[derive(Clone, Copy)]
 pub struct Name<'a> {
     buf: &'a [u8],
@@ -160,43 +196,44 @@ impl<'a> Name<'a> {
     }
 
     /// The labels from left to right, root excluded, each without its length octet.
+    /// Yields exactly [`Name::label_count`] labels.
     pub fn labels(&self) -> Labels<'a> {
         Labels {
             buf: self.buf,
             pos: self.start,
             remaining: self.labels,
+            hops: MAX_POINTERS as u8,
         }
+    }
+
+    /// The first label and the name after it, in one walk; `None` for the root.
+    pub fn split_first(&self) -> Option<(&'a [u8], Name<'a>)> {
+        let mut labels = self.labels();
+        let label = labels.next()?;
+        let label_wire = u8::try_from(label.len() + 1).ok()?;
+        Some((
+            label,
+            Name {
+                buf: self.buf,
+                start: labels.pos,
+                wire_len: self.wire_len.checked_sub(label_wire)?,
+                labels: self.labels.checked_sub(1)?,
+            },
+        ))
     }
 
     /// The name without its first `count` labels (the root if `count` is larger).
     pub fn suffix(&self, count: usize) -> Name<'a> {
-        let mut pos = self.start;
-        let mut wire_len = self.wire_len;
-        let mut labels = self.labels;
-        let mut skipped = 0;
-        while skipped < count && labels > 0 {
-            let Some(&len) = self.buf.get(pos) else { break };
-            if len & POINTER_BITS == POINTER_BITS {
-                let Some(&low) = self.buf.get(pos + 1) else {
-                    break;
-                };
-                pos = usize::from(len & !POINTER_BITS) << 8 | usize::from(low);
-                continue;
+        let mut name = *self;
+        for _ in 0..count.min(self.label_count()) {
+            // `split_first` of a view with labels left cannot fail (see the
+            // type's comment); the root is what is left after the last one.
+            match name.split_first() {
+                Some((_, rest)) => name = rest,
+                None => return Name::ROOT,
             }
-            pos += usize::from(len) + 1;
-            wire_len -= len + 1;
-            labels -= 1;
-            skipped += 1;
         }
-        if labels == 0 {
-            return Name::ROOT;
-        }
-        Name {
-            buf: self.buf,
-            start: pos,
-            wire_len,
-            labels,
-        }
+        if name.is_root() { Name::ROOT } else { name }
     }
 
     /// Case-insensitive equality (RFC 4343 §3), label by label.
@@ -321,21 +358,30 @@ impl fmt::Debug for Name<'_> {
 }
 
 /// Iterator over the labels of a name, following compression pointers.
+///
+/// It may follow [`MAX_POINTERS`] pointers in all, the most a checked name
+/// holds, so over a checked name it always reaches the end: every label comes
+/// out, and no name is cut short.
 #[derive(Clone)]
 pub struct Labels<'a> {
     buf: &'a [u8],
     pos: usize,
     remaining: u8,
+    /// Pointers it may still follow.
+    hops: u8,
 }
 
 impl<'a> Labels<'a> {
     /// Labels of a name at `pos` of `buf` that was not checked by this module's
-    /// parser but written by this crate: stops at the root octet or after `max`.
+    /// parser but written by this crate's builder: stops at the root octet or
+    /// after `max` labels. The builder writes at most [`MAX_POINTERS`] pointers
+    /// per name, the budget given here.
     pub(crate) fn raw(buf: &'a [u8], pos: usize, max: usize) -> Labels<'a> {
         Labels {
             buf,
             pos,
             remaining: u8::try_from(max).unwrap_or(u8::MAX),
+            hops: MAX_POINTERS as u8,
         }
     }
 }
@@ -347,26 +393,27 @@ impl<'a> Iterator for Labels<'a> {
         if self.remaining == 0 {
             return None;
         }
-        // At most one pointer per label in a checked name; the bound is belt and braces.
-        for _ in 0..=MAX_LABELS {
+        // Each turn follows a pointer and spends a hop, or returns: at most
+        // MAX_POINTERS + 1 turns, and a checked name never runs out of hops.
+        loop {
             let len = *self.buf.get(self.pos)?;
             if len == 0 {
                 self.remaining = 0;
                 return None;
             }
             if len & POINTER_BITS == POINTER_BITS {
+                self.hops = self.hops.checked_sub(1)?;
                 let low = *self.buf.get(self.pos + 1)?;
                 self.pos = usize::from(len & !POINTER_BITS) << 8 | usize::from(low);
                 continue;
             }
-            let label = self
-                .buf
-                .get(self.pos + 1..self.pos + 1 + usize::from(len))?;
-            self.pos += 1 + usize::from(len);
+            let start = self.pos + 1;
+            let end = start + usize::from(len);
+            let label = self.buf.get(start..end)?;
+            self.pos = end;
             self.remaining -= 1;
             return Some(label);
         }
-        None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -677,6 +724,102 @@ mod tests {
         assert_eq!(name.suffix(3).wire_len(), 5);
         assert!(name.suffix(4).is_root());
         assert!(name.suffix(9).is_root());
+    }
+
+    /// `a.` at 12, then `chain` bare pointers, each to the one before it (the
+    /// first to 12). Returns the message and where the last pointer is.
+    fn pointer_chain(chain: usize) -> (Vec<u8>, usize) {
+        let mut m = msg_with(b"\x01a\x00");
+        let mut previous = HEADER_LEN;
+        for _ in 0..chain {
+            let here = m.len();
+            m.extend_from_slice(&(0xc000 | previous as u16).to_be_bytes());
+            previous = here;
+        }
+        (m, previous)
+    }
+
+    #[test]
+    fn sixteen_pointers_parse_and_a_seventeenth_is_refused() {
+        let (m, last) = pointer_chain(MAX_POINTERS);
+        let (name, next) = Name::parse(&m, last).unwrap();
+        assert_eq!(next, last + 2);
+        assert_eq!(name.to_string(), "a.");
+        assert_eq!(name.labels().count(), 1);
+        let (m, last) = pointer_chain(MAX_POINTERS + 1);
+        assert_eq!(
+            Name::parse(&m, last).unwrap_err(),
+            ParseError::TooManyPointers
+        );
+        // One short of the cap from the same chain is still fine.
+        assert!(Name::parse(&m, last - 2).is_ok());
+    }
+
+    #[test]
+    fn long_chains_are_refused_not_cut_short() {
+        // Before the cap, 129 pointers parsed and `labels()` stopped after 128.
+        let (m, last) = pointer_chain(129);
+        assert_eq!(
+            Name::parse(&m, last).unwrap_err(),
+            ParseError::TooManyPointers
+        );
+    }
+
+    /// A name of 17 labels reached through 16 pointers, one between each two
+    /// labels: `p16.p15. ... .p1.a.` where `pK` is a label and a pointer.
+    #[test]
+    fn every_label_behind_sixteen_pointers_is_seen() {
+        let mut m = msg_with(b"\x01a\x00");
+        let mut previous = HEADER_LEN;
+        for k in 1..=MAX_POINTERS {
+            let here = m.len();
+            let label = format!("p{k}");
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+            m.extend_from_slice(&(0xc000 | previous as u16).to_be_bytes());
+            previous = here;
+        }
+        let (name, _) = Name::parse(&m, previous).unwrap();
+        let text: Vec<String> = (1..=MAX_POINTERS).rev().map(|k| format!("p{k}")).collect();
+        let text = format!("{}.a.", text.join("."));
+        assert_eq!(name.to_string(), text);
+        assert_eq!(name.label_count(), MAX_POINTERS + 1);
+        assert_eq!(name.labels().count(), name.label_count());
+        assert_eq!(name.to_buf(), NameBuf::from_text(&text).unwrap());
+        for n in 0..=name.label_count() {
+            let suffix = name.suffix(n);
+            assert_eq!(suffix.label_count(), name.label_count() - n);
+            assert_eq!(suffix.labels().count(), suffix.label_count());
+            assert!(name.is_at_or_below(&suffix));
+        }
+        let mut rest = name;
+        let mut seen = 0;
+        while let Some((label, tail)) = rest.split_first() {
+            assert_eq!(tail.wire_len(), rest.wire_len() - label.len() - 1);
+            rest = tail;
+            seen += 1;
+        }
+        assert_eq!(seen, MAX_POINTERS + 1);
+        assert!(rest.is_root());
+        // One more pointer in front of it is one too many.
+        let here = m.len();
+        m.push(1);
+        m.push(b'q');
+        m.extend_from_slice(&(0xc000 | previous as u16).to_be_bytes());
+        assert_eq!(
+            Name::parse(&m, here).unwrap_err(),
+            ParseError::TooManyPointers
+        );
+    }
+
+    #[test]
+    fn split_first_of_the_root_is_none() {
+        assert!(Name::ROOT.split_first().is_none());
+        let n = NameBuf::from_text("www.example.").unwrap();
+        let (label, rest) = n.as_name().split_first().unwrap();
+        assert_eq!(label, b"www");
+        assert_eq!(rest.to_string(), "example.");
+        assert_eq!(rest.wire_len(), 9);
     }
 
     #[test]
