@@ -10,6 +10,19 @@ use crate::wire::{BuildError, Class, MessageBuilder, Name, RData, Rcode, Rtype, 
 /// Knot stop at a similar depth; a loop ends here too).
 pub const MAX_CNAME_CHAIN: usize = 8;
 
+/// Most NS targets of one referral whose addresses are looked up for the
+/// additional section. The NS RRset itself is copied whole; only the glue
+/// lookups (a zone search and two RRset reads per target) are bounded, so a
+/// delegation with hundreds of NS records costs no more than one with 13.
+///
+/// BIND stops additional-section processing at the same number since its fix
+/// for CVE-2024-11187 ("Limit additional section processing for large RDATA
+/// sets", 9.18.33 / 9.20.5): `#define DNS_RDATASET_MAXADDITIONAL 13` in
+/// `lib/dns/include/dns/rdataset.h`. Thirteen is also the size of the
+/// largest NS set that matters in practice, the root's, and more glue than
+/// that rarely fits a response anyway.
+pub const MAX_GLUE_TARGETS: usize = 13;
+
 /// What the query path decided, for the header of the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -329,6 +342,11 @@ fn negative(
 /// addresses of name servers inside our data in additional (glue). RFC 9471
 /// §3: glue for name servers below the cut is required, so when it does not
 /// fit the response is marked truncated.
+///
+/// The work is bounded: glue is looked up for the first [`MAX_GLUE_TARGETS`]
+/// targets only, and not at all once the response is truncated or a glue
+/// record did not fit (the additional section is full: a client either asks
+/// again over TCP or makes do with what came).
 fn referral(
     reader: &Reader,
     key: &NameKey,
@@ -341,7 +359,10 @@ fn referral(
         .rrset(key, cut_labels, Rtype::Ns)?
         .ok_or(ReadError::Damaged)?;
     add_rrset(b, Section::Authority, cut, Rtype::Ns, &set)?;
-    for target in set.iter() {
+    for target in set.iter().take(MAX_GLUE_TARGETS) {
+        if b.is_truncated() || b.header().flags.tc() {
+            break;
+        }
         let Ok(target) = Name::from_wire(target) else {
             return Err(AnswerError::Read(ReadError::Damaged));
         };
@@ -350,25 +371,56 @@ fn referral(
             continue;
         }
         let in_domain = target.is_at_or_below(&cut);
-        for rtype in [Rtype::A, Rtype::Aaaa] {
-            let Some(glue) = reader.rrset(&target_key, target_key.labels(), rtype)? else {
-                continue;
-            };
-            for rdata in glue.iter() {
-                match b.raw_record(
-                    Section::Additional,
-                    target,
-                    rtype,
-                    Class::In,
-                    glue.ttl(),
-                    rdata,
-                ) {
-                    Ok(()) => {}
-                    Err(BuildError::NoSpace) if in_domain => b.flags_mut().set_tc(true),
-                    other => add(other)?,
-                }
-            }
+        if add_glue(reader, &target_key, target, in_domain, b)? == Glue::Full {
+            break;
         }
     }
     Ok(())
+}
+
+/// Whether the additional section took all the glue offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Glue {
+    /// Every address record fit (or there were none).
+    Added,
+    /// A record did not fit: the section is full, look up no more.
+    Full,
+}
+
+/// The A and AAAA records of one NS target in the additional section; when
+/// one does not fit, TC if the target is below the cut (RFC 9471 §3), and
+/// nothing after it.
+fn add_glue(
+    reader: &Reader,
+    key: &NameKey,
+    target: Name<'_>,
+    in_domain: bool,
+    b: &mut MessageBuilder<'_>,
+) -> Result<Glue, AnswerError> {
+    for rtype in [Rtype::A, Rtype::Aaaa] {
+        let Some(glue) = reader.rrset(key, key.labels(), rtype)? else {
+            continue;
+        };
+        for rdata in glue.iter() {
+            let written = b.raw_record(
+                Section::Additional,
+                target,
+                rtype,
+                Class::In,
+                glue.ttl(),
+                rdata,
+            );
+            match written {
+                Ok(()) => {}
+                Err(BuildError::NoSpace | BuildError::Truncated) => {
+                    if in_domain {
+                        b.flags_mut().set_tc(true);
+                    }
+                    return Ok(Glue::Full);
+                }
+                Err(e) => return Err(AnswerError::Build(e)),
+            }
+        }
+    }
+    Ok(Glue::Added)
 }

@@ -10,6 +10,11 @@
 //! - A connection is closed when it has been idle (no complete request) for the
 //!   idle timeout, or when a frame has been arriving for longer than that (a slow
 //!   sender, RFC 7766 §6.2.3).
+//! - A frame that cannot hold a request, one shorter than a header (0 to 11
+//!   octets) or a response (QR set), closes the connection once the answers
+//!   before it are sent, as BIND does. Dropping the frame alone, as UDP does,
+//!   would let `00 00` sent every few seconds hold a slot forever, each one
+//!   renewing the idle timeout.
 //! - When every slot is taken, a new connection evicts the one whose last
 //!   complete request is oldest (RFC 7766 §6.2.2 lets a server close idle
 //!   connections under pressure); an attacker holding connections open without
@@ -23,7 +28,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::handler::{Handler, Transport};
-use crate::wire::{Frame, MAX_MESSAGE, frame_prefix, parse_frame};
+use crate::wire::{Frame, Header, MAX_MESSAGE, frame_prefix, parse_frame};
 
 /// One frame: the length prefix and the largest message.
 const FRAME_MAX: usize = 2 + MAX_MESSAGE;
@@ -35,6 +40,33 @@ const READ_CAP: usize = FRAME_MAX;
 const WRITE_CAP: usize = 2 * FRAME_MAX;
 /// Frames answered on one connection per wake-up before the others get a turn.
 const FRAME_BUDGET: usize = 32;
+
+/// Whether a TCP frame can be a request at all: it holds a header and QR is
+/// clear. BIND's `ns__client_request` answers anything else on TCP with
+/// `isc_nm_bad_request`, which closes the connection:
+///
+/// ```text
+/// result = dns_message_peekheader(client->buffer, &id, &flags);
+/// if (result != ISC_R_SUCCESS) {
+///         /*
+///          * There isn't enough header to determine whether
+///          * this was a request or a response.  Drop it.
+///          */
+///         ...
+///         isc_nm_bad_request(handle);
+/// ...
+/// /*
+///  * The client object handles requests, not responses.
+///  * If this is a UDP response, forward it to the dispatcher.
+///  * If it's a TCP response, discard it here.
+///  */
+/// if ((flags & DNS_MESSAGEFLAG_QR) != 0) {
+///         ...
+///         isc_nm_bad_request(handle);
+/// ```
+fn can_be_request(message: &[u8]) -> bool {
+    Header::parse(message).is_ok_and(|h| !h.flags.qr())
+}
 
 /// What the caller must do with a connection after servicing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +95,9 @@ struct Conn {
     writable: bool,
     /// The peer shut down its sending side.
     peer_closed: bool,
+    /// A frame that cannot be a request arrived: read nothing more, close
+    /// once the output before it is sent.
+    closing: bool,
     /// Work is left over because the frame budget ran out.
     again: bool,
 }
@@ -115,6 +150,16 @@ impl Conn {
             let Frame::Complete { message, consumed } = parse_frame(input) else {
                 break;
             };
+            if !can_be_request(message) {
+                log::debug!(
+                    "closing TCP connection from {}: a {}-octet frame that is not a request",
+                    self.peer,
+                    message.len()
+                );
+                self.closing = true;
+                self.rstart = self.rend;
+                break;
+            }
             if *budget == 0 {
                 self.again = true;
                 break;
@@ -289,6 +334,7 @@ impl Slab {
             frame_started: None,
             writable: false,
             peer_closed: false,
+            closing: false,
             again: false,
         });
         Some(index)
@@ -432,7 +478,7 @@ fn drive(
         if conn.flush(write).is_err() {
             return Status::Close;
         }
-        if conn.peer_closed || conn.again || !conn.make_room(write) {
+        if conn.peer_closed || conn.closing || conn.again || !conn.make_room(write) {
             break;
         }
         match conn.fill(read, now) {
@@ -448,7 +494,7 @@ fn drive(
         }
     }
     let output_pending = conn.wstart < conn.wend;
-    if conn.peer_closed && !output_pending && !conn.again {
+    if (conn.peer_closed || conn.closing) && !output_pending && !conn.again {
         return Status::Close;
     }
     if output_pending != conn.writable {
