@@ -6,13 +6,24 @@
 //!   parsed, every record walked and the TSIG fields and signed parts read.
 //! - `build_answer`: a referral-shaped answer built into a stack buffer: the
 //!   question copied, 2 A answers, 2 NS in authority, 2 glue A, OPT.
-//! - `parse_64k_typical`: a full-size (64 KiB) answer of ordinary records
-//!   (A, AAAA, MX, TXT of 1000-odd hosts) compressed as this builder does,
-//!   parsed and every section walked, every owner's labels read: what a large
-//!   message costs when nobody is trying to make it expensive.
-//! - `parse_64k_worst`: the costliest 64 KiB message under the 16-hop rule
-//!   (see [`pointer_chain`]): 10,878 questions of 6 octets whose names each
-//!   follow 16 pointers to 127 labels; parsed and walked the same way.
+//! - `parse_64k_<shape>`: `Message::parse` alone (what every received message
+//!   costs before anything is decided) of 64 KiB messages of six shapes:
+//!   - `typical`: a full-size answer of ordinary records (A, AAAA, MX, TXT
+//!     of hundreds of hosts) compressed as this builder does;
+//!   - `chain16`: the costliest message under the 16-hop rule without the
+//!     memo (see [`pointer_chain`]): 10,878 questions of 6 octets whose names
+//!     each follow 16 pointers to 127 labels; `parse_64k_unremembered_chain16`
+//!     parses it with the memo off, as before;
+//!   - `fresh_labels`: names of 127 one-octet labels, nothing to remember;
+//!   - `hidden_names`: names hidden inside 63-octet labels, each reached by
+//!     a pointer once before it is remembered (see [`hidden_names`]);
+//!   - `empty_records`: the most records a message holds (11 octets each);
+//!   - `rdata_names`: 14-octet NS records, two compressed names each.
+//! - `parse_walk_64k_<shape>`: the same, then every question and record
+//!   visited through the section iterators and every owner's labels read. The
+//!   iterators decode each name again without the memo, and reading every
+//!   label is bounded by the decompressed size (127 labels behind a 2-octet
+//!   pointer), so `chain16` costs here what its 1.4 million labels cost.
 //! - `parse_64k_unbounded_chain`: the costliest message with no hop limit
 //!   (the question names form one chain of backward pointers as long as 14-bit
 //!   offsets allow). Rejected after 16 hops now; before the limit it parsed,
@@ -24,7 +35,7 @@
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use dynzone::wire::{
     BuildError, Class, HEADER_LEN, MAX_LABELS, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf,
     RData, Rtype, Section, Txt, UDP_LIMIT,
@@ -324,11 +335,97 @@ fn parse_and_walk(bytes: &[u8]) -> usize {
     }
 }
 
+/// A message of questions whose names are 127 one-octet labels each, no
+/// pointers: every octet of every name is new, so nothing can be remembered.
+fn fresh_labels() -> Vec<u8> {
+    let mut m = vec![0u8; HEADER_LEN];
+    let mut count = 0u16;
+    while m.len() + 2 * MAX_LABELS + 1 + 4 <= MAX_MESSAGE {
+        for _ in 0..MAX_LABELS {
+            m.extend_from_slice(&[1, b'a']);
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        count += 1;
+    }
+    m[4..6].copy_from_slice(&count.to_be_bytes());
+    m
+}
+
+/// Names hidden inside labels: below the 14-bit limit, questions whose name is
+/// one 63-octet label made of 31 labels `\x01a` and a root, so each of its odd
+/// octets starts a name no earlier walk stepped on; then 6-octet questions
+/// pointing at those hidden names one after another, round robin.
+fn hidden_names() -> Vec<u8> {
+    let mut m = vec![0u8; HEADER_LEN];
+    let mut count = 0u16;
+    let mut hidden = Vec::new();
+    while m.len() + 69 <= MAX_POINTER {
+        m.push(63);
+        let content = m.len();
+        for k in 0..31 {
+            hidden.push(content + 2 * k);
+            m.extend_from_slice(&[1, b'a']);
+        }
+        m.push(0);
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        count += 1;
+    }
+    for target in hidden.iter().cycle() {
+        if m.len() + 6 > MAX_MESSAGE {
+            break;
+        }
+        m.extend_from_slice(&(0xc000 | *target as u16).to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        count += 1;
+    }
+    m[4..6].copy_from_slice(&count.to_be_bytes());
+    m
+}
+
+/// The most records a message holds: 11 octets each (root owner, a private
+/// type, no RDATA), 5,956 of them.
+fn empty_records() -> Vec<u8> {
+    let mut m = vec![0u8; HEADER_LEN];
+    let mut count = 0u16;
+    while m.len() + 11 <= MAX_MESSAGE {
+        m.extend_from_slice(&[0, 0xff, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        count += 1;
+    }
+    m[6..8].copy_from_slice(&count.to_be_bytes());
+    m
+}
+
+/// Names in RDATA as well as owners: after a question `example.com NS`,
+/// 14-octet NS records whose owner and target are pointers, 4,680 of them.
+fn rdata_names() -> Vec<u8> {
+    let mut m = vec![0u8; HEADER_LEN];
+    m.extend_from_slice(b"\x07example\x03com\x00\x00\x02\x00\x01");
+    let mut count = 0u16;
+    while m.len() + 14 <= MAX_MESSAGE {
+        m.extend_from_slice(&[0xc0, 12, 0, 2, 0, 1, 0, 0, 0x0e, 0x10, 0, 2, 0xc0, 12]);
+        count += 1;
+    }
+    m[4..6].copy_from_slice(&1u16.to_be_bytes());
+    m[6..8].copy_from_slice(&count.to_be_bytes());
+    m
+}
+
+/// The 64 KiB shapes, by name.
+fn shapes() -> [(&'static str, Vec<u8>); 6] {
+    [
+        ("typical", typical_64k()),
+        ("chain16", pointer_chain(MAX_LABELS, 16)),
+        ("fresh_labels", fresh_labels()),
+        ("hidden_names", hidden_names()),
+        ("empty_records", empty_records()),
+        ("rdata_names", rdata_names()),
+    ]
+}
+
 fn parse_64k(c: &mut Criterion) {
-    let typical = typical_64k();
-    let worst = pointer_chain(MAX_LABELS, 16);
+    let shapes = shapes();
     let unbounded = pointer_chain(MAX_LABELS, usize::MAX);
-    for (what, bytes) in [("typical", &typical), ("worst", &worst)] {
+    for (what, bytes) in &shapes {
         let msg = Message::parse(bytes).unwrap_or_else(|e| panic!("{what} parses: {e}"));
         let names = msg.header().count(Section::Question) as usize
             + Section::RECORDS
@@ -349,8 +446,19 @@ fn parse_64k(c: &mut Criterion) {
             Err(e) => format!("rejected: {e}"),
         }
     );
-    c.bench_function("parse_64k_typical", |b| b.iter(|| parse_and_walk(&typical)));
-    c.bench_function("parse_64k_worst", |b| b.iter(|| parse_and_walk(&worst)));
+    for (what, bytes) in &shapes {
+        c.bench_function(&format!("parse_64k_{what}"), |b| {
+            b.iter(|| Message::parse(black_box(bytes)).map(|m| m.header()))
+        });
+    }
+    for (what, bytes) in &shapes {
+        c.bench_function(&format!("parse_walk_64k_{what}"), |b| {
+            b.iter(|| parse_and_walk(bytes))
+        });
+    }
+    c.bench_function("parse_64k_unremembered_chain16", |b| {
+        b.iter(|| Message::parse_unremembered(black_box(&shapes[1].1)).map(|m| m.header()))
+    });
     let mut group = c.benchmark_group("slow");
     group.sample_size(10);
     group.bench_function("parse_64k_unbounded_chain", |b| {
@@ -366,4 +474,34 @@ criterion_group!(
     build_answer,
     parse_64k
 );
-criterion_main!(benches);
+
+/// `WIRE_PARSE_COUNT=<shape>:<n>[:unremembered]` parses that 64 KiB shape `n`
+/// times and exits, without criterion: `benches/parse_instructions.sh` runs
+/// this under callgrind to count instructions per message, which unlike time
+/// does not vary from run to run.
+fn main() {
+    if let Ok(spec) = std::env::var("WIRE_PARSE_COUNT") {
+        let mut parts = spec.split(':');
+        let shape = parts.next().unwrap_or("");
+        let n: u64 = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("WIRE_PARSE_COUNT=<shape>:<n>");
+        let unremembered = parts.next() == Some("unremembered");
+        let (_, bytes) = shapes()
+            .into_iter()
+            .find(|(name, _)| *name == shape)
+            .unwrap_or_else(|| panic!("no shape {shape}"));
+        for _ in 0..n {
+            let parsed = if unremembered {
+                Message::parse_unremembered(black_box(&bytes))
+            } else {
+                Message::parse(black_box(&bytes))
+            };
+            black_box(parsed.map(|m| m.header()).expect("the shape parses"));
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -2,6 +2,7 @@
 
 use super::error::ParseError;
 use super::header::{Header, Section};
+use super::memo;
 use super::name::{HEADER_LEN, Name};
 use super::rdata::{OptData, RData, TsigData};
 use super::reader::Reader;
@@ -208,8 +209,26 @@ impl PartialEq for Message<'_> {
 impl<'a> Message<'a> {
     /// Checks a whole message: header, every name, every record and its RDATA,
     /// the OPT and TSIG placement rules, and that no byte is left over.
+    ///
+    /// The cost is linear in the length: while it runs, every name position
+    /// walked is remembered, and a pointer to one ends the next walk at once
+    /// (`super::memo`).
     pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
         let header = Header::parse(buf)?;
+        let _memo = memo::begin(buf);
+        Message::check(buf, header)
+    }
+
+    /// [`Message::parse`] without remembering names: every pointer is walked to
+    /// the end, as before issue 9. The result must always be the same; tests
+    /// and fuzz targets compare the two.
+    #[doc(hidden)]
+    pub fn parse_unremembered(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        let header = Header::parse(buf)?;
+        Message::check(buf, header)
+    }
+
+    fn check(buf: &'a [u8], header: Header) -> Result<Message<'a>, ParseError> {
         let mut section_start = [HEADER_LEN; 4];
         let mut pos = HEADER_LEN;
         for _ in 0..header.count(Section::Question) {

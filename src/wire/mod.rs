@@ -29,6 +29,7 @@
 mod builder;
 mod error;
 mod header;
+mod memo;
 mod message;
 mod name;
 mod rdata;

@@ -4,6 +4,7 @@
 use core::fmt;
 
 use super::error::ParseError;
+use super::memo::{self, Memo, Rest};
 
 /// Longest name in wire form, root label included (RFC 1035 §2.3.4).
 pub const MAX_NAME_LEN: usize = 255;
@@ -57,44 +58,94 @@ struct Scan {
 /// ends, so the positions visited strictly decrease and loops are impossible.
 /// Beside it, the bound on the work: at most [`MAX_POINTERS`] pointers, and the
 /// 255-octet length allows at most [`MAX_LABELS`] labels, so the loop runs at
-/// most 144 times whatever the bytes.
+/// most 144 times whatever the bytes. During a [`super::Message::parse`], what
+/// was found behind a pointer is remembered, so that no position reached
+/// through a pointer is walked twice (see `super::memo`), and a whole message
+/// costs a bounded number of steps per octet.
 fn scan(buf: &[u8], start: usize, pointers_allowed: bool) -> Result<Scan, ParseError> {
-    let mut pos = start;
-    let mut limit = start;
-    let mut next = None;
-    let mut wire_len = 1usize;
-    let mut labels = 0u8;
-    let mut pointers = 0usize;
+    let mut walk = Walk::new(start);
     loop {
-        let len = *buf.get(pos).ok_or(ParseError::ShortInput)?;
-        match len & POINTER_BITS {
-            0x00 if len == 0 => {
-                return Ok(Scan {
-                    next: next.unwrap_or(pos + 1),
-                    wire_len: wire_len as u8,
-                    labels,
+        match walk.step(buf, pointers_allowed)? {
+            Step::Root => return Ok(walk.scan()),
+            Step::Label => {}
+            // The first pointer: from here on, use the memo if a parse is on.
+            Step::Pointer(target) => {
+                return memo::with(buf, |memo| match memo {
+                    Some(memo) => walk.finish_remembering(buf, start, target, memo),
+                    None => walk.finish(buf, target),
                 });
             }
+        }
+    }
+}
+
+/// What one step of a walk met.
+enum Step {
+    Root,
+    Label,
+    /// A checked pointer, not followed yet.
+    Pointer(usize),
+}
+
+/// The state of a walk over one name.
+#[derive(Clone, Copy)]
+struct Walk {
+    pos: usize,
+    /// Every pointer must lead strictly below this: the start of the run.
+    limit: usize,
+    next: Option<usize>,
+    wire_len: usize,
+    labels: u8,
+    pointers: usize,
+}
+
+impl Walk {
+    fn new(start: usize) -> Walk {
+        Walk {
+            pos: start,
+            limit: start,
+            next: None,
+            wire_len: 1,
+            labels: 0,
+            pointers: 0,
+        }
+    }
+
+    fn scan(&self) -> Scan {
+        Scan {
+            next: self.next.unwrap_or(self.pos + 1),
+            wire_len: self.wire_len as u8,
+            labels: self.labels,
+        }
+    }
+
+    /// Checks what is at `pos`; moves past a label, stops at a pointer (which
+    /// [`Walk::follow`] takes) or the root.
+    fn step(&mut self, buf: &[u8], pointers_allowed: bool) -> Result<Step, ParseError> {
+        let len = *buf.get(self.pos).ok_or(ParseError::ShortInput)?;
+        match len & POINTER_BITS {
+            0x00 if len == 0 => Ok(Step::Root),
             0x00 => {
                 let len = usize::from(len);
-                wire_len += len + 1;
-                if wire_len > MAX_NAME_LEN {
+                self.wire_len += len + 1;
+                if self.wire_len > MAX_NAME_LEN {
                     return Err(ParseError::NameTooLong);
                 }
-                if buf.len() <= pos + len {
+                if buf.len() <= self.pos + len {
                     return Err(ParseError::ShortInput);
                 }
-                pos += len + 1;
-                labels += 1;
+                self.pos += len + 1;
+                self.labels += 1;
+                Ok(Step::Label)
             }
             POINTER_BITS => {
                 if !pointers_allowed {
                     return Err(ParseError::BadRdata);
                 }
-                let low = *buf.get(pos + 1).ok_or(ParseError::ShortInput)?;
+                let low = *buf.get(self.pos + 1).ok_or(ParseError::ShortInput)?;
                 let target = usize::from(len & !POINTER_BITS) << 8 | usize::from(low);
-                if next.is_none() {
-                    next = Some(pos + 2);
+                if self.next.is_none() {
+                    self.next = Some(self.pos + 2);
                 }
                 if target < HEADER_LEN {
                     return Err(ParseError::PointerIntoHeader);
@@ -102,17 +153,118 @@ fn scan(buf: &[u8], start: usize, pointers_allowed: bool) -> Result<Scan, ParseE
                 if target >= buf.len() {
                     return Err(ParseError::PointerPastEnd);
                 }
-                if target >= limit {
+                if target >= self.limit {
                     return Err(ParseError::ForwardPointer);
                 }
-                pointers += 1;
-                if pointers > MAX_POINTERS {
+                if self.pointers + 1 > MAX_POINTERS {
                     return Err(ParseError::TooManyPointers);
                 }
-                limit = target;
-                pos = target;
+                Ok(Step::Pointer(target))
             }
-            _ => return Err(ParseError::ReservedLabelType),
+            _ => Err(ParseError::ReservedLabelType),
+        }
+    }
+
+    fn follow(&mut self, target: usize) {
+        self.pointers += 1;
+        self.limit = target;
+        self.pos = target;
+    }
+
+    /// Follows the checked pointer to `target` and walks to the end, plainly.
+    fn finish(mut self, buf: &[u8], target: usize) -> Result<Scan, ParseError> {
+        self.follow(target);
+        self.finish_plain(buf)
+    }
+
+    /// Follows the checked pointer to `target` and walks to the end, taking
+    /// the rest of the name from the memo as soon as it has it; then writes
+    /// down every position walked from `target` on.
+    fn finish_remembering(
+        mut self,
+        buf: &[u8],
+        start: usize,
+        target: usize,
+        memo: Memo<'_>,
+    ) -> Result<Scan, ParseError> {
+        self.follow(target);
+        // Most pointers lead to a name already walked: take its rest at once.
+        if let Some(rest) = memo.get(target) {
+            return self.take(buf, start, rest);
+        }
+        // The positions walked, to write down afterwards: at most the 127
+        // labels and 16 pointers of a name, and its root.
+        let mut trail = [0u16; MAX_LABELS + MAX_POINTERS + 1];
+        let mut walked = 0;
+        let rest = loop {
+            if let Some(rest) = memo.get(self.pos) {
+                // Behind a pointer, or inside a run: the rest holds if its
+                // first pointer leads below this run's start.
+                if usize::from(rest.first_target) < self.limit {
+                    break rest;
+                }
+            }
+            let at = self.pos;
+            let step = self.step(buf, true)?;
+            if let Some(slot) = trail.get_mut(walked) {
+                *slot = at as u16;
+                walked += 1;
+            }
+            match step {
+                Step::Root => {
+                    break Rest {
+                        wire_len: 1,
+                        labels: 0,
+                        pointers: 0,
+                        first_target: 0,
+                    };
+                }
+                Step::Label => {}
+                Step::Pointer(target) => self.follow(target),
+            }
+        };
+        let scan = self.take(buf, start, rest)?;
+        // Backwards over the trail, the rest grows from what was found.
+        let mut behind = rest;
+        for &at in trail.get(..walked).unwrap_or(&[]).iter().rev() {
+            let at = usize::from(at);
+            let Some(&len) = buf.get(at) else { break };
+            if len & POINTER_BITS == POINTER_BITS {
+                let low = buf.get(at + 1).copied().unwrap_or(0);
+                behind.pointers = behind.pointers.saturating_add(1);
+                behind.first_target = u16::from(len & !POINTER_BITS) << 8 | u16::from(low);
+            } else if len != 0 {
+                behind.wire_len = behind.wire_len.saturating_add(len + 1);
+                behind.labels = behind.labels.saturating_add(1);
+            }
+            memo.set(at, behind);
+        }
+        Ok(scan)
+    }
+
+    /// The name made of what was walked and a remembered rest. A rest that
+    /// would break a limit sends the name to a plain walk from `start`, so the
+    /// error is the one a plain walk finds.
+    fn take(&self, buf: &[u8], start: usize, rest: Rest) -> Result<Scan, ParseError> {
+        let wire_len = self.wire_len - 1 + usize::from(rest.wire_len);
+        if wire_len > MAX_NAME_LEN || self.pointers + usize::from(rest.pointers) > MAX_POINTERS {
+            return Walk::new(start).finish_plain(buf);
+        }
+        Ok(Scan {
+            next: self.next.unwrap_or(self.pos + 1),
+            wire_len: wire_len as u8,
+            labels: self.labels + rest.labels,
+        })
+    }
+
+    /// A whole plain walk (no memo).
+    fn finish_plain(mut self, buf: &[u8]) -> Result<Scan, ParseError> {
+        loop {
+            match self.step(buf, true)? {
+                Step::Root => return Ok(self.scan()),
+                Step::Label => {}
+                Step::Pointer(target) => self.follow(target),
+            }
         }
     }
 }
@@ -555,6 +707,128 @@ impl fmt::Debug for NameBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Buffers of names pointing at each other: labels of 1, 2 or 63 octets,
+    /// pointers mostly to recent label starts (chains that reach 16 pointers
+    /// and 255 octets), sometimes anywhere, and roots. With `chains`, mostly
+    /// pointers to the pointer before.
+    fn soup(seed: u64, chains: bool) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut m = vec![0u8; HEADER_LEN];
+        let mut starts = vec![];
+        for _ in 0..400 {
+            let r = next();
+            match r % 16 {
+                _ if chains && r % 16 < 13 && !starts.is_empty() => {
+                    let target = starts[starts.len() - 1];
+                    starts.push(m.len());
+                    m.extend_from_slice(&(0xc000 | target as u16).to_be_bytes());
+                }
+                0..=5 => {
+                    starts.push(m.len());
+                    let len = [1, 2, 63][(r >> 8) as usize % 3];
+                    m.push(len as u8);
+                    m.extend(core::iter::repeat_n(b'x', len));
+                }
+                6..=12 if !starts.is_empty() => {
+                    let back = (r >> 8) as usize % starts.len().min(3);
+                    let target = starts[starts.len() - 1 - back];
+                    starts.push(m.len());
+                    m.extend_from_slice(&(0xc000 | target as u16).to_be_bytes());
+                }
+                13 if m.len() > HEADER_LEN => {
+                    let target = HEADER_LEN + (r >> 8) as usize % (m.len() - HEADER_LEN);
+                    m.extend_from_slice(&(0xc000 | target as u16).to_be_bytes());
+                }
+                _ => {
+                    starts.push(m.len());
+                    m.push(0);
+                }
+            }
+        }
+        m
+    }
+
+    /// What a walk without the memo finds from `pos`.
+    fn plain_rest(buf: &[u8], pos: usize) -> Option<Rest> {
+        let mut walk = Walk::new(pos);
+        let mut first_target = 0;
+        loop {
+            match walk.step(buf, true).ok()? {
+                Step::Root => break,
+                Step::Label => {}
+                Step::Pointer(target) => {
+                    if first_target == 0 {
+                        first_target = target as u16;
+                    }
+                    walk.follow(target);
+                }
+            }
+        }
+        Some(Rest {
+            wire_len: walk.wire_len as u8,
+            labels: walk.labels,
+            pointers: walk.pointers as u8,
+            first_target,
+        })
+    }
+
+    fn plain_scan(buf: &[u8], pos: usize) -> Result<(usize, u8, u8), ParseError> {
+        let s = Walk::new(pos).finish_plain(buf)?;
+        Ok((s.next, s.wire_len, s.labels))
+    }
+
+    #[test]
+    fn every_remembered_rest_is_what_a_plain_walk_finds() {
+        let mut hits = 0;
+        let mut limits = 0;
+        for seed in 1..300u64 {
+            let buf = soup(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), seed % 3 == 0);
+            // Forwards, as a parse goes: later names find earlier ones. Then
+            // backwards, so the entry a walk writes for a position inside its
+            // name is the last one written there, and is checked below.
+            let forwards = seed % 2 == 0;
+            let _active = memo::begin(&buf);
+            let starts: Vec<usize> = if forwards {
+                (HEADER_LEN..buf.len()).collect()
+            } else {
+                (HEADER_LEN..buf.len()).rev().collect()
+            };
+            for pos in starts {
+                let remembered = scan(&buf, pos, true).map(|s| (s.next, s.wire_len, s.labels));
+                let plain = plain_scan(&buf, pos);
+                assert_eq!(remembered, plain, "seed {seed}, name at {pos}");
+                if matches!(
+                    plain,
+                    Err(ParseError::NameTooLong | ParseError::TooManyPointers)
+                ) {
+                    limits += 1;
+                }
+            }
+            memo::with(&buf, |m| {
+                let m = m.expect("parse active");
+                for pos in 0..buf.len() {
+                    if let Some(rest) = m.get(pos) {
+                        hits += 1;
+                        assert_eq!(
+                            Some(rest),
+                            plain_rest(&buf, pos),
+                            "seed {seed}, entry {pos}"
+                        );
+                    }
+                }
+            });
+        }
+        // The buffers reach both limits, and the memo holds many entries.
+        assert!(limits > 200, "{limits} names at a limit");
+        assert!(hits > 10_000, "{hits} entries");
+    }
 
     fn msg_with(name_bytes: &[u8]) -> Vec<u8> {
         let mut m = vec![0u8; HEADER_LEN];
