@@ -24,7 +24,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dynzone::handler::{Auth, Config, Handler, Transport};
+use dynzone::handler::{Auth, Config, Handler, Origin, Ticket, Transport};
 use dynzone::store::{Store, WriteBatch};
 use dynzone::tsig::{Algorithm, Key, KeySet};
 use dynzone::wire::{Class, MessageBuilder, NameBuf, Opcode, RData, Rcode, Rtype, Section};
@@ -155,8 +155,14 @@ fn update(c: &mut Criterion) {
     );
     let mut run = |out: &mut [u8]| {
         let mut batch = WriteBatch::new(&store);
-        let reply = handler.handle_in(&mut batch, 0, peer, Transport::Tcp, &request, out);
-        batch.abort();
+        let reply = handler.handle_in(
+            &mut batch,
+            Ticket::default(),
+            Origin::new(0, peer, Transport::Tcp),
+            &request,
+            out,
+        );
+        handler.abort(batch);
         reply
     };
     let reply = run(&mut out).expect("answered");

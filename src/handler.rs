@@ -10,8 +10,8 @@ use crate::store::{Reader, Replay, Store, StoreError, WriteBatch};
 use crate::tsig::{self, KeySet, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
-    BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Opcode, Rcode, Rtype, Section,
-    UDP_LIMIT,
+    BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, Opcode, Rcode,
+    Rtype, Section, UDP_LIMIT,
 };
 use crate::zone::Limits;
 
@@ -67,10 +67,180 @@ pub struct Reply {
     /// Length of the response.
     pub len: usize,
     /// The response reports an UPDATE held in the batch: it may leave only
-    /// after [`WriteBatch::commit`] returned `Ok`, and must be dropped if the
-    /// commit failed (RFC 2136 §3.5: "the response is not sent until ... the
-    /// update has been committed to stable storage").
+    /// after [`Handler::settle`] said the batch is durable (RFC 2136 §3.5:
+    /// "the response is not sent until ... the update has been committed to
+    /// stable storage").
     pub held: bool,
+}
+
+/// Where, when and how a request arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// Seconds since the Unix epoch (for TSIG).
+    pub now: u64,
+    /// Who sent the request.
+    pub peer: SocketAddr,
+    /// How it came.
+    pub transport: Transport,
+}
+
+impl Origin {
+    /// A request from `peer` over `transport`, received at `now`.
+    pub fn new(now: u64, peer: SocketAddr, transport: Transport) -> Origin {
+        Origin {
+            now,
+            peer,
+            transport,
+        }
+    }
+}
+
+/// Where the I/O layer keeps a request and its answer: opaque to the core,
+/// handed back by [`Settled::servfail`] so that the I/O layer can find the
+/// bytes to rewrite. UDP: the datagram's slot and the answer's slot; TCP:
+/// offsets in the connection's buffers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ticket {
+    /// Where the request is.
+    pub request: usize,
+    /// Where the answer is.
+    pub answer: usize,
+}
+
+/// An answer held until its batch is settled.
+#[derive(Debug, Clone, Copy)]
+pub struct Held {
+    /// What the I/O layer said about where the request and answer are.
+    pub ticket: Ticket,
+    /// Length of the answer written (a SERVFAIL for the same request has the
+    /// same length: same question, OPT and TSIG).
+    pub len: usize,
+    origin: Origin,
+}
+
+/// Most answers one batch holds: a UDP receive batch or the frames of one TCP
+/// wake-up (32 each), with room to spare. An UPDATE that finds the book full
+/// is answered SERVFAIL and changes nothing.
+pub const HELD_MAX: usize = 64;
+
+/// The core's bookkeeping of one batch (group commit, DESIGN.md "Storage
+/// schema"): which answers wait for the commit, for which requests, and which
+/// zones moved to which serial. Allocated once per handler.
+struct Book {
+    held: [Option<Held>; HELD_MAX],
+    count: usize,
+    /// Zones an UPDATE of this batch changed, each with its newest serial.
+    zones: [(NameBuf, u32); HELD_MAX],
+    zone_count: usize,
+    /// [`Handler::settle`] read the batch; the next request starts a new one.
+    settled: bool,
+}
+
+impl Book {
+    fn new() -> Book {
+        Book {
+            held: [None; HELD_MAX],
+            count: 0,
+            zones: [(NameBuf::root(), 0); HELD_MAX],
+            zone_count: 0,
+            settled: false,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.count = 0;
+        self.zone_count = 0;
+        self.settled = false;
+    }
+
+    fn is_full(&self) -> bool {
+        self.count >= HELD_MAX
+    }
+
+    fn hold(&mut self, held: Held) {
+        if let Some(slot) = self.held.get_mut(self.count) {
+            *slot = Some(held);
+            self.count += 1;
+        }
+    }
+
+    /// Notes that `zone` is at `serial` once the batch commits.
+    fn changed(&mut self, zone: Name<'_>, serial: u32) {
+        let known = self.zones.get_mut(..self.zone_count).unwrap_or_default();
+        if let Some(entry) = known.iter_mut().find(|(z, _)| z.as_name() == zone) {
+            entry.1 = serial;
+        } else if let Some(slot) = self.zones.get_mut(self.zone_count) {
+            *slot = (zone.to_canonical(), serial);
+            self.zone_count += 1;
+        }
+    }
+
+    fn held(&self) -> impl Iterator<Item = Held> + '_ {
+        self.held
+            .get(..self.count)
+            .unwrap_or_default()
+            .iter()
+            .flatten()
+            .copied()
+    }
+}
+
+/// What [`Handler::settle`] decided for the batch it was given.
+pub struct Settled<'h> {
+    handler: &'h Handler,
+    committed: bool,
+}
+
+impl Settled<'_> {
+    /// Whether the batch is durable: every held answer may leave as written.
+    pub fn committed(&self) -> bool {
+        self.committed
+    }
+
+    /// The held answers that must be rewritten with [`Settled::rewrite`]
+    /// before anything is sent: all of them when the commit failed, none
+    /// otherwise.
+    pub fn servfail(&self) -> impl Iterator<Item = Held> + '_ {
+        self.handler.book.held().filter(|_| !self.committed)
+    }
+
+    /// The zones whose new serial is now durable (where NOTIFY starts).
+    pub fn durable_zones(&self) -> impl Iterator<Item = (Name<'_>, u32)> + '_ {
+        let book = &self.handler.book;
+        book.zones
+            .get(..book.zone_count)
+            .unwrap_or_default()
+            .iter()
+            .filter(|_| self.committed)
+            .map(|(zone, serial)| (zone.as_name(), *serial))
+    }
+
+    /// Writes into `response` the SERVFAIL that replaces `held`, whose
+    /// request is `request`: signed when the request was validly signed, so
+    /// that nothing unapplied is ever acknowledged (RFC 2136 §3.8 leaves
+    /// SERVFAIL for "some internal error"). `None`: drop the answer.
+    pub fn rewrite(&self, held: &Held, request: &[u8], response: &mut [u8]) -> Option<usize> {
+        let Origin {
+            now,
+            peer,
+            transport,
+        } = held.origin;
+        self.handler
+            .servfail(now, peer, transport, request, response)
+    }
+}
+
+/// What the core decided for one parsed request; the reply is written from
+/// it in one place ([`Handler::handle_in`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    /// A QUERY, answered in full from the store.
+    Answered,
+    /// Only the question (an UPDATE's zone section) and this RCODE.
+    QuestionOnly(Rcode),
+    /// An UPDATE that went into the batch: question only, held until the
+    /// batch settles. The zone's new serial when records changed.
+    Held(Rcode, Option<u32>),
 }
 
 /// The request handler of one worker.
@@ -80,6 +250,7 @@ pub struct Handler {
     config: Config,
     auth: Arc<Auth>,
     updater: Updater,
+    book: Box<Book>,
 }
 
 impl Handler {
@@ -91,6 +262,7 @@ impl Handler {
             config,
             auth: Arc::new(Auth::default()),
             updater: Updater::new(),
+            book: Box::new(Book::new()),
         })
     }
 
@@ -135,14 +307,53 @@ impl Handler {
             Some(store) => WriteBatch::new(store),
             None => WriteBatch::none(),
         };
-        let reply = self.handle_in(&mut batch, now, peer, transport, request, response)?;
-        if reply.held
-            && let Err(e) = batch.commit()
-        {
-            log::error!("committing an update from {peer} failed, nothing applied: {e:?}");
-            return self.servfail(now, peer, transport, request, response);
+        let origin = Origin {
+            now,
+            peer,
+            transport,
+        };
+        let reply = self.handle_in(&mut batch, Ticket::default(), origin, request, response)?;
+        let settled = self.settle(batch);
+        match settled.servfail().next() {
+            Some(held) => settled.rewrite(&held, request, response),
+            None => Some(reply.len),
         }
-        Some(reply.len)
+    }
+
+    /// Ends a batch: commits it when it holds answers (one `fsync` for all its
+    /// UPDATEs), and says what each held answer becomes. The I/O layer calls
+    /// it once its batch is over (a UDP receive batch, the frames of one TCP
+    /// wake-up), before it sends any answer of the batch.
+    pub fn settle(&mut self, mut batch: WriteBatch<'_>) -> Settled<'_> {
+        let committed = if self.book.count == 0 {
+            // Nothing waits: nothing to make durable (a batch of queries, or
+            // UPDATEs refused before they reached the store).
+            batch.abort();
+            true
+        } else {
+            match batch.commit() {
+                Ok(()) => true,
+                Err(e) => {
+                    log::error!(
+                        "committing a batch of {} updates failed, nothing applied: {e:?}",
+                        self.book.count
+                    );
+                    false
+                }
+            }
+        };
+        self.book.settled = true;
+        Settled {
+            handler: self,
+            committed,
+        }
+    }
+
+    /// Ends a batch without committing it: nothing of it is applied, and its
+    /// held answers must not be sent.
+    pub fn abort(&mut self, mut batch: WriteBatch<'_>) {
+        batch.abort();
+        self.book.clear();
     }
 
     /// SERVFAIL for `request`, signed when it was validly signed: the answer
@@ -150,7 +361,7 @@ impl Handler {
     /// SERVFAIL for "some internal error"), so that nothing unapplied is ever
     /// acknowledged.
     pub fn servfail(
-        &mut self,
+        &self,
         now: u64,
         peer: SocketAddr,
         transport: Transport,
@@ -159,274 +370,326 @@ impl Handler {
     ) -> Option<usize> {
         log::debug!("answering SERVFAIL to {peer}");
         let msg = Message::parse(request).ok()?;
-        let out = self.out(msg.edns(), transport, now);
-        let auth: &Auth = &self.auth;
-        let tsig = match verify(auth, &self.config, &msg, now) {
+        let tsig = match verify(&self.auth, &self.config, &msg, now) {
             Verification::Valid(signer) => Some(signer.responder),
             _ => None,
         };
-        reply_with_question(&msg, Rcode::ServFail, &out, tsig.as_ref(), response)
-    }
-
-    /// How the response to a request with `edns`, received over `transport`,
-    /// is written.
-    fn out(&self, edns: Option<Edns<'_>>, transport: Transport, now: u64) -> Out {
-        Out {
-            edns: edns.is_some(),
-            limit: self.limit(transport, edns),
-            config: self.config,
-            now,
-        }
-    }
-
-    /// The size limit of a response (RFC 6891 §6.2.5: a payload size below
-    /// 512 is treated as 512; our own cap applies above).
-    fn limit(&self, transport: Transport, edns: Option<Edns<'_>>) -> usize {
-        match transport {
-            Transport::Tcp => MAX_MESSAGE,
-            Transport::Udp => match edns {
-                Some(e) => usize::from(
-                    e.udp_payload
-                        .clamp(512, self.config.max_udp_payload.max(512)),
-                ),
-                None => UDP_LIMIT,
-            },
-        }
+        writer(&self.config, &msg, transport, now, tsig).question_only(
+            &msg,
+            Rcode::ServFail,
+            response,
+        )
     }
 
     /// Like [`Handler::handle`], but an UPDATE joins `batch` (group commit,
-    /// DESIGN.md "Storage schema"): the caller commits the batch once for all
-    /// the updates of a wake-up, and sends their answers only after that.
+    /// DESIGN.md "Storage schema"), and its answer is held: the I/O layer
+    /// hands the batch to [`Handler::settle`] once for all the requests of a
+    /// wake-up, and sends the answers only after that. `ticket` says where
+    /// the I/O layer keeps this request and its answer.
+    ///
+    /// The one exit of the request path: every reply is written here, from
+    /// what `dispatch` decided.
     pub fn handle_in(
         &mut self,
         batch: &mut WriteBatch<'_>,
-        now: u64,
-        peer: SocketAddr,
-        transport: Transport,
+        ticket: Ticket,
+        origin: Origin,
         request: &[u8],
         response: &mut [u8],
     ) -> Option<Reply> {
+        let Origin {
+            now,
+            peer,
+            transport,
+        } = origin;
+        if self.book.settled {
+            self.book.clear();
+        }
+        // RFC 1035 §4.1.1: shorter than a header, or a response: dropped.
         let header = Header::parse(request).ok()?;
         if header.flags.qr() {
             return None;
         }
-        let msg = match Message::parse(request) {
-            Ok(msg) => msg,
+        let (len, disposition) = match Message::parse(request) {
+            Ok(msg) => {
+                let auth: &Auth = &self.auth;
+                let (writer, disposition) = dispatch(
+                    auth,
+                    &self.config,
+                    &mut self.updater,
+                    self.book.is_full(),
+                    batch,
+                    now,
+                    peer,
+                    transport,
+                    &msg,
+                );
+                let len = match disposition {
+                    Disposition::Answered => answer(&mut self.reader, &msg, &writer, response)
+                        .or_else(|e| {
+                            log::error!("answering a query failed: {e:?}");
+                            // RFC 1035 §4.1.1: SERVFAIL, "unable to process
+                            // this query due to a problem with the name server".
+                            writer
+                                .question_only(&msg, Rcode::ServFail, response)
+                                .ok_or(e)
+                        })
+                        .ok(),
+                    Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => {
+                        writer.question_only(&msg, rcode, response)
+                    }
+                };
+                if let Disposition::Held(_, Some(serial)) = disposition
+                    && let Some(zone) = msg.zone().next()
+                {
+                    self.book.changed(zone.name, serial);
+                }
+                (len?, disposition)
+            }
             // RFC 1035 §4.1.1 / RFC 6891 §7 / RFC 8945 §5.1: a malformed
             // request (a TSIG that is not last, two TSIGs, TSIG RDATA cut
             // short) gets FORMERR with the header echoed, unsigned.
             Err(e) => {
-                let len = error_reply(&header, e.rcode()?, response)?;
-                return Some(Reply { len, held: false });
+                let rcode = e.rcode()?;
+                (
+                    error_reply(&header, rcode, response)?,
+                    Disposition::QuestionOnly(rcode),
+                )
             }
         };
-        let edns = msg.edns();
-        let out = self.out(edns, transport, now);
-        // RFC 8945 §5.2: the signature is checked before anything else is
-        // done with the request.
-        let auth: &Auth = &self.auth;
-        let signer = match verify(auth, &self.config, &msg, now) {
-            Verification::Unsigned => None,
-            Verification::Valid(signer) => Some(signer),
-            Verification::Failed(failure) => {
-                log::warn!(
-                    "TSIG check failed for a request from {peer}: {} (key {})",
-                    failure.reason,
-                    msg.tsig()
-                        .map(|t| t.key_name)
-                        .unwrap_or(crate::wire::Name::ROOT)
-                );
-                let len = reply_with_question(
-                    &msg,
-                    failure.rcode,
-                    &out,
-                    failure.reply.as_ref(),
-                    response,
-                )?;
-                return Some(Reply { len, held: false });
-            }
-        };
-        let mut tsig = signer.map(|s| s.responder);
-        let result = if edns.is_some_and(|e| e.version > 0) {
-            // RFC 6891 §6.1.3: a version we do not implement gets BADVERS, with
-            // an OPT of the highest version we do implement (0).
-            Err(Rcode::BadVers)
-        } else {
-            match header.flags.opcode() {
-                Opcode::Query => {
-                    return Self::answer(&mut self.reader, &msg, &out, tsig.as_ref(), response)
-                        .or_else(|e| {
-                            log::error!("answering a query failed: {e:?}");
-                            // RFC 1035 §4.1.1: SERVFAIL, "unable to process this
-                            // query due to a problem with the name server".
-                            reply_with_question(
-                                &msg,
-                                Rcode::ServFail,
-                                &out,
-                                tsig.as_ref(),
-                                response,
-                            )
-                            .ok_or(())
-                        })
-                        .ok()
-                        .map(|len| Reply { len, held: false });
-                }
-                Opcode::Update => {
-                    let rules = Rules {
-                        policy: &auth.policy,
-                        limits: self.config.limits,
-                        max_window: u64::from(self.config.tsig_fudge_max),
-                    };
-                    let (rcode, held, replayed) =
-                        Self::update(&mut self.updater, &rules, batch, &msg, signer, peer, now);
-                    if replayed {
-                        tsig = signer.map(|s| s.replayed());
-                    }
-                    Ok((rcode, held))
-                }
-                // RFC 1035 §4.1.1: NOTIMP. NOTIFY comes with later work.
-                _ => Err(Rcode::NotImp),
-            }
-        };
-        let (rcode, held) = match result {
-            Ok((rcode, held)) => (rcode, held),
-            Err(rcode) => (rcode, false),
-        };
-        let len = reply_with_question(&msg, rcode, &out, tsig.as_ref(), response)?;
+        let held = matches!(disposition, Disposition::Held(..));
+        if held {
+            self.book.hold(Held {
+                ticket,
+                len,
+                origin,
+            });
+        }
         Some(Reply { len, held })
     }
+}
 
-    /// RFC 2136 §3: an UPDATE, authenticated by `signer`. Returns the RCODE,
-    /// whether the answer is held until the batch commits, and whether the
-    /// UPDATE was a replay (answered NOTAUTH, signed with TSIG error BADTIME).
-    fn update(
-        updater: &mut Updater,
-        rules: &Rules<'_>,
-        batch: &mut WriteBatch<'_>,
-        msg: &Message<'_>,
-        signer: Option<Signer<'_>>,
-        peer: SocketAddr,
-        now: u64,
-    ) -> (Rcode, bool, bool) {
-        // An UPDATE without a valid TSIG changes nothing: REFUSED (RFC 2136
-        // §3.3 leaves the policy to the server; BIND and Knot answer so).
-        let Some(signer) = signer else {
-            log::warn!("unsigned UPDATE from {peer} refused");
-            return (Rcode::Refused, false, false);
-        };
-        let key_name = signer.key.name();
-        let signed = Signed {
-            key: signer.key_index,
-            replay: Replay {
-                key_name,
-                time_signed: signer.time_signed,
-                mac: signer.mac,
-                window: u64::from(signer.window),
-            },
-        };
-        let zone = msg
-            .zone()
-            .next()
-            .map_or(crate::wire::Name::ROOT, |z| z.name);
-        match updater.apply(batch, msg, &signed, rules, now) {
-            Ok(applied) => {
-                log::debug!(
-                    "UPDATE from {peer} applied: changed {}, serial {}",
-                    applied.changed,
-                    applied.serial
-                );
-                (Rcode::NoError, true, false)
+/// Decides what to do with a parsed request: TSIG first, then EDNS, then
+/// the opcode. Returns the writer of the reply (its size limit, OPT and
+/// TSIG responder) and what the reply says.
+#[allow(clippy::too_many_arguments)]
+fn dispatch<'a>(
+    auth: &'a Auth,
+    config: &Config,
+    updater: &mut Updater,
+    book_full: bool,
+    batch: &mut WriteBatch<'_>,
+    now: u64,
+    peer: SocketAddr,
+    transport: Transport,
+    msg: &Message<'a>,
+) -> (ReplyWriter<'a>, Disposition) {
+    // RFC 8945 §5.2: the signature is checked before anything else is
+    // done with the request.
+    let signer = match verify(auth, config, msg, now) {
+        Verification::Unsigned => None,
+        Verification::Valid(signer) => Some(signer),
+        Verification::Failed(failure) => {
+            log::warn!(
+                "TSIG check failed for a request from {peer}: {} (key {})",
+                failure.reason,
+                msg.tsig().map(|t| t.key_name).unwrap_or(Name::ROOT)
+            );
+            let writer = writer(config, msg, transport, now, failure.reply);
+            return (writer, Disposition::QuestionOnly(failure.rcode));
+        }
+    };
+    let mut writer = writer(config, msg, transport, now, signer.map(|s| s.responder));
+    let disposition = if msg.edns().is_some_and(|e| e.version > 0) {
+        // RFC 6891 §6.1.3: a version we do not implement gets BADVERS, with
+        // an OPT of the highest version we do implement (0).
+        Disposition::QuestionOnly(Rcode::BadVers)
+    } else {
+        match msg.header().flags.opcode() {
+            Opcode::Query => Disposition::Answered,
+            Opcode::Update => {
+                let rules = Rules {
+                    policy: &auth.policy,
+                    limits: config.limits,
+                    max_window: u64::from(config.tsig_fudge_max),
+                };
+                let (disposition, replayed) =
+                    update(updater, &rules, batch, book_full, msg, signer, peer, now);
+                if replayed {
+                    writer.tsig = signer.map(|s| s.replayed());
+                }
+                disposition
             }
-            Err(Failure::Refused(rcode)) => {
-                log::debug!("UPDATE from {peer}: {rcode:?}");
-                (rcode, true, false)
-            }
-            Err(Failure::Quota(quota)) => {
-                log::warn!(
-                    "UPDATE from {peer} for zone {zone} with key {key_name} refused: {quota}; nothing applied"
-                );
-                (Rcode::Refused, true, false)
-            }
-            Err(Failure::Replayed) => {
-                log::warn!(
-                    "UPDATE from {peer} for zone {zone} with key {key_name} (time signed {}) was seen before: a replay, answered NOTAUTH (BADTIME), nothing applied",
-                    signer.time_signed
-                );
-                (Rcode::NotAuth, false, true)
-            }
-            Err(Failure::Storage(e)) => {
-                log::error!("applying an UPDATE from {peer} failed in the store: {e:?}");
-                (Rcode::ServFail, true, false)
-            }
+            // RFC 1035 §4.1.1: NOTIMP. NOTIFY comes with later work.
+            _ => Disposition::QuestionOnly(Rcode::NotImp),
+        }
+    };
+    (writer, disposition)
+}
+
+/// RFC 2136 §3: an UPDATE, authenticated by `signer`. Returns what its
+/// answer is, and whether the UPDATE was a replay (answered NOTAUTH,
+/// signed with TSIG error BADTIME).
+#[allow(clippy::too_many_arguments)]
+fn update(
+    updater: &mut Updater,
+    rules: &Rules<'_>,
+    batch: &mut WriteBatch<'_>,
+    book_full: bool,
+    msg: &Message<'_>,
+    signer: Option<Signer<'_>>,
+    peer: SocketAddr,
+    now: u64,
+) -> (Disposition, bool) {
+    // An UPDATE without a valid TSIG changes nothing: REFUSED (RFC 2136
+    // §3.3 leaves the policy to the server; BIND and Knot answer so).
+    let Some(signer) = signer else {
+        log::warn!("unsigned UPDATE from {peer} refused");
+        return (Disposition::QuestionOnly(Rcode::Refused), false);
+    };
+    if book_full {
+        log::error!("UPDATE from {peer}: more than {HELD_MAX} answers held in one batch");
+        return (Disposition::QuestionOnly(Rcode::ServFail), false);
+    }
+    let key_name = signer.key.name();
+    let signed = Signed {
+        key: signer.key_index,
+        replay: Replay {
+            key_name,
+            time_signed: signer.time_signed,
+            mac: signer.mac,
+            window: u64::from(signer.window),
+        },
+    };
+    let zone = msg.zone().next().map_or(Name::ROOT, |z| z.name);
+    match updater.apply(batch, msg, &signed, rules, now) {
+        Ok(applied) => {
+            log::debug!(
+                "UPDATE from {peer} applied: changed {}, serial {}",
+                applied.changed,
+                applied.serial
+            );
+            let serial = applied.changed.then_some(applied.serial);
+            (Disposition::Held(Rcode::NoError, serial), false)
+        }
+        Err(Failure::Refused(rcode)) => {
+            log::debug!("UPDATE from {peer}: {rcode:?}");
+            (Disposition::Held(rcode, None), false)
+        }
+        Err(Failure::Quota(quota)) => {
+            log::warn!(
+                "UPDATE from {peer} for zone {zone} with key {key_name} refused: {quota}; nothing applied"
+            );
+            (Disposition::Held(Rcode::Refused, None), false)
+        }
+        Err(Failure::Replayed) => {
+            log::warn!(
+                "UPDATE from {peer} for zone {zone} with key {key_name} (time signed {}) was seen before: a replay, answered NOTAUTH (BADTIME), nothing applied",
+                signer.time_signed
+            );
+            (Disposition::QuestionOnly(Rcode::NotAuth), true)
+        }
+        Err(Failure::Storage(e)) => {
+            log::error!("applying an UPDATE from {peer} failed in the store: {e:?}");
+            (Disposition::Held(Rcode::ServFail, None), false)
         }
     }
+}
 
-    /// Answers a parsed QUERY whose EDNS information and transport set `out`;
-    /// signs the answer when `tsig` is given (RFC 8945 §5.3).
-    fn answer(
-        reader: &mut Reader,
-        msg: &Message<'_>,
-        out: &Out,
-        tsig: Option<&Responder<'_>>,
-        response: &mut [u8],
-    ) -> Result<usize, AnswerError> {
-        if let Err(e) = reader.refresh() {
-            return Err(AnswerError::Read(e));
+/// Answers a parsed QUERY with `writer`.
+fn answer(
+    reader: &mut Reader,
+    msg: &Message<'_>,
+    writer: &ReplyWriter<'_>,
+    response: &mut [u8],
+) -> Result<usize, AnswerError> {
+    if let Err(e) = reader.refresh() {
+        return Err(AnswerError::Read(e));
+    }
+    let question = match msg.question() {
+        // RFC 1035 §4.1.2 in practice (RFC 9619): exactly one question.
+        Some(q) if msg.header().count(Section::Question) == 1 => q,
+        _ => {
+            return writer
+                .question_only(msg, Rcode::FormErr, response)
+                .ok_or(AnswerError::Build(BuildError::Truncated));
         }
-        let header = msg.header();
-        if header.count(Section::Question) != 1 {
-            // RFC 1035 §4.1.2 in practice (RFC 9619): exactly one question.
-            return reply_with_question(msg, Rcode::FormErr, out, tsig, response)
-                .ok_or(AnswerError::Build(BuildError::NoRoomForHeader));
+    };
+    let mut b = writer.start(response).map_err(AnswerError::Build)?;
+    b.question(question.name, question.qtype, question.qclass)
+        .map_err(AnswerError::Build)?;
+    let rcode = if question.qtype == Rtype::Axfr || question.qtype == Rtype::Ixfr {
+        // Zone transfers are not offered (yet): REFUSED, as BIND and Knot
+        // answer a transfer their ACL does not allow.
+        Rcode::Refused
+    } else if matches!(question.qtype, Rtype::Opt | Rtype::Tsig | Rtype::Tkey)
+        || question.qtype == Rtype::Unknown(0)
+    {
+        // Pseudo-types cannot be asked for (RFC 6891 §6.1.1, RFC 8945 §5.1).
+        Rcode::FormErr
+    } else if matches!(question.qtype, Rtype::Maila | Rtype::Mailb) {
+        Rcode::NotImp
+    } else {
+        match query::answer(
+            reader,
+            question.name,
+            question.qtype,
+            question.qclass,
+            &mut b,
+        )? {
+            Outcome::Answered {
+                rcode,
+                authoritative,
+            } => {
+                b.flags_mut().set_aa(authoritative);
+                rcode
+            }
+            Outcome::NotOurs => Rcode::Refused,
         }
-        let question = msg
-            .question()
-            .ok_or(AnswerError::Build(BuildError::SectionOrder))?;
-        let mut b = start_reply(msg, out, tsig, response).map_err(AnswerError::Build)?;
+    };
+    if b.is_truncated() || b.header().flags.tc() {
+        // RFC 2181 §9: a truncated answer is discarded by the client, which
+        // asks again over TCP; send no partial RRsets, only the question
+        // with TC (as Knot does), so nothing half-complete can be cached.
+        let aa = b.header().flags.aa();
+        let mut b = writer.start(response).map_err(AnswerError::Build)?;
         b.question(question.name, question.qtype, question.qclass)
             .map_err(AnswerError::Build)?;
-        let rcode = if question.qtype == Rtype::Axfr || question.qtype == Rtype::Ixfr {
-            // Zone transfers are not offered (yet): REFUSED, as BIND and Knot
-            // answer a transfer their ACL does not allow.
-            Rcode::Refused
-        } else if matches!(question.qtype, Rtype::Opt | Rtype::Tsig | Rtype::Tkey)
-            || question.qtype == Rtype::Unknown(0)
-        {
-            // Pseudo-types cannot be asked for (RFC 6891 §6.1.1, RFC 8945 §5.1).
-            Rcode::FormErr
-        } else if matches!(question.qtype, Rtype::Maila | Rtype::Mailb) {
-            Rcode::NotImp
-        } else {
-            match query::answer(
-                reader,
-                question.name,
-                question.qtype,
-                question.qclass,
-                &mut b,
-            )? {
-                Outcome::Answered {
-                    rcode,
-                    authoritative,
-                } => {
-                    b.flags_mut().set_aa(authoritative);
-                    rcode
-                }
-                Outcome::NotOurs => Rcode::Refused,
-            }
-        };
-        if b.is_truncated() || b.header().flags.tc() {
-            // RFC 2181 §9: a truncated answer is discarded by the client, which
-            // asks again over TCP; send no partial RRsets, only the question
-            // with TC (as Knot does), so nothing half-complete can be cached.
-            let aa = b.header().flags.aa();
-            let mut b = start_reply(msg, out, tsig, response).map_err(AnswerError::Build)?;
-            b.question(question.name, question.qtype, question.qclass)
-                .map_err(AnswerError::Build)?;
-            b.flags_mut().set_tc(true);
-            b.flags_mut().set_aa(aa);
-            return finish(b, rcode, out, tsig).map_err(AnswerError::Build);
-        }
-        finish(b, rcode, out, tsig).map_err(AnswerError::Build)
+        b.flags_mut().set_tc(true);
+        b.flags_mut().set_aa(aa);
+        return writer.finish(b, rcode).map_err(AnswerError::Build);
+    }
+    writer.finish(b, rcode).map_err(AnswerError::Build)
+}
+
+/// The reply writer for `msg`, received over `transport`.
+fn writer<'r>(
+    config: &Config,
+    msg: &Message<'_>,
+    transport: Transport,
+    now: u64,
+    tsig: Option<Responder<'r>>,
+) -> ReplyWriter<'r> {
+    let edns = msg.edns();
+    ReplyWriter {
+        header: msg.header(),
+        edns: edns.is_some(),
+        limit: limit(config, transport, edns),
+        config: *config,
+        now,
+        tsig,
+    }
+}
+
+/// The size limit of a response (RFC 6891 §6.2.5: a payload size below 512
+/// is treated as 512; our own cap applies above).
+fn limit(config: &Config, transport: Transport, edns: Option<Edns<'_>>) -> usize {
+    match transport {
+        Transport::Tcp => MAX_MESSAGE,
+        Transport::Udp => match edns {
+            Some(e) => usize::from(e.udp_payload.clamp(512, config.max_udp_payload.max(512))),
+            None => UDP_LIMIT,
+        },
     }
 }
 
@@ -441,53 +704,72 @@ fn verify<'a>(auth: &'a Auth, config: &Config, msg: &Message<'a>, now: u64) -> V
     }
 }
 
-/// How a response to one request is written: whether the request had EDNS,
-/// the size limit, the settings, and the time for a TSIG.
-struct Out {
+/// Writes the reply to one request: owns its size limit (EDNS, transport),
+/// whether it carries our OPT, and its TSIG responder, so that every reply
+/// gets them the same way.
+struct ReplyWriter<'r> {
+    /// The request's header.
+    header: Header,
+    /// The request had EDNS: the reply carries our OPT (RFC 6891 §7).
     edns: bool,
     limit: usize,
     config: Config,
+    /// For the TSIG's time signed.
     now: u64,
-}
-
-/// Sets the RCODE, adds our OPT when the request had one, signs when `tsig`
-/// says so, and ends the message.
-fn finish(
-    mut b: MessageBuilder<'_>,
-    rcode: Rcode,
-    out: &Out,
-    tsig: Option<&Responder<'_>>,
-) -> Result<usize, BuildError> {
-    b.set_rcode(rcode);
-    if out.edns {
-        add_opt(&mut b, rcode, out.config)?;
-    }
-    match tsig {
-        Some(t) => t.finish(b, out.now),
-        None => Ok(b.finish()),
-    }
+    tsig: Option<Responder<'r>>,
 }
 
 /// Size of our OPT record: root owner, type, class, TTL, empty RDLENGTH.
 const OPT_LEN: usize = 11;
 
-/// A response header for `msg`: same ID and opcode, QR set, RD and CD copied
-/// (RFC 1035 §4.1.1, RFC 6840 §5.9), with room held back for our OPT and TSIG.
-fn start_reply<'b>(
-    msg: &Message<'_>,
-    out: &Out,
-    tsig: Option<&Responder<'_>>,
-    response: &'b mut [u8],
-) -> Result<MessageBuilder<'b>, BuildError> {
-    let mut b = MessageBuilder::new(response, out.limit)?;
-    reply_header(&mut b, &msg.header());
-    if out.edns {
-        b.reserve(OPT_LEN)?;
+impl ReplyWriter<'_> {
+    /// A response header for the request: same ID and opcode, QR set, RD and
+    /// CD copied (RFC 1035 §4.1.1, RFC 6840 §5.9), with room held back for
+    /// our OPT and TSIG.
+    fn start<'b>(&self, response: &'b mut [u8]) -> Result<MessageBuilder<'b>, BuildError> {
+        let mut b = MessageBuilder::new(response, self.limit)?;
+        reply_header(&mut b, &self.header);
+        if self.edns {
+            b.reserve(OPT_LEN)?;
+        }
+        if let Some(t) = &self.tsig {
+            b.reserve(t.reserve_len())?;
+        }
+        Ok(b)
     }
-    if let Some(t) = tsig {
-        b.reserve(t.reserve_len())?;
+
+    /// Sets the RCODE, adds our OPT when the request had one, signs when the
+    /// reply is to be signed, and ends the message.
+    fn finish(&self, mut b: MessageBuilder<'_>, rcode: Rcode) -> Result<usize, BuildError> {
+        b.set_rcode(rcode);
+        if self.edns {
+            // RFC 6891 §6.1.2: our payload size, version 0, no flags (no DO:
+            // nothing here is signed), and the upper bits of an extended RCODE.
+            b.opt(
+                self.config.max_udp_payload.max(512),
+                rcode.extended_bits(),
+                0,
+                0,
+                &[],
+            )?;
+        }
+        match &self.tsig {
+            Some(t) => t.finish(b, self.now),
+            None => Ok(b.finish()),
+        }
     }
-    Ok(b)
+
+    /// A reply carrying only the question(s) of `msg` (in an UPDATE, the zone
+    /// section, RFC 2136 §3.8) and an RCODE.
+    fn question_only(&self, msg: &Message<'_>, rcode: Rcode, response: &mut [u8]) -> Option<usize> {
+        let mut b = self.start(response).ok()?;
+        for q in msg.questions() {
+            if b.question(q.name, q.qtype, q.qclass).is_err() {
+                break;
+            }
+        }
+        self.finish(b, rcode).ok()
+    }
 }
 
 /// The response's ID, QR, opcode, RD and CD from the request's header.
@@ -498,37 +780,6 @@ fn reply_header(b: &mut MessageBuilder<'_>, request: &Header) {
     flags.set_opcode(request.flags.opcode());
     flags.set_rd(request.flags.rd());
     flags.set_cd(request.flags.cd());
-}
-
-/// Our OPT (RFC 6891 §6.1.2): our payload size, version 0, no flags (no DO:
-/// nothing here is signed), and the upper bits of an extended RCODE.
-fn add_opt(b: &mut MessageBuilder<'_>, rcode: Rcode, config: Config) -> Result<(), BuildError> {
-    b.opt(
-        config.max_udp_payload.max(512),
-        rcode.extended_bits(),
-        0,
-        0,
-        &[],
-    )
-}
-
-/// A reply carrying only the question(s) of `msg` (in an UPDATE, the zone
-/// section, RFC 2136 §3.8) and an RCODE, with OPT when the request had one and
-/// a TSIG when `tsig` says so.
-fn reply_with_question(
-    msg: &Message<'_>,
-    rcode: Rcode,
-    out: &Out,
-    tsig: Option<&Responder<'_>>,
-    response: &mut [u8],
-) -> Option<usize> {
-    let mut b = start_reply(msg, out, tsig, response).ok()?;
-    for q in msg.questions() {
-        if b.question(q.name, q.qtype, q.qclass).is_err() {
-            break;
-        }
-    }
-    finish(b, rcode, out, tsig).ok()
 }
 
 /// A header-only reply to a request that did not parse (FORMERR).

@@ -507,7 +507,7 @@ fn signed_update(
 
 #[test]
 fn applying_signed_updates_over_lmdb_allocates_nothing() {
-    use dynzone::handler::{Auth, Config, Handler, Transport};
+    use dynzone::handler::{Auth, Config, Handler, Origin, Ticket, Transport};
     use dynzone::store::WriteBatch;
     use dynzone::tsig::{Algorithm, Key, KeySet};
     let dir = tempfile::tempdir().unwrap();
@@ -575,10 +575,16 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
     let mut batch = WriteBatch::new(&store);
     for w in &warm {
         handler
-            .handle_in(&mut batch, now, peer, Transport::Udp, w, &mut response)
+            .handle_in(
+                &mut batch,
+                Ticket::default(),
+                Origin::new(now, peer, Transport::Udp),
+                w,
+                &mut response,
+            )
             .unwrap();
     }
-    batch.commit().unwrap();
+    assert!(handler.settle(batch).committed());
     let before = serial(&mut handler, &mut response);
 
     // One commit per update (the TCP path), then group commits of 20 (UDP).
@@ -594,11 +600,17 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
             let mut batch = WriteBatch::new(&store);
             for u in chunk {
                 let reply = handler
-                    .handle_in(&mut batch, now, peer, Transport::Udp, u, &mut response)
+                    .handle_in(
+                        &mut batch,
+                        Ticket::default(),
+                        Origin::new(now, peer, Transport::Udp),
+                        u,
+                        &mut response,
+                    )
                     .unwrap();
                 ok += usize::from(reply.held && response[3] & 0x0f == 0);
             }
-            batch.commit().unwrap();
+            assert!(handler.settle(batch).committed());
         }
         ok
     });

@@ -1389,3 +1389,33 @@ fn serial_wraps_around_at_two_to_the_32() {
     assert_eq!(serial(&server), wrapped + 1);
     assert_eq!(served(&server, "wrap2.example.test", "A"), ["192.0.2.2"]);
 }
+
+// ------------------------------------------------------------- TCP pipeline
+
+/// 20 signed UPDATEs and a query in one TCP write (issue 10: the frames of
+/// one wake-up share one commit): every answer in request order, every
+/// update NOERROR and applied, the serial moved once per update, and the
+/// query after them sees the last one (it settles the UPDATEs before it).
+#[test]
+fn pipelined_tcp_updates_are_answered_in_order_and_all_applied() {
+    let server = start();
+    let before = serial(&server);
+    let count = 20;
+    let args = [
+        "pipeline".to_string(),
+        server.port().to_string(),
+        spec("hmac-sha256"),
+        count.to_string(),
+    ];
+    let (ok, output) = python("update_load.py", &args);
+    println!("{output}");
+    assert!(ok, "pipelined updates over TCP:\n{output}");
+    for i in [0, count / 2, count - 1] {
+        assert_eq!(
+            served(&server, &format!("pipe{i}.example.test"), "TXT"),
+            [format!("\"p{i}\"")]
+        );
+    }
+    assert_eq!(serial(&server), before + count as u32);
+    server.assert_store_invariant();
+}

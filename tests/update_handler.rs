@@ -10,7 +10,7 @@ mod testzone;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dynzone::handler::{Auth, Config, Handler, Transport};
+use dynzone::handler::{Auth, Config, Handler, Origin, Reply, Ticket, Transport};
 use dynzone::store::{Store, WriteBatch};
 use dynzone::tsig::{self, Algorithm, Key, KeySet};
 use dynzone::update::{Grant, Policy};
@@ -745,21 +745,28 @@ fn grants_limit_a_key_to_its_names_and_types() {
     assert_eq!(apply(h, &[], &["IN www 60 TXT \"ok\""]), Rcode::NoError);
 }
 
+/// `request` from PEER over UDP, into `batch`.
+fn in_batch(
+    handler: &mut Handler,
+    batch: &mut WriteBatch<'_>,
+    request: &[u8],
+    out: &mut [u8],
+) -> Option<Reply> {
+    let origin = Origin::new(NOW, PEER.parse().unwrap(), Transport::Udp);
+    handler.handle_in(batch, Ticket::default(), origin, request, out)
+}
+
 #[test]
 fn a_batch_commits_its_updates_together() {
     let mut s = setup(false);
     let k = ddns();
-    let peer: SocketAddr = PEER.parse().unwrap();
     let mut out = vec![0u8; 4096];
     let store = s.store.clone();
     let mut batch = WriteBatch::new(&store);
     for (i, name) in ["b1", "b2", "b3"].iter().enumerate() {
         let line = format!("IN {name} 60 A 192.0.2.{}", i + 1);
         let req = update_msg("example.test", &[], &[&line], Some(&k), NOW);
-        let reply = s
-            .handler
-            .handle_in(&mut batch, NOW, peer, Transport::Udp, &req, &mut out)
-            .unwrap();
+        let reply = in_batch(&mut s.handler, &mut batch, &req, &mut out).unwrap();
         assert!(reply.held, "an update's answer waits for the commit");
     }
     // A failing update in the middle of a batch rolls back alone.
@@ -770,13 +777,18 @@ fn a_batch_commits_its_updates_together() {
         Some(&k),
         NOW,
     );
-    let reply = s
-        .handler
-        .handle_in(&mut batch, NOW, peer, Transport::Udp, &bad, &mut out)
-        .unwrap();
+    let reply = in_batch(&mut s.handler, &mut batch, &bad, &mut out).unwrap();
     assert!(reply.held);
     assert_eq!(batch.pending(), 3);
-    batch.commit().unwrap();
+    let settled = s.handler.settle(batch);
+    assert!(settled.committed());
+    assert_eq!(settled.servfail().count(), 0);
+    // The zone the batch changed, at the serial its last update left.
+    let durable: Vec<(String, u32)> = settled
+        .durable_zones()
+        .map(|(zone, serial)| (zone.to_string(), serial))
+        .collect();
+    assert_eq!(durable, [("example.test.".to_string(), 4)]);
     let h = &mut s.handler;
     for name in ["b1", "b2", "b3"] {
         assert_eq!(
@@ -795,10 +807,8 @@ fn a_batch_commits_its_updates_together() {
         Some(&k),
         NOW,
     );
-    s.handler
-        .handle_in(&mut batch, NOW, peer, Transport::Udp, &req, &mut out)
-        .unwrap();
-    batch.abort();
+    in_batch(&mut s.handler, &mut batch, &req, &mut out).unwrap();
+    s.handler.abort(batch);
     assert_eq!(
         served(&mut s.handler, "b5.example.test", Rtype::A).0,
         Rcode::NxDomain

@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::handler::{Handler, Transport};
-use crate::wire::{Frame, Header, MAX_MESSAGE, frame_prefix, parse_frame};
+use crate::handler::{Handler, Origin, Ticket, Transport};
+use crate::store::{Store, WriteBatch};
+use crate::wire::{Frame, Header, MAX_MESSAGE, Opcode, frame_prefix, parse_frame};
 
 /// One frame: the length prefix and the largest message.
 const FRAME_MAX: usize = 2 + MAX_MESSAGE;
@@ -136,15 +137,25 @@ impl Conn {
 
     /// Answers the complete frames at the front of the read buffer, in order,
     /// while the write buffer has room and the budget lasts.
+    ///
+    /// The UPDATEs among them share one commit (group commit, as the UDP path
+    /// does: certbot and `nsupdate -v` send over TCP), which the handler
+    /// settles before any of their answers is sent. A request that is not an
+    /// UPDATE settles the UPDATEs before it first, so that it sees what they
+    /// wrote: the answers stay in request order and in effect order.
+    #[allow(clippy::too_many_arguments)]
     fn answer(
         &mut self,
         read: &[u8],
         write: &mut [u8],
         handler: &mut Handler,
+        store: &Store,
         unix_now: u64,
         now: Instant,
         budget: &mut usize,
     ) {
+        let mut batch = WriteBatch::new(store);
+        let mut holding = false;
         loop {
             let input = read.get(self.rstart..self.rend).unwrap_or(&[]);
             let Frame::Complete { message, consumed } = parse_frame(input) else {
@@ -164,31 +175,92 @@ impl Conn {
                 self.again = true;
                 break;
             }
+            let is_update =
+                Header::parse(message).is_ok_and(|h| h.flags.opcode() == Opcode::Update);
+            // The held answers' places in the write buffer must not move:
+            // settle before `make_room` could move them, or before a
+            // request that must see the UPDATEs' effect.
+            if holding && (!is_update || write.len().saturating_sub(self.wend) < FRAME_MAX) {
+                self.settle(handler, batch, read, write);
+                batch = WriteBatch::new(store);
+                holding = false;
+            }
             if !self.make_room(write) {
                 break;
             }
             *budget = budget.saturating_sub(1);
             let body = self.wend.saturating_add(2);
+            let ticket = Ticket {
+                request: self.rstart.saturating_add(2),
+                answer: body,
+            };
             if let Some(out) = write.get_mut(body..body.saturating_add(MAX_MESSAGE)) {
-                let answer = handler.handle(unix_now, self.peer, Transport::Tcp, message, out);
+                let origin = Origin {
+                    now: unix_now,
+                    peer: self.peer,
+                    transport: Transport::Tcp,
+                };
+                let reply = handler.handle_in(&mut batch, ticket, origin, message, out);
                 // A dropped answer (None) produces nothing for this frame.
-                if let Some((len, prefix)) = answer.and_then(|n| Some((n, frame_prefix(n)?)))
+                if let Some(reply) = reply
+                    && let Some(prefix) = frame_prefix(reply.len)
                     && let Some(slot) = write.get_mut(self.wend..body)
                 {
                     slot.copy_from_slice(&prefix);
-                    self.wend = body.saturating_add(len);
+                    self.wend = body.saturating_add(reply.len);
+                    holding |= reply.held;
                 }
             }
             self.rstart = self.rstart.saturating_add(consumed);
             self.last_request = now;
             self.frame_started = None;
         }
+        self.settle(handler, batch, read, write);
         if self.rstart >= self.rend {
             self.rstart = 0;
             self.rend = 0;
             self.frame_started = None;
         } else if self.frame_started.is_none() {
             self.frame_started = Some(now);
+        }
+    }
+
+    /// Settles `batch` and rewrites in place the answers whose commit failed.
+    /// A rewritten answer has the length of the one it replaces (the same
+    /// question, OPT and TSIG); if one cannot be written so, it and every
+    /// answer after it are dropped and the connection closes, so that no
+    /// answer for an unapplied UPDATE is ever sent.
+    fn settle(
+        &mut self,
+        handler: &mut Handler,
+        batch: WriteBatch<'_>,
+        read: &[u8],
+        write: &mut [u8],
+    ) {
+        let settled = handler.settle(batch);
+        for held in settled.servfail() {
+            let Ticket { request, answer } = held.ticket;
+            let request_len = request
+                .checked_sub(2)
+                .and_then(|at| read.get(at..request))
+                .and_then(|p| <[u8; 2]>::try_from(p).ok())
+                .map_or(0, |p| usize::from(u16::from_be_bytes(p)));
+            let request = read
+                .get(request..request.saturating_add(request_len))
+                .unwrap_or_default();
+            let rewritten = write
+                .get_mut(answer..answer.saturating_add(held.len))
+                .and_then(|output| settled.rewrite(&held, request, output));
+            if rewritten != Some(held.len) {
+                log::error!(
+                    "closing TCP connection from {}: the answer to an update that failed to commit could not be rewritten",
+                    self.peer
+                );
+                self.wend = answer.saturating_sub(2).min(self.wend);
+                self.closing = true;
+                self.rstart = self.rend;
+                return;
+            }
         }
     }
 
@@ -372,6 +444,7 @@ impl Slab {
         &mut self,
         index: usize,
         handler: &mut Handler,
+        store: &Store,
         unix_now: u64,
         now: Instant,
         registry: &Registry,
@@ -387,7 +460,8 @@ impl Slab {
         };
         let (read, write) = slot.buf.split_at_mut(READ_CAP.min(slot.buf.len()));
         conn.again = false;
-        if drive(conn, read, write, handler, unix_now, now, token, registry) == Status::Close {
+        let core = (handler, store);
+        if drive(conn, read, write, core, unix_now, now, token, registry) == Status::Close {
             log::debug!("closing TCP connection from {}", conn.peer);
             self.close(index, registry);
         }
@@ -404,6 +478,7 @@ impl Slab {
     pub(super) fn service_leftovers(
         &mut self,
         handler: &mut Handler,
+        store: &Store,
         unix_now: u64,
         now: Instant,
         registry: &Registry,
@@ -415,7 +490,7 @@ impl Slab {
                 .and_then(|s| s.conn.as_ref())
                 .is_some_and(|c| c.again);
             if again {
-                self.service(index, handler, unix_now, now, registry);
+                self.service(index, handler, store, unix_now, now, registry);
             }
         }
     }
@@ -466,7 +541,7 @@ fn drive(
     conn: &mut Conn,
     read: &mut [u8],
     write: &mut [u8],
-    handler: &mut Handler,
+    (handler, store): (&mut Handler, &Store),
     unix_now: u64,
     now: Instant,
     token: Token,
@@ -474,7 +549,7 @@ fn drive(
 ) -> Status {
     let mut budget = FRAME_BUDGET;
     loop {
-        conn.answer(read, write, handler, unix_now, now, &mut budget);
+        conn.answer(read, write, handler, store, unix_now, now, &mut budget);
         if conn.flush(write).is_err() {
             return Status::Close;
         }

@@ -19,7 +19,7 @@ use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
 };
 
-use crate::handler::{Handler, Transport};
+use crate::handler::{Handler, Origin, Ticket, Transport};
 use crate::store::{Store, WriteBatch};
 use crate::wire::{MAX_MESSAGE, UDP_LIMIT};
 
@@ -198,15 +198,12 @@ impl Batch {
     /// to the answer buffers in order. Returns how many answers there are.
     ///
     /// The UPDATEs among them share one write transaction (group commit,
-    /// DESIGN.md "Storage schema"), committed here, before any answer leaves;
-    /// if that commit fails, their answers are dropped (nothing was applied,
-    /// and the clients ask again).
+    /// DESIGN.md "Storage schema"), which the handler settles before any
+    /// answer leaves; the answers it says failed are rewritten (SERVFAIL, or
+    /// dropped when that cannot be written).
     fn answer(&mut self, got: usize, handler: &mut Handler, store: &Store, unix_now: u64) -> usize {
         let requests = self.recv.chunks_exact(DATAGRAM_MAX);
         let mut batch = WriteBatch::new(store);
-        let mut held = [false; BATCH];
-        // The datagram each answer is for.
-        let mut origin = [0usize; BATCH];
         let mut answers: usize = 0;
         for (index, (datagram, request)) in self.received.iter().take(got).zip(requests).enumerate()
         {
@@ -227,76 +224,56 @@ impl Batch {
             let Some(output) = self.send.get_mut(at..at.saturating_add(self.answer_cap)) else {
                 break;
             };
+            let ticket = Ticket {
+                request: index,
+                answer: answers,
+            };
             // None: the request is dropped (RFC 1035 §4.1.1), and the answer
             // buffer serves the next one.
-            let Some(reply) =
-                handler.handle_in(&mut batch, unix_now, peer, Transport::Udp, request, output)
-            else {
+            let origin = Origin {
+                now: unix_now,
+                peer,
+                transport: Transport::Udp,
+            };
+            let Some(reply) = handler.handle_in(&mut batch, ticket, origin, request, output) else {
                 continue;
             };
-            if let (Some(slot_len), Some(slot_to), Some(slot_held), Some(slot_origin)) = (
+            if let (Some(slot_len), Some(slot_to)) = (
                 self.answer_len.get_mut(answers),
                 self.answer_to.get_mut(answers),
-                held.get_mut(answers),
-                origin.get_mut(answers),
             ) {
                 *slot_len = reply.len;
                 *slot_to = datagram.peer;
-                *slot_held = reply.held;
-                *slot_origin = index;
                 answers += 1;
             }
         }
-        if held.iter().any(|h| *h)
-            && let Err(e) = batch.commit()
-        {
-            log::error!("committing a batch of updates failed, nothing applied: {e:?}");
-            self.answer_servfail(answers, &held, &origin, handler, unix_now);
-        }
-        answers
-    }
-
-    /// Replaces the held answers among the first `answers` with SERVFAIL for
-    /// their requests (datagram `origin[k]`), after their batch failed to
-    /// commit; an answer that cannot be rewritten is dropped.
-    fn answer_servfail(
-        &mut self,
-        answers: usize,
-        held: &[bool; BATCH],
-        origin: &[usize; BATCH],
-        handler: &mut Handler,
-        unix_now: u64,
-    ) {
-        for k in 0..answers {
-            if !held.get(k).copied().unwrap_or(false) {
-                continue;
-            }
-            let i = origin.get(k).copied().unwrap_or(0);
-            let datagram = self.received.get(i).copied().unwrap_or(Datagram::EMPTY);
-            let start = i.saturating_mul(DATAGRAM_MAX);
+        let settled = handler.settle(batch);
+        for held in settled.servfail() {
+            let Ticket { request, answer } = held.ticket;
+            let start = request.saturating_mul(DATAGRAM_MAX);
+            let len = self.received.get(request).map_or(0, |d| d.len);
             let request = self
                 .recv
-                .get(start..start.saturating_add(datagram.len))
+                .get(start..start.saturating_add(len))
                 .unwrap_or_default();
-            let at = k.saturating_mul(self.answer_cap);
+            let at = answer.saturating_mul(self.answer_cap);
             let output = self
                 .send
                 .get_mut(at..at.saturating_add(self.answer_cap))
                 .unwrap_or_default();
-            let peer = datagram.peer.as_ref().and_then(socket_addr);
-            let len = peer
-                .and_then(|peer| handler.servfail(unix_now, peer, Transport::Udp, request, output));
-            if let Some(slot) = self.answer_len.get_mut(k) {
+            let len = settled.rewrite(&held, request, output);
+            if let Some(slot) = self.answer_len.get_mut(answer) {
                 *slot = len.unwrap_or(0);
             }
             if len.is_none()
-                && let Some(to) = self.answer_to.get_mut(k)
+                && let Some(to) = self.answer_to.get_mut(answer)
             {
                 // No destination: sendmmsg fails on this one answer alone,
                 // and `send` drops it (never the NOERROR it replaced).
                 *to = None;
             }
         }
+        answers
     }
 
     /// Sends the first `answers` answers with as few `sendmmsg` calls as the

@@ -173,8 +173,14 @@ impl Worker {
                     Some(Target::Udp(i)) => core.udp_ready(i, unix_now, headers),
                     Some(Target::Listener(i)) => core.accept(i, now, unix_now, registry),
                     Some(Target::Conn(i)) => {
-                        core.conns
-                            .service(i, &mut core.handler, unix_now, now, registry);
+                        core.conns.service(
+                            i,
+                            &mut core.handler,
+                            &core.store,
+                            unix_now,
+                            now,
+                            registry,
+                        );
                     }
                 }
             }
@@ -235,7 +241,7 @@ impl Core {
             }
         }
         self.conns
-            .service_leftovers(&mut self.handler, unix_now, now, registry);
+            .service_leftovers(&mut self.handler, &self.store, unix_now, now, registry);
     }
 
     /// Answers datagrams on UDP socket `i` in batches until it would block or
@@ -296,8 +302,14 @@ impl Core {
             }
             // Data may have arrived with the connection; edge-triggered readiness
             // would not report it again.
-            self.conns
-                .service(index, &mut self.handler, unix_now, now, registry);
+            self.conns.service(
+                index,
+                &mut self.handler,
+                &self.store,
+                unix_now,
+                now,
+                registry,
+            );
         }
         endpoint.leftover = true;
     }

@@ -16,6 +16,13 @@
         alternately TXT at seen and SOA: every answer must show the new value
         and the new serial. Prints one line per mismatch; exits 1 on any.
 
+    update_load.py pipeline PORT KEY COUNT
+        One TCP connection, one write: COUNT signed updates (update i adds
+        pipe<i>.example.test TXT "p<i>"), then a query for the TXT of the
+        last one. The answers must come back in request order (by ID), every
+        update NOERROR, and the query must see the last update. Prints
+        `pipeline COUNT ok`; a mismatch prints a line and exits 1.
+
 KEY is ALGORITHM:NAME:SECRET_BASE64 (see tests/py/tsigwire.py).
 """
 
@@ -99,12 +106,63 @@ def workers(port, key, rounds, queries):
     return 1 if mismatches else 0
 
 
+def pipeline(port, key, count):
+    import socket
+    import struct
+
+    import dns.message  # noqa: E402
+    import dns.rdatatype  # noqa: E402
+
+    wires = []
+    for i in range(count):
+        u = dns.update.UpdateMessage(ZONE, id=1000 + i)
+        u.add(dns.name.from_text(f"pipe{i}", ZONE), 300, "TXT", f'"p{i}"')
+        u.use_tsig(key.dnspython())
+        wires.append(u.to_wire())
+    last = dns.name.from_text(f"pipe{count - 1}", ZONE)
+    q = dns.message.make_query(last, "TXT", id=1000 + count)
+    wires.append(q.to_wire())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"".join(struct.pack("!H", len(w)) + w for w in wires))
+        buf = b""
+        replies = []
+        while len(replies) < len(wires):
+            while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+                chunk = s.recv(65536)
+                if not chunk:
+                    print(f"connection closed after {len(replies)} answers", flush=True)
+                    return 1
+                buf += chunk
+            n = struct.unpack("!H", buf[:2])[0]
+            replies.append(buf[2:2 + n])
+            buf = buf[2 + n:]
+    bad = 0
+    for i, wire in enumerate(replies):
+        msg_id, flags = struct.unpack("!HH", wire[:4])
+        rcode = flags & 0xF
+        if msg_id != 1000 + i or rcode != 0:
+            print(f"answer {i}: id {msg_id} rcode {rcode}, expected id {1000 + i} NOERROR",
+                  flush=True)
+            bad += 1
+    answer = dns.message.from_wire(replies[-1])
+    txt = [r.to_text() for rrset in answer.answer for r in rrset]
+    if txt != [f'"p{count - 1}"']:
+        print(f"the query after the updates saw {txt}", flush=True)
+        bad += 1
+    if bad:
+        return 1
+    print(f"pipeline {count} ok", flush=True)
+    return 0
+
+
 def main():
     mode, port, key = sys.argv[1], int(sys.argv[2]), Key(sys.argv[3])
     if mode == "crash":
         return crash(port, key, int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "c")
     if mode == "workers":
         return workers(port, key, int(sys.argv[4]), int(sys.argv[5]))
+    if mode == "pipeline":
+        return pipeline(port, key, int(sys.argv[4]))
     sys.exit(f"unknown mode {mode}")
 
 
