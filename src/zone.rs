@@ -7,18 +7,7 @@ use std::fmt;
 
 use crate::wire::{Name, NameBuf, RData, Rtype, TypeKind};
 
-/// One resource record of class IN with its RDATA in uncompressed wire form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneRecord {
-    /// Absolute owner name.
-    pub owner: NameBuf,
-    /// Record type; never a meta type.
-    pub rtype: Rtype,
-    /// Time to live in seconds.
-    pub ttl: u32,
-    /// RDATA, uncompressed wire form (RFC 3597 §4: no compression in storage).
-    pub rdata: Vec<u8>,
-}
+pub use crate::store::ZoneRecord;
 
 /// Largest zone transfer message dynzone will send (about 16 KiB, the size
 /// BIND and Knot cut AXFR messages at).

@@ -29,7 +29,7 @@ use crate::wire::{
 };
 use crate::zone::{Limits, MAX_RECORD_LEN, record_len};
 
-pub use policy::{Grant, GrantError, Policy, parse_grant};
+pub use policy::{Grant, Policy};
 
 /// Why an update was not applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
