@@ -511,3 +511,26 @@ impl<'a> RData<'a> {
         RData::parse(bytes, rtype, 0, bytes.len(), false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_soa_fixed_fields() {
+        let mut rdata = b"\x02ns\x00\x00".to_vec();
+        for v in [7u32, 1, 2, 3, 300] {
+            rdata.extend_from_slice(&v.to_be_bytes());
+        }
+        let soa = SoaRdata::new(&rdata).unwrap();
+        assert_eq!((soa.serial(), soa.minimum()), (7, 300));
+        let mut out = [0u8; 64];
+        let bumped = soa.with_serial(8, &mut out).unwrap();
+        assert_eq!(SoaRdata::new(bumped).unwrap().serial(), 8);
+        assert_eq!(bumped.get(..5), rdata.get(..5));
+        assert_eq!(bumped.get(9..), rdata.get(9..));
+        assert_eq!(soa.with_serial(8, &mut [0u8; 10]), None);
+        assert_eq!(SoaRdata::new(&[0; 21]), None);
+        assert!(SoaRdata::new(&[0; 22]).is_some());
+    }
+}
