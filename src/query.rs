@@ -4,7 +4,9 @@
 //! answer goes straight into the caller's [`MessageBuilder`].
 
 use crate::store::{NameKey, Node, ReadError, Reader, Rrset};
-use crate::wire::{BuildError, Class, MessageBuilder, Name, RData, Rcode, Rtype, Section};
+use crate::wire::{
+    BuildError, Class, MessageBuilder, Name, RData, Rcode, Rtype, Section, SoaRdata,
+};
 
 /// Longest CNAME chain followed inside a zone before the answer stops (BIND and
 /// Knot stop at a similar depth; a loop ends here too).
@@ -90,7 +92,7 @@ fn add_rdata(
     ttl: u32,
     rdata: &[u8],
 ) -> Result<(), BuildError> {
-    if rtype.rdata_names_compressible()
+    if rtype.info().compress
         && let Ok(data) = RData::from_wire(rtype, rdata)
     {
         return b.record(section, owner, rtype, Class::In, ttl, &data);
@@ -323,9 +325,7 @@ fn negative(
         .rrset(key, apex_labels, Rtype::Soa)?
         .ok_or(ReadError::Damaged)?;
     for rdata in set.iter() {
-        let minimum = rdata
-            .last_chunk::<4>()
-            .map_or(0, |m| u32::from_be_bytes(*m));
+        let minimum = SoaRdata::new(rdata).ok_or(ReadError::Damaged)?.minimum();
         add(add_rdata(
             b,
             Section::Authority,

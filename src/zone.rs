@@ -5,20 +5,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::wire::{Name, NameBuf, RData, Rtype};
+use crate::wire::{Name, NameBuf, RData, Rtype, TypeKind};
 
-/// One resource record of class IN with its RDATA in uncompressed wire form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneRecord {
-    /// Absolute owner name.
-    pub owner: NameBuf,
-    /// Record type; never a meta type.
-    pub rtype: Rtype,
-    /// Time to live in seconds.
-    pub ttl: u32,
-    /// RDATA, uncompressed wire form (RFC 3597 §4: no compression in storage).
-    pub rdata: Vec<u8>,
-}
+pub use crate::store::ZoneRecord;
 
 /// Largest zone transfer message dynzone will send (about 16 KiB, the size
 /// BIND and Knot cut AXFR messages at).
@@ -151,11 +140,10 @@ pub(crate) fn check_records(
         if !owner.is_at_or_below(&apex.as_name()) {
             return Err(at(i, format!("owner is outside the zone {apex}")));
         }
-        if u16::from(rec.rtype) == 0 {
-            return Err(at(i, "type 0 is reserved".to_string()));
-        }
-        if rec.rtype.is_meta() {
-            return Err(at(i, "a meta type cannot be in a zone".to_string()));
+        match rec.rtype.info().kind {
+            TypeKind::Reserved => return Err(at(i, "type 0 is reserved".to_string())),
+            TypeKind::Meta => return Err(at(i, "a meta type cannot be in a zone".to_string())),
+            TypeKind::Data => {}
         }
         validate_rdata(rec.rtype, &rec.rdata).map_err(|m| at(i, m))?;
         let len = record_len(owner, rec.rdata.len());
@@ -260,34 +248,6 @@ fn same_name_rdata(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// Types whose format the wire layer decodes and that cannot be empty.
-fn wire_knows(rtype: Rtype) -> bool {
-    matches!(
-        rtype,
-        Rtype::A
-            | Rtype::Aaaa
-            | Rtype::Ns
-            | Rtype::Cname
-            | Rtype::Ptr
-            | Rtype::Soa
-            | Rtype::Mx
-            | Rtype::Txt
-            | Rtype::Srv
-            | Rtype::Caa
-            | Rtype::Md
-            | Rtype::Mf
-            | Rtype::Mb
-            | Rtype::Mg
-            | Rtype::Mr
-            | Rtype::Minfo
-            | Rtype::Rp
-            | Rtype::Afsdb
-            | Rtype::Rt
-            | Rtype::Px
-            | Rtype::Naptr
-    )
-}
-
 /// Whether `rdata` is well formed for `rtype` as far as the wire layer knows
 /// the type (RFC 3597 §4); the error says what is wrong.
 pub(crate) fn validate_rdata(rtype: Rtype, rdata: &[u8]) -> Result<(), String> {
@@ -297,7 +257,7 @@ pub(crate) fn validate_rdata(rtype: Rtype, rdata: &[u8]) -> Result<(), String> {
             rdata.len()
         ));
     }
-    if !wire_knows(rtype) {
+    if !rtype.info().wire_known() {
         return Ok(());
     }
     if rdata.is_empty() {

@@ -2,6 +2,7 @@
 //! failure becomes one line on stderr and a non-zero exit status.
 
 mod admin;
+mod grant;
 mod logging;
 mod serve;
 
@@ -319,14 +320,7 @@ fn open_store(path: &std::path::Path, map_size: usize) -> Result<dynzone::store:
     })
 }
 
-/// An I/O error's message without the " (os error N)" suffix.
-fn plain(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
-        None => text,
-    }
-}
+use dynzone::server::plain_io_error as plain;
 
 #[cfg(test)]
 mod tests {

@@ -10,10 +10,11 @@ use dynzone::handler::{self, Auth};
 use dynzone::server::{self, Server, SignalWatch};
 use dynzone::store::Store;
 use dynzone::tsig::{KeySet, parse_file, parse_spec};
-use dynzone::update::{Grant, Policy, parse_grant};
+use dynzone::update::{Grant, Policy};
 use dynzone::wire::{NameBuf, RData, Rtype, Soa, write_rdata};
 use dynzone::zone::{Limits, ZoneRecord};
 
+use super::grant::parse_grant;
 use super::{ServeArgs, logging};
 
 /// Answering on port 53 of every address, IPv4 and IPv6.
@@ -132,7 +133,7 @@ fn auth(args: &ServeArgs) -> Result<Auth, String> {
     }
     let mut grants = Vec::new();
     for text in &args.grant {
-        let (key_name, name, types) = parse_grant(text).map_err(|e| e.to_string())?;
+        let (key_name, name, types) = parse_grant(text)?;
         let key = keys.find_index(key_name.as_name()).ok_or_else(|| {
             format!("--grant {text}: no key named {key_name} (give it with --tsig or --key-file)")
         })?;

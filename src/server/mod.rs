@@ -118,8 +118,9 @@ impl fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
-/// An I/O error's message without the " (os error N)" suffix.
-fn plain_io_error(e: &io::Error) -> String {
+/// An I/O error's message without the " (os error N)" suffix (also for the
+/// command line's messages).
+pub fn plain_io_error(e: &io::Error) -> String {
     let text = e.to_string();
     match text.rfind(" (os error ") {
         Some(at) => text.get(..at).unwrap_or(&text).to_owned(),

@@ -19,6 +19,7 @@
 mod check;
 pub mod key;
 mod reader;
+mod record;
 pub mod value;
 mod writer;
 
@@ -32,10 +33,10 @@ use heed::types::Bytes;
 use heed::{Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
 
 use crate::wire::{MAX_NAME_LEN, Name, NameBuf};
-use crate::zone::ZoneRecord;
 
 pub use key::{DataType, NameKey};
 pub use reader::{ReadError, Reader};
+pub use record::ZoneRecord;
 pub use value::{Node, Rrset};
 pub use writer::{MAX_VALUE, Replay, Scratch, WriteBatch, Writer};
 
@@ -362,11 +363,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// The LMDB environment, for status output.
-    pub fn env(&self) -> &Env<WithoutTls> {
-        &self.env
     }
 }
 

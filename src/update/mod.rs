@@ -24,10 +24,12 @@
 mod policy;
 
 use crate::store::{DataType, NameKey, ReadError, Replay, Rrset, Scratch, WriteBatch, Writer};
-use crate::wire::{Class, MAX_MESSAGE, Message, Name, RData, Rcode, Record, Rtype, write_rdata};
+use crate::wire::{
+    Class, MAX_MESSAGE, Message, Name, RData, Rcode, Record, Rtype, SoaRdata, TypeKind, write_rdata,
+};
 use crate::zone::{Limits, MAX_RECORD_LEN, record_len};
 
-pub use policy::{Grant, GrantError, Policy, parse_grant};
+pub use policy::{Grant, Policy};
 
 /// Why an update was not applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,7 +315,7 @@ fn prerequisites(
         }
         // RFC 6895 §3.1: type 0 is reserved; no record, and no question
         // about one, can have it.
-        if rr.rtype == Rtype::Unknown(0) {
+        if rr.rtype.info().kind == TypeKind::Reserved {
             return refuse(Rcode::FormErr);
         }
         let key = NameKey::new(rr.owner);
@@ -476,7 +478,7 @@ fn prescan(w: &Writer<'_, '_>, msg: &Message<'_>, zone: &Zone<'_>) -> Result<(),
         }
     }
     for rr in msg.updates() {
-        if rr.rtype == Rtype::Unknown(0) {
+        if rr.rtype.info().kind == TypeKind::Reserved {
             return refuse(Rcode::FormErr);
         }
         match rr.class {
@@ -746,11 +748,9 @@ fn quota(
     Ok(())
 }
 
-/// The serial of stored SOA RDATA: the 32 bits after the two names.
+/// The serial of stored SOA RDATA.
 fn soa_serial(rdata: &[u8]) -> Option<u32> {
-    let at = rdata.len().checked_sub(20)?;
-    let bytes = rdata.get(at..at + 4)?;
-    Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    SoaRdata::new(rdata).map(|soa| soa.serial())
 }
 
 /// RFC 1982 §3.2: `a > b` in 32-bit serial number arithmetic.
@@ -785,18 +785,13 @@ fn current_serial(w: &Writer<'_, '_>, zone: &Zone<'_>) -> Result<u32, ReadError>
 fn bump_serial(w: &mut Writer<'_, '_>, zone: &Zone<'_>, buf: &mut [u8]) -> Result<u32, ReadError> {
     let set = apex_soa(w, zone)?;
     let ttl = set.ttl();
-    let soa = set.iter().next().ok_or(ReadError::Damaged)?;
-    let len = soa.len();
-    let at = len.checked_sub(20).ok_or(ReadError::Damaged)?;
-    let old = soa_serial(soa).ok_or(ReadError::Damaged)?;
-    let serial = next_serial(old);
-    buf.get_mut(..len)
-        .ok_or(ReadError::Damaged)?
-        .copy_from_slice(soa);
-    buf.get_mut(at..at + 4)
-        .ok_or(ReadError::Damaged)?
-        .copy_from_slice(&serial.to_be_bytes());
-    let new = buf.get(..len).ok_or(ReadError::Damaged)?;
+    let soa = set
+        .iter()
+        .next()
+        .and_then(SoaRdata::new)
+        .ok_or(ReadError::Damaged)?;
+    let serial = next_serial(soa.serial());
+    let new = soa.with_serial(serial, buf).ok_or(ReadError::Damaged)?;
     let apex = zone.encoded();
     let soa = DataType::new(Rtype::Soa).ok_or(ReadError::Damaged)?;
     w.put_rrset(apex, apex.len(), soa, ttl, |_, out| push_rdata(out, new))?;

@@ -2,8 +2,6 @@
 //! leaves the policy to the server; this is the shape of BIND's
 //! `update-policy { grant KEY subdomain NAME TYPES; }`).
 
-use std::fmt;
-
 use crate::wire::{Name, NameBuf, Rtype};
 
 /// One grant: a key may change names at or below `name`, of `types` only
@@ -17,18 +15,6 @@ pub struct Grant {
     /// The types it may change; empty for every type.
     pub types: Vec<Rtype>,
 }
-
-/// A `--grant` argument that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantError(pub String);
-
-impl fmt::Display for GrantError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for GrantError {}
 
 /// The grants of every key.
 ///
@@ -78,31 +64,4 @@ impl Policy {
     pub fn grants(&self) -> &[Grant] {
         &self.grants
     }
-}
-
-/// Splits a `--grant KEY:NAME[:TYPE,TYPE...]` argument into the key name, the
-/// subtree and the types (RFC 3597 `TYPEnnn` accepted).
-pub fn parse_grant(text: &str) -> Result<(NameBuf, NameBuf, Vec<Rtype>), GrantError> {
-    let mut parts = text.splitn(3, ':');
-    let (Some(key), Some(name)) = (parts.next(), parts.next()) else {
-        return Err(GrantError(format!(
-            "--grant {text}: expected KEY:NAME[:TYPE,TYPE...]"
-        )));
-    };
-    let key = NameBuf::from_text(key)
-        .map_err(|e| GrantError(format!("--grant {text}: key name {key:?}: {e}")))?;
-    let name = NameBuf::from_text(name)
-        .map_err(|e| GrantError(format!("--grant {text}: name {name:?}: {e}")))?;
-    let mut types = Vec::new();
-    if let Some(list) = parts.next() {
-        for t in list.split(',').map(str::trim) {
-            let rtype = crate::zonefile::parse_type(t)
-                .ok_or_else(|| GrantError(format!("--grant {text}: unknown type {t:?}")))?;
-            types.push(rtype);
-        }
-        if types.is_empty() {
-            return Err(GrantError(format!("--grant {text}: empty type list")));
-        }
-    }
-    Ok((key, name, types))
 }

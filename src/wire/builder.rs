@@ -484,13 +484,15 @@ impl<'b> MessageBuilder<'b> {
     }
 
     fn rdata(&mut self, data: &RData<'_>) -> Result<(), BuildError> {
+        // RFC 3597 §4: names compressed only in the RFC 1035 types.
+        let compress = data.names_compressible();
         match *data {
             RData::A(ip) => self.bytes(&ip.octets()),
             RData::Aaaa(ip) => self.bytes(&ip.octets()),
-            RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) => self.name(n, true),
+            RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) => self.name(n, compress),
             RData::Soa(soa) => {
-                self.name(soa.mname, true)?;
-                self.name(soa.rname, true)?;
+                self.name(soa.mname, compress)?;
+                self.name(soa.rname, compress)?;
                 for v in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
                     self.u32(v)?;
                 }
@@ -501,7 +503,7 @@ impl<'b> MessageBuilder<'b> {
                 exchange,
             } => {
                 self.u16(preference)?;
-                self.name(exchange, true)
+                self.name(exchange, compress)
             }
             RData::Txt(txt) => self.bytes(txt.raw()),
             // RFC 2782: the target is not compressed.
@@ -509,7 +511,7 @@ impl<'b> MessageBuilder<'b> {
                 self.u16(srv.priority)?;
                 self.u16(srv.weight)?;
                 self.u16(srv.port)?;
-                self.name(srv.target, false)
+                self.name(srv.target, compress)
             }
             RData::Caa(caa) => {
                 let tag_len = u8::try_from(caa.tag.len()).map_err(|_| BuildError::RdataTooLong)?;
@@ -524,7 +526,7 @@ impl<'b> MessageBuilder<'b> {
                 let mac_len = u16::try_from(t.mac.len()).map_err(|_| BuildError::RdataTooLong)?;
                 let other_len =
                     u16::try_from(t.other.len()).map_err(|_| BuildError::RdataTooLong)?;
-                self.name(t.algorithm, false)?;
+                self.name(t.algorithm, compress)?;
                 self.u16((t.time_signed >> 32) as u16)?;
                 self.u32(t.time_signed as u32)?;
                 self.u16(t.fudge)?;
@@ -545,7 +547,7 @@ impl<'b> MessageBuilder<'b> {
                             self.u8(len)?;
                             self.bytes(s)?;
                         }
-                        Field::Name(n) => self.name(n, c.compressible())?,
+                        Field::Name(n) => self.name(n, compress)?,
                     }
                 }
                 Ok(())

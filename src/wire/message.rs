@@ -112,7 +112,23 @@ pub struct Edns<'a> {
     pub options: OptData<'a>,
 }
 
-impl Edns<'_> {
+impl<'a> Edns<'a> {
+    /// The EDNS fields of an OPT record (RFC 6891 §6.1.3: CLASS is the UDP
+    /// payload size; TTL is extended RCODE, version and flags), or `None`
+    /// for another record.
+    fn from_record(rec: &Record<'a>) -> Option<Edns<'a>> {
+        let RData::Opt(options) = rec.data else {
+            return None;
+        };
+        Some(Edns {
+            udp_payload: u16::from(rec.class),
+            ext_rcode: (rec.ttl >> 24) as u8,
+            version: (rec.ttl >> 16) as u8,
+            flags: rec.ttl as u16,
+            options,
+        })
+    }
+
     /// The DNSSEC OK bit (RFC 3225 §3).
     pub fn dnssec_ok(&self) -> bool {
         self.flags & 0x8000 != 0
@@ -191,8 +207,10 @@ pub struct Message<'a> {
     buf: &'a [u8],
     header: Header,
     section_start: [usize; 4],
-    opt: Option<usize>,
-    tsig: Option<usize>,
+    /// The OPT record's view, kept from the one parse.
+    edns: Option<Edns<'a>>,
+    /// The TSIG record's view, kept from the one parse.
+    tsig: Option<TsigRecord<'a>>,
 }
 
 impl PartialEq for Message<'_> {
@@ -234,7 +252,7 @@ impl<'a> Message<'a> {
         for _ in 0..header.count(Section::Question) {
             pos = Question::parse(buf, pos)?.1;
         }
-        let mut opt = None;
+        let mut edns = None;
         let mut tsig = None;
         for section in Section::RECORDS {
             if let Some(slot) = section_start.get_mut(section.index()) {
@@ -250,10 +268,10 @@ impl<'a> Message<'a> {
                         if section != Section::Additional || !rec.owner.is_root() {
                             return Err(ParseError::BadOpt);
                         }
-                        if opt.is_some() {
+                        if edns.is_some() {
                             return Err(ParseError::MultipleOpt);
                         }
-                        opt = Some(start);
+                        edns = Some(Edns::from_record(&rec).ok_or(ParseError::BadOpt)?);
                     }
                     // RFC 8945 §5.1: the TSIG record must be the last record of
                     // the additional section; anything else is FORMERR.
@@ -265,7 +283,14 @@ impl<'a> Message<'a> {
                         if rec.class != Class::Any || rec.ttl != 0 {
                             return Err(ParseError::BadTsig);
                         }
-                        tsig = Some(start);
+                        let RData::Tsig(data) = rec.data else {
+                            return Err(ParseError::BadTsig);
+                        };
+                        tsig = Some(TsigRecord {
+                            key_name: rec.owner,
+                            data,
+                            start,
+                        });
                     }
                     _ => {}
                 }
@@ -279,7 +304,7 @@ impl<'a> Message<'a> {
             buf,
             header,
             section_start,
-            opt,
+            edns,
             tsig,
         })
     }
@@ -359,17 +384,7 @@ impl<'a> Message<'a> {
 
     /// EDNS(0) data, when the message carries an OPT record.
     pub fn edns(&self) -> Option<Edns<'a>> {
-        let (rec, _) = Record::parse(self.buf, self.opt?).ok()?;
-        let RData::Opt(options) = rec.data else {
-            return None;
-        };
-        Some(Edns {
-            udp_payload: u16::from(rec.class),
-            ext_rcode: (rec.ttl >> 24) as u8,
-            version: (rec.ttl >> 16) as u8,
-            flags: rec.ttl as u16,
-            options,
-        })
+        self.edns
     }
 
     /// The full 12-bit RCODE: header bits plus the OPT extension.
@@ -380,16 +395,7 @@ impl<'a> Message<'a> {
 
     /// The TSIG record, when the message is signed.
     pub fn tsig(&self) -> Option<TsigRecord<'a>> {
-        let start = self.tsig?;
-        let (rec, _) = Record::parse(self.buf, start).ok()?;
-        let RData::Tsig(data) = rec.data else {
-            return None;
-        };
-        Some(TsigRecord {
-            key_name: rec.owner,
-            data,
-            start,
-        })
+        self.tsig
     }
 
     /// What a TSIG digest covers of this message (RFC 8945 §4.3.1, §5.4.1):

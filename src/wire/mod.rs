@@ -35,6 +35,7 @@ mod name;
 mod rdata;
 mod reader;
 mod tcp;
+mod type_info;
 mod types;
 
 pub use builder::{MAX_MESSAGE, MessageBuilder, UDP_LIMIT, write_rdata};
@@ -46,7 +47,8 @@ pub use name::{
 };
 pub use rdata::{
     Caa, CharStrings, Compound, EdnsOptions, Field, Fields, MAX_TSIG_TIME, OptData, RData, Soa,
-    Srv, TsigData, Txt,
+    SoaRdata, Srv, TsigData, Txt,
 };
 pub use tcp::{Frame, frame_prefix, parse_frame};
+pub use type_info::{Decoding, Layout, Part, TypeInfo, TypeKind};
 pub use types::{Class, Opcode, Rcode, Rtype, TsigError};

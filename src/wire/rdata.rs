@@ -6,6 +6,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use super::error::ParseError;
 use super::name::Name;
 use super::reader::Reader;
+use super::type_info::{Decoding, Layout, Part};
 use super::types::{Rtype, TsigError};
 
 /// SOA RDATA (RFC 1035 §3.3.13).
@@ -25,6 +26,64 @@ pub struct Soa<'a> {
     pub expire: u32,
     /// Negative caching TTL (RFC 2308 §4).
     pub minimum: u32,
+}
+
+/// Stored SOA RDATA (RFC 1035 §3.3.13): two uncompressed names, then the
+/// 32-bit SERIAL, REFRESH, RETRY, EXPIRE and MINIMUM. Only the fixed fields are
+/// read, from the end, so no name is walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoaRdata<'a> {
+    rdata: &'a [u8],
+    /// Where SERIAL starts: the length of the two names.
+    names_len: usize,
+    serial: u32,
+    minimum: u32,
+}
+
+impl<'a> SoaRdata<'a> {
+    /// The octets of SERIAL, REFRESH, RETRY, EXPIRE and MINIMUM.
+    const FIXED_LEN: usize = 20;
+    /// Two names of at least the root label each.
+    const MIN_NAMES_LEN: usize = 2;
+
+    /// A view of `rdata`, or `None` when it is too short to be an SOA.
+    pub fn new(rdata: &'a [u8]) -> Option<SoaRdata<'a>> {
+        let names_len = rdata.len().checked_sub(Self::FIXED_LEN)?;
+        if names_len < Self::MIN_NAMES_LEN {
+            return None;
+        }
+        let mut r = Reader::new(rdata, names_len);
+        let serial = r.u32().ok()?;
+        r.bytes(12).ok()?; // REFRESH, RETRY, EXPIRE
+        let minimum = r.u32().ok()?;
+        Some(SoaRdata {
+            rdata,
+            names_len,
+            serial,
+            minimum,
+        })
+    }
+
+    /// SERIAL, compared with RFC 1982 arithmetic.
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+
+    /// MINIMUM, the negative caching TTL (RFC 2308 §4).
+    pub fn minimum(&self) -> u32 {
+        self.minimum
+    }
+
+    /// Writes this RDATA with SERIAL replaced by `serial` into `out`; returns
+    /// the bytes written, or `None` when `out` is too short.
+    pub fn with_serial<'o>(&self, serial: u32, out: &'o mut [u8]) -> Option<&'o [u8]> {
+        let len = self.rdata.len();
+        let out = out.get_mut(..len)?;
+        out.copy_from_slice(self.rdata);
+        out.get_mut(self.names_len..self.names_len.checked_add(4)?)?
+            .copy_from_slice(&serial.to_be_bytes());
+        Some(out)
+    }
 }
 
 /// SRV RDATA (RFC 2782). The target is written uncompressed.
@@ -179,30 +238,6 @@ pub enum Field<'a> {
     Name(Name<'a>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
-    U16,
-    CharString,
-    Name,
-}
-
-/// Layouts of the other types that embed domain names. RFC 3597 §4: receivers
-/// MUST decompress names in the RFC 1035 types (MD, MF, MB, MG, MR, MINFO) and
-/// SHOULD in RP, AFSDB, RT, PX and NAPTR; the second value says whether a sender
-/// may compress them (only the RFC 1035 types).
-fn layout(rtype: Rtype) -> Option<(&'static [Part], bool)> {
-    use Part::{CharString, Name, U16};
-    Some(match rtype {
-        Rtype::Md | Rtype::Mf | Rtype::Mb | Rtype::Mg | Rtype::Mr => (&[Name], true),
-        Rtype::Minfo => (&[Name, Name], true),
-        Rtype::Rp => (&[Name, Name], false),
-        Rtype::Afsdb | Rtype::Rt => (&[U16, Name], false),
-        Rtype::Px => (&[U16, Name, Name], false),
-        Rtype::Naptr => (&[U16, U16, CharString, CharString, CharString, Name], false),
-        _ => return None,
-    })
-}
-
 /// RDATA of a type with embedded names but no view of its own (MB, MG, MINFO,
 /// RP, AFSDB, NAPTR, …): its fields in order, names decompressed on reading.
 #[derive(Debug, Clone, Copy)]
@@ -221,9 +256,11 @@ impl<'a> Compound<'a> {
         r: &mut Reader<'a>,
         compressed: bool,
     ) -> Result<Option<Compound<'a>>, ParseError> {
-        let Some((parts, compressible)) = layout(rtype) else {
+        let info = rtype.info();
+        let (Decoding::Fields, Layout::Fields(parts)) = (info.decoding, info.layout) else {
             return Ok(None);
         };
+        let compressible = info.compress;
         let start = r.pos();
         for part in parts {
             read_field(r, *part, compressed)?;
@@ -273,6 +310,11 @@ fn read_field<'a>(
             Field::CharString(r.bytes(usize::from(len))?)
         }
         Part::Name => Field::Name(r.name(compressed)?),
+        // Only U16, CharString and Name occur in the layouts decoded field by
+        // field (a test in `type_info` holds the table to that).
+        Part::U8 | Part::U32 | Part::Duration | Part::Ipv4 | Part::Ipv6 => {
+            return Err(ParseError::BadRdata);
+        }
     })
 }
 
@@ -441,8 +483,54 @@ impl<'a> RData<'a> {
         Ok(data)
     }
 
+    /// Whether a sender may compress the names in this RDATA (RFC 3597 §4),
+    /// as the type's [`Rtype::info`] says.
+    pub fn names_compressible(&self) -> bool {
+        let rtype = match self {
+            RData::Ns(_) => Rtype::Ns,
+            RData::Cname(_) => Rtype::Cname,
+            RData::Ptr(_) => Rtype::Ptr,
+            RData::Soa(_) => Rtype::Soa,
+            RData::Mx { .. } => Rtype::Mx,
+            RData::Srv(_) => Rtype::Srv,
+            RData::Tsig(_) => Rtype::Tsig,
+            RData::Compound(c) => return c.compressible,
+            RData::A(_)
+            | RData::Aaaa(_)
+            | RData::Txt(_)
+            | RData::Caa(_)
+            | RData::Opt(_)
+            | RData::Unknown(_)
+            | RData::Empty => return false,
+        };
+        rtype.info().compress
+    }
+
     /// Parses stored, uncompressed RDATA that fills `bytes`.
     pub fn from_wire(rtype: Rtype, bytes: &'a [u8]) -> Result<RData<'a>, ParseError> {
         RData::parse(bytes, rtype, 0, bytes.len(), false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_soa_fixed_fields() {
+        let mut rdata = b"\x02ns\x00\x00".to_vec();
+        for v in [7u32, 1, 2, 3, 300] {
+            rdata.extend_from_slice(&v.to_be_bytes());
+        }
+        let soa = SoaRdata::new(&rdata).unwrap();
+        assert_eq!((soa.serial(), soa.minimum()), (7, 300));
+        let mut out = [0u8; 64];
+        let bumped = soa.with_serial(8, &mut out).unwrap();
+        assert_eq!(SoaRdata::new(bumped).unwrap().serial(), 8);
+        assert_eq!(bumped.get(..5), rdata.get(..5));
+        assert_eq!(bumped.get(9..), rdata.get(9..));
+        assert_eq!(soa.with_serial(8, &mut [0u8; 10]), None);
+        assert_eq!(SoaRdata::new(&[0; 21]), None);
+        assert!(SoaRdata::new(&[0; 22]).is_some());
     }
 }

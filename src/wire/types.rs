@@ -40,12 +40,25 @@ macro_rules! code_point {
         }
 
         impl $name {
+            /// Every named value with its mnemonic, in the order of the table.
+            const NAMED: &'static [(&'static str, $name)] = &[ $( ($text, $name::$variant), )* ];
+
             /// The mnemonic, or `None` for an unnamed value.
             pub fn mnemonic(self) -> Option<&'static str> {
                 match self {
                     $( $name::$variant => Some($text), )*
                     $name::Unknown(_) => None,
                 }
+            }
+
+            /// The value a mnemonic names, in any case (RFC 4343 §3 spirit:
+            /// mnemonics are compared ASCII case-insensitively), or `None` for
+            /// a word that names nothing here. No allocation.
+            pub fn from_mnemonic(text: &str) -> Option<$name> {
+                $name::NAMED
+                    .iter()
+                    .find(|(mnemonic, _)| mnemonic.eq_ignore_ascii_case(text))
+                    .map(|&(_, value)| value)
             }
         }
     };
@@ -102,31 +115,23 @@ code_point! {
 }
 
 impl Rtype {
-    /// Whether names inside this type's RDATA may be compressed on the wire:
-    /// RFC 3597 §4 allows it for the RFC 1035 types only (NS, MD, MF, CNAME,
-    /// SOA, MB, MG, MR, PTR, MINFO, MX).
-    pub fn rdata_names_compressible(self) -> bool {
-        matches!(
-            self,
-            Rtype::Ns
-                | Rtype::Md
-                | Rtype::Mf
-                | Rtype::Cname
-                | Rtype::Soa
-                | Rtype::Mb
-                | Rtype::Mg
-                | Rtype::Mr
-                | Rtype::Ptr
-                | Rtype::Minfo
-                | Rtype::Mx
-        )
+    /// A type in presentation form: a mnemonic in any case, or RFC 3597 §5
+    /// `TYPEnnn` (decimal, at most 65535). No allocation.
+    pub fn from_text(text: &str) -> Option<Rtype> {
+        if let Some(prefix) = text.get(..4)
+            && prefix.eq_ignore_ascii_case("TYPE")
+            && let Some(digits) = text.get(4..)
+            && !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return digits.parse::<u16>().ok().map(Rtype::from);
+        }
+        Rtype::from_mnemonic(text)
     }
 
-    /// Meta and query-only types (RFC 6895 §3.1): OPT, TKEY, TSIG, IXFR, AXFR,
-    /// MAILB, MAILA and ANY. They never live in a zone.
+    /// Meta and query-only types (RFC 6895 §3.1); see [`Rtype::info`].
     pub fn is_meta(self) -> bool {
-        let n = u16::from(self);
-        n == 41 || (128..=255).contains(&n)
+        self.info().kind == super::TypeKind::Meta
     }
 }
 
@@ -254,23 +259,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s, "TXT TYPE65280 CLASS7");
-    }
-
-    #[test]
-    fn meta_types() {
-        for t in [
-            Rtype::Opt,
-            Rtype::Tsig,
-            Rtype::Tkey,
-            Rtype::Any,
-            Rtype::Axfr,
-            Rtype::Ixfr,
-        ] {
-            assert!(t.is_meta(), "{t}");
-        }
-        for t in [Rtype::A, Rtype::Txt, Rtype::Caa, Rtype::Unknown(65280)] {
-            assert!(!t.is_meta(), "{t}");
-        }
     }
 
     #[test]

@@ -29,11 +29,9 @@ mod print;
 mod rdata_text;
 mod text;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::OnceLock;
 
-use crate::wire::{NameBuf, Rtype};
+use crate::wire::{NameBuf, Rtype, SoaRdata, TypeKind};
 use crate::zone::{Limits, ZoneRecord, check_records};
 use lexer::{Entry, Lexer, Token};
 
@@ -180,30 +178,10 @@ fn class_field(text: &str) -> Option<ClassField> {
     }
 }
 
-/// Type mnemonics, upper case, of every type [`Rtype`] names.
-fn mnemonics() -> &'static HashMap<&'static str, Rtype> {
-    static TABLE: OnceLock<HashMap<&'static str, Rtype>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        (0..=u16::MAX)
-            .map(Rtype::from)
-            .filter_map(|t| Some((t.mnemonic()?, t)))
-            .collect()
-    })
-}
-
-/// A type mnemonic in any case, or RFC 3597 §5 `TYPEnnn`.
+/// A type mnemonic in any case, or RFC 3597 §5 `TYPEnnn`
+/// (see [`Rtype::from_text`]).
 pub fn parse_type(text: &str) -> Option<Rtype> {
-    rtype(text)
-}
-
-fn rtype(text: &str) -> Option<Rtype> {
-    let upper = text.to_ascii_uppercase();
-    if let Some(digits) = upper.strip_prefix("TYPE")
-        && let Ok(n) = text::number(digits, u16::MAX.into(), "type")
-    {
-        return Some(Rtype::from(n as u16));
-    }
-    mnemonics().get(upper.as_str()).copied()
+    Rtype::from_text(text)
 }
 
 impl State {
@@ -260,19 +238,22 @@ impl State {
                 }
                 continue;
             }
-            match rtype(t.text) {
+            match Rtype::from_text(t.text) {
                 Some(rtype) => break (rtype, t),
                 None => return Err(err(t.line, format!("unknown type '{}'", t.text))),
             }
         };
-        if u16::from(rtype) == 0 {
-            return Err(err(type_token.line, "type 0 is reserved".into()));
-        }
-        if rtype.is_meta() {
-            return Err(err(
-                type_token.line,
-                format!("{rtype} is a meta type; it cannot be in a zone"),
-            ));
+        match rtype.info().kind {
+            TypeKind::Reserved => {
+                return Err(err(type_token.line, "type 0 is reserved".into()));
+            }
+            TypeKind::Meta => {
+                return Err(err(
+                    type_token.line,
+                    format!("{rtype} is a meta type; it cannot be in a zone"),
+                ));
+            }
+            TypeKind::Data => {}
         }
         let rdata = rdata_text::rdata(
             rtype,
@@ -289,11 +270,10 @@ impl State {
                 (Some(ttl), _) | (None, Some(ttl)) => ttl,
                 (None, None) if rtype == Rtype::Soa => {
                     // RFC 2308 §4 as BIND reads it: the SOA MINIMUM.
-                    let minimum = rdata
-                        .get(rdata.len().saturating_sub(4)..)
-                        .and_then(|m| <[u8; 4]>::try_from(m).ok())
-                        .map(u32::from_be_bytes)
-                        .unwrap_or(0)
+                    // The RDATA was checked as an SOA by `rdata_text::rdata`.
+                    let minimum = SoaRdata::new(&rdata)
+                        .ok_or_else(|| err(type_token.line, "SOA RDATA too short".into()))?
+                        .minimum()
                         .min(text::MAX_TTL);
                     self.default_ttl = Some(minimum);
                     minimum

@@ -9,7 +9,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use std::io;
 
 use super::rdata_text::has_text_form;
-use crate::wire::{Name, NameBuf, Rtype};
+use crate::wire::{Layout, Name, NameBuf, Part, Rtype};
 use crate::zone::ZoneRecord;
 
 /// How many octets of generic RDATA go in one hex word.
@@ -122,6 +122,32 @@ impl<'a> Cursor<'a> {
         s
     }
 
+    /// Appends one field in presentation form.
+    fn part(&mut self, part: Part, out: &mut String) -> Option<()> {
+        match part {
+            Part::Name => {
+                let _ = write!(out, "{}", self.name()?);
+            }
+            Part::U8 => {
+                let _ = write!(out, "{}", self.u8()?);
+            }
+            Part::U16 => {
+                let _ = write!(out, "{}", self.u16()?);
+            }
+            Part::U32 | Part::Duration => {
+                let _ = write!(out, "{}", self.u32()?);
+            }
+            Part::CharString => quoted(self.char_string()?, out),
+            Part::Ipv4 => {
+                let _ = write!(out, "{}", Ipv4Addr::from(self.array::<4>()?));
+            }
+            Part::Ipv6 => {
+                let _ = write!(out, "{}", Ipv6Addr::from(self.array::<16>()?));
+            }
+        }
+        Some(())
+    }
+
     fn at_end(&self) -> bool {
         self.pos >= self.buf.len()
     }
@@ -136,52 +162,16 @@ fn presentation(rtype: Rtype, rdata: &[u8]) -> Option<String> {
     }
     let mut c = Cursor { buf: rdata, pos: 0 };
     let mut s = String::new();
-    match rtype {
-        Rtype::A => s = Ipv4Addr::from(c.array::<4>()?).to_string(),
-        Rtype::Aaaa => s = Ipv6Addr::from(c.array::<16>()?).to_string(),
-        Rtype::Ns
-        | Rtype::Cname
-        | Rtype::Ptr
-        | Rtype::Md
-        | Rtype::Mf
-        | Rtype::Mb
-        | Rtype::Mg
-        | Rtype::Mr
-        | Rtype::Dname => s = c.name()?.to_string(),
-        Rtype::Soa => {
-            let (mname, rname) = (c.name()?, c.name()?);
-            let _ = write!(s, "{mname} {rname}");
-            for _ in 0..5 {
-                let _ = write!(s, " {}", c.u32()?);
+    match rtype.info().layout {
+        Layout::Fields(parts) => {
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    s.push(' ');
+                }
+                c.part(*part, &mut s)?;
             }
         }
-        Rtype::Mx | Rtype::Afsdb | Rtype::Rt => {
-            let _ = write!(s, "{} {}", c.u16()?, c.name()?);
-        }
-        Rtype::Minfo | Rtype::Rp => {
-            let _ = write!(s, "{} {}", c.name()?, c.name()?);
-        }
-        Rtype::Px => {
-            let _ = write!(s, "{} {} {}", c.u16()?, c.name()?, c.name()?);
-        }
-        Rtype::Srv => {
-            let (priority, weight, port) = (c.u16()?, c.u16()?, c.u16()?);
-            let _ = write!(s, "{priority} {weight} {port} {}", c.name()?);
-        }
-        Rtype::Hinfo => {
-            quoted(c.char_string()?, &mut s);
-            s.push(' ');
-            quoted(c.char_string()?, &mut s);
-        }
-        Rtype::Naptr => {
-            let _ = write!(s, "{} {}", c.u16()?, c.u16()?);
-            for _ in 0..3 {
-                s.push(' ');
-                quoted(c.char_string()?, &mut s);
-            }
-            let _ = write!(s, " {}", c.name()?);
-        }
-        Rtype::Txt => {
+        Layout::Strings => {
             while !c.at_end() {
                 if !s.is_empty() {
                     s.push(' ');
@@ -189,7 +179,7 @@ fn presentation(rtype: Rtype, rdata: &[u8]) -> Option<String> {
                 quoted(c.char_string()?, &mut s);
             }
         }
-        Rtype::Caa => {
+        Layout::Caa => {
             let flags = c.u8()?;
             let tag = c.char_string()?;
             if tag.is_empty() || !tag.iter().all(u8::is_ascii_alphanumeric) {
@@ -198,7 +188,7 @@ fn presentation(rtype: Rtype, rdata: &[u8]) -> Option<String> {
             let _ = write!(s, "{flags} {} ", String::from_utf8_lossy(tag));
             quoted(c.rest(), &mut s);
         }
-        _ => return None,
+        Layout::Opaque => return None,
     }
     c.at_end().then_some(s)
 }

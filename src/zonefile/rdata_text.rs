@@ -8,61 +8,13 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use super::ZoneFileError;
 use super::lexer::Token;
 use super::text;
-use crate::wire::{NameBuf, Rtype};
+use crate::wire::{Layout, NameBuf, Part, Rtype};
 use crate::zone::validate_rdata;
 
-/// One field of a text form.
-#[derive(Clone, Copy)]
-enum Part {
-    /// A domain name, relative to the origin unless it ends in `.`.
-    Name,
-    /// An 8-bit decimal number.
-    U8,
-    /// A 16-bit decimal number.
-    U16,
-    /// A 32-bit decimal number.
-    U32,
-    /// A 32-bit time, also with units (`1h`), as BIND reads SOA timers.
-    Duration,
-    /// A character-string of at most 255 octets, quoted or not.
-    CharString,
-    /// An IPv4 address.
-    Ipv4,
-    /// An IPv6 address.
-    Ipv6,
-}
-
-/// The text form of `rtype`, or `None` for a type without one here.
-fn layout(rtype: Rtype) -> Option<&'static [Part]> {
-    use Part::{CharString, Duration, Ipv4, Ipv6, Name, U16, U32};
-    Some(match rtype {
-        Rtype::A => &[Ipv4],
-        Rtype::Aaaa => &[Ipv6],
-        Rtype::Ns
-        | Rtype::Cname
-        | Rtype::Ptr
-        | Rtype::Md
-        | Rtype::Mf
-        | Rtype::Mb
-        | Rtype::Mg
-        | Rtype::Mr
-        | Rtype::Dname => &[Name],
-        Rtype::Soa => &[Name, Name, U32, Duration, Duration, Duration, Duration],
-        Rtype::Mx | Rtype::Afsdb | Rtype::Rt => &[U16, Name],
-        Rtype::Minfo | Rtype::Rp => &[Name, Name],
-        Rtype::Px => &[U16, Name, Name],
-        Rtype::Srv => &[U16, U16, U16, Name],
-        Rtype::Hinfo => &[CharString, CharString],
-        Rtype::Naptr => &[U16, U16, CharString, CharString, CharString, Name],
-        // TXT and CAA have a variable shape; see `rdata`.
-        _ => return None,
-    })
-}
-
 /// Whether [`rdata`] reads a text form of `rtype` (the printer uses the same
-/// list, so that what it prints is read back).
+/// test, so that what it prints is read back).
 pub(super) fn has_text_form(rtype: Rtype) -> bool {
-    layout(rtype).is_some() || matches!(rtype, Rtype::Txt | Rtype::Caa)
+    rtype.info().layout != Layout::Opaque
 }
 
 /// The tokens of one record's RDATA, read in order.
@@ -212,28 +164,33 @@ pub(super) fn rdata(
     let out = if generic {
         f.next += 1;
         f.generic()?
-    } else if let Some(parts) = layout(rtype) {
-        let mut out = Vec::new();
-        for part in parts {
-            f.part(*part, &mut out)?;
-        }
-        f.end()?;
-        out
-    } else if rtype == Rtype::Txt {
-        // RFC 1035 §3.3.14: one or more character-strings.
-        let mut out = Vec::new();
-        f.part(Part::CharString, &mut out)?;
-        while f.peek().is_some() {
-            f.part(Part::CharString, &mut out)?;
-        }
-        out
-    } else if rtype == Rtype::Caa {
-        caa(&mut f)?
     } else {
-        return Err(f.err(format!(
-            "no text form of {rtype} RDATA is read here; write it in the RFC 3597 \
-             generic form: {rtype} \\# <length> <hex>"
-        )));
+        match rtype.info().layout {
+            Layout::Fields(parts) => {
+                let mut out = Vec::new();
+                for part in parts {
+                    f.part(*part, &mut out)?;
+                }
+                f.end()?;
+                out
+            }
+            Layout::Strings => {
+                // RFC 1035 §3.3.14: one or more character-strings.
+                let mut out = Vec::new();
+                f.part(Part::CharString, &mut out)?;
+                while f.peek().is_some() {
+                    f.part(Part::CharString, &mut out)?;
+                }
+                out
+            }
+            Layout::Caa => caa(&mut f)?,
+            Layout::Opaque => {
+                return Err(f.err(format!(
+                    "no text form of {rtype} RDATA is read here; write it in the RFC 3597 \
+                     generic form: {rtype} \\# <length> <hex>"
+                )));
+            }
+        }
     };
     f.with(validate_rdata(rtype, &out))?;
     Ok(out)
