@@ -24,10 +24,14 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+/// The query builder of the integration tests (it uses only the library).
+#[path = "../tests/common/wire.rs"]
+mod wire;
 use dynzone::handler::{Auth, Config, Handler, Origin, Ticket, Transport};
 use dynzone::store::{Store, WriteBatch};
 use dynzone::tsig::{Algorithm, Key, KeySet};
 use dynzone::wire::{Class, MessageBuilder, NameBuf, Opcode, RData, Rcode, Rtype, Section};
+use wire::Query;
 
 const ZONE: &str = include_str!("../tests/data/zones/example.com.zone");
 const EXTRA: &str = "
@@ -37,14 +41,7 @@ link.example.com. 300 IN CNAME ns1.example.com.
 ";
 
 fn query(name: &str, qtype: Rtype) -> Vec<u8> {
-    let name = NameBuf::from_text(name).expect("name");
-    let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).expect("buffer");
-    b.set_id(0x1234);
-    b.question(name.as_name(), qtype, Class::In)
-        .expect("question");
-    b.opt(1232, 0, 0, 0, &[]).expect("opt");
-    b.finish_bytes().to_vec()
+    Query::new(0x1234, name, qtype).edns(1232, 0).bytes()
 }
 
 fn handler(c: &mut Criterion) {

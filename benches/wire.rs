@@ -36,25 +36,17 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 
 use criterion::{Criterion, criterion_group};
+#[path = "../tests/common/wire.rs"]
+mod test_wire;
 use dynzone::wire::{
     BuildError, Class, HEADER_LEN, MAX_LABELS, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf,
     RData, Rtype, Section, Txt, UDP_LIMIT,
 };
 
-/// Hex with spaces and `#` comments allowed, decoded once before measuring.
+/// Hex with spaces and `#` comments allowed, decoded once before measuring
+/// (the decoder of the integration tests).
 fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text
-        .lines()
-        .flat_map(|line| line.split('#').next().unwrap_or("").bytes())
-        .filter(u8::is_ascii_hexdigit)
-        .collect();
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let s = std::str::from_utf8(pair).expect("ascii");
-            u8::from_str_radix(s, 16).expect("hex digit pair")
-        })
-        .collect()
+    test_wire::unhex(text)
 }
 
 /// `dig example.com A`: RD AD, EDNS 1232 with a client COOKIE.

@@ -3,7 +3,7 @@
 //! make no heap allocation, and that the request handler answering 10,000 mixed
 //! queries over a real LMDB store makes none after warm-up.
 
-mod testzone;
+mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -414,7 +414,7 @@ fn mixed_requests() -> Vec<(dynzone::handler::Transport, Vec<u8>)> {
 fn answering_10000_mixed_queries_over_lmdb_allocates_nothing() {
     use dynzone::handler::{Config, Handler, Transport};
     let dir = tempfile::tempdir().unwrap();
-    let store = testzone::open_store(dir.path());
+    let store = common::zone::open_store(dir.path());
     let mut handler = Handler::new(&store, Config::default()).unwrap();
     let requests = mixed_requests();
     let peer: std::net::SocketAddr = "127.0.0.1:53000".parse().unwrap();
@@ -511,7 +511,7 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
     use dynzone::store::WriteBatch;
     use dynzone::tsig::{Algorithm, Key, KeySet};
     let dir = tempfile::tempdir().unwrap();
-    let store = testzone::open_store(dir.path());
+    let store = common::zone::open_store(dir.path());
     let key = Key::new(
         NameBuf::from_text("ddns-key").unwrap().as_name(),
         Algorithm::HmacSha256,
@@ -636,14 +636,7 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
     assert_eq!(serial(&mut handler, &mut response), after);
 }
 
-/// A plain query for `name`/`rtype`.
+/// A plain query (ID 7) for `name`/`rtype`.
 fn query(name: &str, rtype: Rtype) -> Vec<u8> {
-    let name = NameBuf::from_text(name).unwrap();
-    let mut buf = vec![0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(7);
-    b.question(name.as_name(), rtype, Class::In).unwrap();
-    let len = b.finish();
-    buf.truncate(len);
-    buf
+    common::wire::query(7, name, rtype)
 }

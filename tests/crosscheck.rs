@@ -12,11 +12,14 @@
 //! Without /usr/bin/python3 or dnspython these tests fail, naming the Debian
 //! package python3-dnspython; they never skip.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Stdio};
 
+use common::wire::{Edns, Query, hex, name, unhex};
 use dynzone::wire::{
     Caa, Class, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, Opcode, RData, Rcode, Rtype,
     Section, Soa, Srv, TsigError, Txt, write_rdata,
@@ -56,25 +59,6 @@ fn run_python(mode: &str, input: String) -> String {
         out.status
     );
     String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    assert!(text.len().is_multiple_of(2), "odd hex: {text}");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-fn name(text: &str) -> NameBuf {
-    NameBuf::from_text(text).unwrap()
 }
 
 /// Uncompressed wire form, case kept.
@@ -196,23 +180,14 @@ fn outgoing(label: &'static str, bytes: &[u8]) -> Outgoing {
 }
 
 fn query() -> Vec<u8> {
-    let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(1);
-    b.flags_mut().set_rd(true);
-    b.question(name("www.example.test.").as_name(), Rtype::A, Class::In)
-        .unwrap();
-    b.finish_bytes().to_vec()
+    Query::new(1, "www.example.test.", Rtype::A).rd().bytes()
 }
 
 fn chaos_query() -> Vec<u8> {
-    let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(0xffff);
-    b.flags_mut().set_cd(true);
-    b.question(name("VeRsIoN.BiNd.").as_name(), Rtype::Txt, Class::Ch)
-        .unwrap();
-    b.finish_bytes().to_vec()
+    Query::new(0xffff, "VeRsIoN.BiNd.", Rtype::Txt)
+        .class(Class::Ch)
+        .cd()
+        .bytes()
 }
 
 /// Options for the OPT records: a client COOKIE (RFC 7873), an ECS option
@@ -222,15 +197,16 @@ const OPTIONS: &[u8] = b"\x00\x0a\x00\x08\x01\x02\x03\x04\x05\x06\x07\x08\
                          \xfd\xe9\x00\x00";
 
 fn query_with_edns() -> Vec<u8> {
-    let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(0x0a0b);
-    b.flags_mut().set_rd(true);
-    b.flags_mut().set_ad(true);
-    b.question(name("Example.TEST.").as_name(), Rtype::Soa, Class::In)
-        .unwrap();
-    b.opt(4096, 0, 0, 0x8000, OPTIONS).unwrap();
-    b.finish_bytes().to_vec()
+    Query::new(0x0a0b, "Example.TEST.", Rtype::Soa)
+        .rd()
+        .ad()
+        .edns_with(Edns {
+            udp_payload: 4096,
+            version: 0,
+            flags: 0x8000,
+            options: OPTIONS,
+        })
+        .bytes()
 }
 
 /// A response with every typed RDATA, an unknown type, names that compress

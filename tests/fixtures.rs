@@ -2,11 +2,14 @@
 //! and tests/data/capture.py): each parses with the fields its client sent, and
 //! survives parse → `MessageBuilder::copy_of` → parse unchanged.
 
+mod common;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use common::wire::name;
 use dynzone::wire::{
-    Caa, Class, Frame, HEADER_LEN, MAX_MESSAGE, Message, MessageBuilder, NameBuf, Opcode, RData,
-    Rcode, Record, Rtype, Section, Srv, TsigError, Txt, frame_prefix, parse_frame, write_rdata,
+    Caa, Class, Frame, HEADER_LEN, MAX_MESSAGE, Message, MessageBuilder, Opcode, RData, Rcode,
+    Record, Rtype, Section, Srv, TsigError, Txt, frame_prefix, parse_frame, write_rdata,
 };
 
 const DIG_A: &[u8] = include_bytes!("data/dig-a.bin");
@@ -33,10 +36,6 @@ const ALL: [(&str, &[u8]); 8] = [
 const COOKIE: u16 = 10;
 /// RD and AD: what dig and kdig set on a query by default.
 const RD_AD: u16 = 0x0120;
-
-fn name(text: &str) -> NameBuf {
-    NameBuf::from_text(text).unwrap()
-}
 
 fn parse(label: &str, bytes: &'static [u8]) -> Message<'static> {
     Message::parse(bytes).unwrap_or_else(|e| panic!("{label}: {e:?}"))

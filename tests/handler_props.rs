@@ -3,30 +3,19 @@
 //! parses, answers the same ID with QR set, fits the size the transport allows,
 //! and the store's key encoding keeps subtrees together.
 
-mod testzone;
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+use common::wire::Query;
 use dynzone::handler::{Config, Handler, Transport};
 use dynzone::store::{NameKey, key};
-use dynzone::wire::{Class, Message, MessageBuilder, NameBuf, Rtype};
+use dynzone::wire::{Message, NameBuf, Rtype};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::Direct(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/proptest-regressions/handler_props.txt"
-            )),
-        )),
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1024),
-        ..ProptestConfig::default()
-    }
+    common::props::config("handler_props", 1024)
 }
 
 /// One store for the whole process (LMDB opens a directory once per process).
@@ -34,7 +23,7 @@ fn store() -> &'static dynzone::store::Store {
     static STORE: OnceLock<(tempfile::TempDir, dynzone::store::Store)> = OnceLock::new();
     let (_, store) = STORE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let store = testzone::open_store(dir.path());
+        let store = common::zone::open_store(dir.path());
         (dir, store)
     });
     store
@@ -53,16 +42,11 @@ const NAMES: &[&str] = &[
 ];
 
 fn query(name: &str, qtype: u16, edns: Option<(u16, u8)>) -> Vec<u8> {
-    let name = NameBuf::from_text(name).unwrap();
-    let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(0x4242);
-    b.question(name.as_name(), Rtype::from(qtype), Class::In)
-        .unwrap();
+    let mut q = Query::new(0x4242, name, Rtype::from(qtype));
     if let Some((size, version)) = edns {
-        b.opt(size, 0, version, 0, &[]).unwrap();
+        q = q.edns(size, version);
     }
-    b.finish_bytes().to_vec()
+    q.bytes()
 }
 
 /// Answers `request` and checks what every reply must satisfy.

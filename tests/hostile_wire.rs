@@ -11,19 +11,20 @@
 //!   when the additional section is full.
 
 mod common;
-mod testzone;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::TestServer;
+use common::net::{self, tcp_exchange};
+use common::wire::{frame, rcode_of};
+use common::zone::{a, aaaa, name, ns, soa};
 use dynzone::store::Store;
 use dynzone::wire::{
     Class, HEADER_LEN, MAX_MESSAGE, Message, MessageBuilder, NameBuf, ParseError, RData, Rcode,
     Rtype, Section, parse_frame,
 };
-use testzone::{a, aaaa, name, ns, soa};
 
 /// BIND's `DNS_POINTER_MAXHOPS`: the most pointers one name may use.
 const MAX_HOPS: usize = 16;
@@ -265,58 +266,13 @@ fn start() -> TestServer {
 }
 
 fn query(id: u16, qname: &str) -> Vec<u8> {
-    let qname = NameBuf::from_text(qname).unwrap();
-    let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(id);
-    b.question(qname.as_name(), Rtype::A, Class::In).unwrap();
-    b.finish_bytes().to_vec()
+    common::wire::query(id, qname, Rtype::A)
 }
 
 /// Sends `request` over UDP, again after each second without a reply, up to
-/// five times.
+/// five times; fails the test when none comes.
 fn udp_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-    let mut buf = [0u8; 65535];
-    for _ in 0..5 {
-        sock.send_to(request, addr).unwrap();
-        if let Ok(n) = sock.recv(&mut buf) {
-            return buf[..n].to_vec();
-        }
-    }
-    panic!("no UDP reply");
-}
-
-fn frame(bytes: &[u8]) -> Vec<u8> {
-    let mut out = u16::try_from(bytes.len()).unwrap().to_be_bytes().to_vec();
-    out.extend_from_slice(bytes);
-    out
-}
-
-/// Sends one framed request on a new connection and reads one framed reply.
-fn tcp_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(&frame(request)).unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        if let dynzone::wire::Frame::Complete { message, .. } = parse_frame(&buf) {
-            return message.to_vec();
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => panic!("connection closed before a reply"),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => panic!("no TCP reply: {e}"),
-        }
-    }
-}
-
-fn rcode_of(reply: &[u8]) -> Rcode {
-    Message::parse(reply).expect("the reply parses").rcode()
+    net::udp_exchange(addr, request).expect("no UDP reply")
 }
 
 #[test]
@@ -344,16 +300,7 @@ fn pointer_chains_get_formerr_from_the_server_over_udp_and_tcp() {
 
 /// Whether the server closes `stream` within `limit` (EOF or a reset).
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    stream.set_read_timeout(Some(limit)).unwrap();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
+    net::closed_within(stream, limit).is_some()
 }
 
 /// BIND closes a TCP connection on a frame that cannot hold a request: one

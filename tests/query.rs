@@ -3,13 +3,13 @@
 //! field. The same behaviour is checked against the running binary with dig and
 //! kdig in `tests/serve.rs`.
 
-mod testzone;
+mod common;
 
 use std::net::SocketAddr;
 
+use common::zone::{a, name, open_store, soa};
 use dynzone::handler::{Config, Handler, Transport};
-use dynzone::wire::{Class, Message, MessageBuilder, Opcode, RData, Rcode, Rtype, Section};
-use testzone::{a, name, open_store, soa};
+use dynzone::wire::{Class, Message, Opcode, RData, Rcode, Rtype, Section};
 
 const PEER: &str = "127.0.0.1:5353";
 const NOW: u64 = 1_790_000_000;
@@ -65,18 +65,14 @@ fn q(name: &str, qtype: Rtype) -> Query<'_> {
 }
 
 fn build(query: &Query<'_>) -> Vec<u8> {
-    let qname = name(query.name);
-    let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(0xbeef);
-    b.flags_mut().set_rd(true);
-    b.flags_mut().set_opcode(query.opcode);
-    b.question(qname.as_name(), query.qtype, query.class)
-        .unwrap();
+    let mut q = common::wire::Query::new(0xbeef, query.name, query.qtype)
+        .class(query.class)
+        .opcode(query.opcode)
+        .rd();
     if let Some((size, version)) = query.edns {
-        b.opt(size, 0, version, 0, &[]).unwrap();
+        q = q.edns(size, version);
     }
-    b.finish_bytes().to_vec()
+    q.bytes()
 }
 
 fn ask_bytes(handler: &mut Handler, transport: Transport, request: &[u8]) -> Option<Reply> {
@@ -472,7 +468,7 @@ fn a_new_import_is_seen_without_a_new_handler() {
         ask(&mut h, q("new.example.test", Rtype::A)).rcode,
         Rcode::NxDomain
     );
-    let (apex, mut records) = testzone::example_zone();
+    let (apex, mut records) = common::zone::example_zone();
     records[0] = soa("example.test", 2);
     records.push(a("new.example.test", [198, 51, 100, 7]));
     store.replace_zone(apex.as_name(), &records).unwrap();
@@ -491,7 +487,7 @@ fn the_deepest_zone_answers() {
             child.as_name(),
             &[
                 soa("deep.sub.example.test", 7),
-                testzone::ns("deep.sub.example.test", "ns1.example.test"),
+                common::zone::ns("deep.sub.example.test", "ns1.example.test"),
                 a("www.deep.sub.example.test", [203, 0, 113, 1]),
             ],
         )
@@ -528,7 +524,7 @@ fn more_zones_than_the_reader_caches_are_still_found() {
                 name(&apex).as_name(),
                 &[
                     soa(&apex, i),
-                    testzone::ns(&apex, "ns1.example.test"),
+                    common::zone::ns(&apex, "ns1.example.test"),
                     a(&format!("www.{apex}"), [192, 0, 2, i as u8]),
                 ],
             )

@@ -5,12 +5,15 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, run_tool};
-use dynzone::wire::{Class, Message, MessageBuilder, NameBuf, Rcode, Rtype, parse_frame};
+use common::net::{self, closed_within, read_frames};
+use common::printed::{dig, kdig, rr};
+use common::wire::{frame, query, rcode_of};
+use common::{LIVENESS_BOUND, TestServer, time_until};
+use dynzone::wire::{Message, NameBuf, Rcode, Rtype};
 
 const ZONE: &str = r#"$ORIGIN example.test.
 $TTL 300
@@ -35,103 +38,6 @@ _sip._udp    IN SRV 10 60 5060 www
 @            IN CAA 0 issue "ca.example.net"
 "#;
 
-/// One response as a client printed it.
-#[derive(Debug, Default)]
-struct Printed {
-    status: String,
-    flags: Vec<String>,
-    answer: Vec<Vec<String>>,
-    authority: Vec<Vec<String>>,
-    additional: Vec<Vec<String>>,
-    udp_size: Option<u16>,
-}
-
-/// Reads the text both dig and kdig print: a `status:` header line, a flags
-/// line, and `;; X SECTION:` blocks of whitespace-separated records.
-fn parse_printed(text: &str) -> Printed {
-    let mut p = Printed::default();
-    let mut section: Option<&str> = None;
-    for line in text.lines() {
-        let lower = line.to_ascii_lowercase();
-        if let Some(i) = lower.find("status: ") {
-            let rest = &line[i + 8..];
-            let end = rest.find([',', ';']).unwrap_or(rest.len());
-            p.status = rest[..end].trim().to_string();
-        }
-        if lower.starts_with(";; flags: ") {
-            let rest = &line[10..];
-            let end = rest.find(';').unwrap_or(rest.len());
-            p.flags = rest[..end].split_whitespace().map(str::to_string).collect();
-        }
-        if let Some(i) = lower.find("udp: ") {
-            let digits: String = line[i + 5..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            p.udp_size = digits.parse().ok();
-        }
-        if line.starts_with(";; ") && line.ends_with("SECTION:") {
-            section = line.split_whitespace().nth(1);
-            continue;
-        }
-        if line.trim().is_empty() || line.starts_with(';') {
-            if line.trim().is_empty() {
-                section = None;
-            }
-            continue;
-        }
-        let fields: Vec<String> = line.split_whitespace().map(str::to_string).collect();
-        match section {
-            Some("ANSWER") => p.answer.push(fields),
-            Some("AUTHORITY") => p.authority.push(fields),
-            Some("ADDITIONAL") => p.additional.push(fields),
-            _ => {}
-        }
-    }
-    p
-}
-
-fn dig(server: &TestServer, args: &[&str]) -> Printed {
-    let port = server.port().to_string();
-    let mut all = vec!["@127.0.0.1", "-p", &port, "+time=2", "+tries=1", "+norec"];
-    all.extend_from_slice(args);
-    let out = run_tool("dig", &all);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "dig {args:?} failed:\n{text}");
-    parse_printed(&text)
-}
-
-fn kdig(server: &TestServer, args: &[&str]) -> Printed {
-    let port = server.port().to_string();
-    let mut all = vec![
-        "@127.0.0.1",
-        "-p",
-        &port,
-        "+timeout=2",
-        "+retry=0",
-        "+norec",
-    ];
-    all.extend_from_slice(args);
-    let out = run_tool("kdig", &all);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "kdig {args:?} failed:\n{text}");
-    parse_printed(&text)
-}
-
-fn has_flag(p: &Printed, flag: &str) -> bool {
-    p.flags.iter().any(|f| f == flag)
-}
-
-/// `owner ttl class type rdata...` → (owner, ttl, type, rdata joined).
-fn rr(fields: &[String]) -> (String, u32, String, String) {
-    (
-        fields[0].to_ascii_lowercase(),
-        fields[1].parse().expect("a TTL"),
-        fields[3].clone(),
-        fields[4..].join(" "),
-    )
-}
-
 fn start() -> TestServer {
     TestServer::start(ZONE, "example.test", &["--tcp-idle-timeout", "2"])
 }
@@ -144,7 +50,7 @@ fn dig_and_kdig_see_authoritative_answers() {
         kdig(&server, &["www.example.test", "A"]),
     ] {
         assert_eq!(printed.status, "NOERROR");
-        assert!(has_flag(&printed, "aa") && has_flag(&printed, "qr"));
+        assert!(printed.has_flag("aa") && printed.has_flag("qr"));
         let mut answer: Vec<_> = printed.answer.iter().map(|f| rr(f)).collect();
         answer.sort();
         assert_eq!(
@@ -188,7 +94,7 @@ fn negative_answers_carry_the_soa() {
         kdig(&server, &["nope.example.test", "A"]),
     ] {
         assert_eq!(printed.status, "NXDOMAIN");
-        assert!(has_flag(&printed, "aa"));
+        assert!(printed.has_flag("aa"));
         assert!(printed.answer.is_empty());
         assert_eq!(printed.authority.len(), 1);
         let (owner, ttl, t, _) = rr(&printed.authority[0]);
@@ -201,7 +107,7 @@ fn negative_answers_carry_the_soa() {
     for name in ["www.example.test", "b.c.example.test"] {
         let p = dig(&server, &[name, "MX"]);
         assert_eq!(p.status, "NOERROR", "{name}");
-        assert!(has_flag(&p, "aa") && p.answer.is_empty());
+        assert!(p.has_flag("aa") && p.answer.is_empty());
         assert_eq!(rr(&p.authority[0]).2, "SOA");
     }
 }
@@ -220,7 +126,7 @@ fn cnames_referrals_and_wildcards() {
 
     let p = dig(&server, &["host.sub.example.test", "A"]);
     assert_eq!(p.status, "NOERROR");
-    assert!(!has_flag(&p, "aa"), "a referral is not authoritative");
+    assert!(!p.has_flag("aa"), "a referral is not authoritative");
     assert!(p.answer.is_empty());
     assert_eq!(rr(&p.authority[0]).2, "NS");
     assert_eq!(rr(&p.authority[0]).0, "sub.example.test.");
@@ -233,7 +139,7 @@ fn cnames_referrals_and_wildcards() {
     )));
 
     let p = kdig(&server, &["Anything.wild.example.test", "A"]);
-    assert!(has_flag(&p, "aa"));
+    assert!(p.has_flag("aa"));
     assert_eq!(rr(&p.answer[0]).0, "anything.wild.example.test.");
     assert_eq!(rr(&p.answer[0]).3, "192.0.2.99");
 }
@@ -270,15 +176,15 @@ fn udp_is_capped_and_truncated_and_tcp_carries_it_all() {
     let p = dig(&server, &["+bufsize=4096", "www.example.test", "A"]);
     assert_eq!(p.udp_size, Some(1232), "RFC 6891: our payload size in OPT");
     let p = dig(&server, &["+ignore", "+noedns", "big.example.test", "TXT"]);
-    assert!(has_flag(&p, "tc"), "over 512 octets without EDNS: TC");
+    assert!(p.has_flag("tc"), "over 512 octets without EDNS: TC");
     let p = dig(
         &server,
         &["+ignore", "+bufsize=4096", "big.example.test", "TXT"],
     );
-    assert!(has_flag(&p, "tc"), "over 1232 octets: TC");
+    assert!(p.has_flag("tc"), "over 1232 octets: TC");
     // dig retries over TCP by itself; kdig asked for TCP directly.
     let p = dig(&server, &["big.example.test", "TXT"]);
-    assert!(!has_flag(&p, "tc"));
+    assert!(!p.has_flag("tc"));
     assert_eq!(p.answer.len(), 40);
     let p = kdig(&server, &["+tcp", "big.example.test", "TXT"]);
     assert_eq!(p.answer.len(), 40);
@@ -286,48 +192,21 @@ fn udp_is_capped_and_truncated_and_tcp_carries_it_all() {
 
 // --- raw bytes -----------------------------------------------------------------
 
+/// The plain query `name`/`qtype` with ID `id`.
 fn query_bytes(id: u16, name: &str, qtype: Rtype) -> Vec<u8> {
-    let qname = NameBuf::from_text(name).unwrap();
-    let mut buf = [0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(id);
-    b.question(qname.as_name(), qtype, Class::In).unwrap();
-    b.finish_bytes().to_vec()
+    query(id, name, qtype)
 }
 
-/// Sends `request` and waits for a reply, sending it again after each second
-/// without one (as dig does, `+tries`), up to five times: a reply lost to a
-/// busy machine is not a failure, a server that never answers is.
 fn udp_exchange(server: &TestServer, request: &[u8]) -> Option<Vec<u8>> {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-    let mut buf = [0u8; 65535];
-    for _ in 0..5 {
-        sock.send_to(request, server_addr(server)).unwrap();
-        if let Ok(n) = sock.recv(&mut buf) {
-            return Some(buf[..n].to_vec());
-        }
-    }
-    None
+    net::udp_exchange(server.addr(), request)
 }
 
-/// Sends `request` once and says whether any reply came within a second
-/// (for requests the server must drop; ask something it answers first, so
-/// that silence means the drop and not a server still starting).
 fn udp_silence(server: &TestServer, request: &[u8]) -> bool {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-    sock.send_to(request, server_addr(server)).unwrap();
-    let mut buf = [0u8; 65535];
-    sock.recv(&mut buf).is_err()
+    net::udp_silence(server.addr(), request)
 }
 
 fn server_addr(server: &TestServer) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], server.port()))
-}
-
-fn rcode_of(reply: &[u8]) -> Rcode {
-    Message::parse(reply).expect("reply parses").rcode()
+    server.addr()
 }
 
 #[test]
@@ -410,50 +289,6 @@ fn bad_datagrams_get_the_rfc_answer_or_silence() {
 }
 
 // --- TCP -----------------------------------------------------------------------
-
-fn frame(bytes: &[u8]) -> Vec<u8> {
-    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(bytes);
-    out
-}
-
-/// Reads whole frames until `count` arrived or the stream ends; returns them.
-fn read_frames(stream: &mut TcpStream, count: usize) -> Vec<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 65536];
-    while out.len() < count {
-        while let dynzone::wire::Frame::Complete { message, consumed } = parse_frame(&buf) {
-            out.push(message.to_vec());
-            buf.drain(..consumed);
-        }
-        if out.len() >= count {
-            break;
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    out
-}
-
-/// Waits until the server closes `stream` (read returns 0 or an error).
-fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    stream.set_read_timeout(Some(limit)).unwrap();
-    let mut byte = [0u8; 512];
-    loop {
-        match stream.read(&mut byte) {
-            Ok(0) => return Some(start.elapsed()),
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return Some(start.elapsed());
-            }
-            Err(_) => return None,
-        }
-    }
-}
 
 #[test]
 fn pipelined_tcp_queries_are_answered_in_order() {
@@ -544,16 +379,20 @@ fn many_idle_connections_and_a_client_that_never_reads_block_no_one() {
             break;
         }
     }
-    // UDP is still answered: a liveness bound, not a speed claim (a stalled
-    // worker would miss every retry; a busy machine may cost one).
+    // UDP is still answered, eventually: a liveness bound of 20 server ticks,
+    // not a speed claim (a stalled worker never answers; a busy machine may
+    // cost a retry or two). The time it took is printed.
     let good = query_bytes(7, "www.example.test", Rtype::A);
-    let start = Instant::now();
-    let reply = udp_exchange(&server, &good).expect("UDP still answered");
-    assert_eq!(rcode_of(&reply), Rcode::NoError);
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "UDP stalled behind TCP"
-    );
+    let mut reply = None;
+    let waited = time_until(LIVENESS_BOUND, || {
+        reply = net::udp_exchange_tries(server.addr(), &good, 1);
+        reply.is_some()
+    });
+    let Some(waited) = waited else {
+        panic!("UDP stalled behind TCP: no answer within {LIVENESS_BOUND:?}");
+    };
+    println!("UDP answered beside the TCP hog after {waited:?}");
+    assert_eq!(rcode_of(&reply.expect("a reply")), Rcode::NoError);
     // A new TCP client is served (the oldest idle connections make room).
     let mut fresh = TcpStream::connect(server_addr(&server)).unwrap();
     fresh

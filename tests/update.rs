@@ -19,8 +19,10 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::printed::dig;
+use common::seed::SeededRandom;
 use common::{TestServer, dynzone, run_tool, send_signal, wait_timeout};
 
 const ZONE: &str = r#"$ORIGIN example.test.
@@ -207,71 +209,17 @@ fn unique() -> usize {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-/// One answer as dig printed it.
-#[derive(Debug)]
-struct Dig {
-    status: String,
-    flags: Vec<String>,
-    /// `(owner, type, rdata)` of the answer section, sorted.
-    answer: Vec<(String, String, String)>,
-    text: String,
-}
-
-fn dig(server: &TestServer, args: &[&str]) -> Dig {
-    let port = server.port().to_string();
-    let mut all = vec!["@127.0.0.1", "-p", &port, "+time=2", "+tries=1", "+norec"];
-    all.extend_from_slice(args);
-    let out = run_tool("dig", &all);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "dig {args:?} failed:\n{text}");
-    let mut d = Dig {
-        status: String::new(),
-        flags: Vec::new(),
-        answer: Vec::new(),
-        text: text.clone(),
-    };
-    let mut in_answer = false;
-    for line in text.lines() {
-        if let Some(i) = line.find("status: ") {
-            let rest = &line[i + 8..];
-            let end = rest.find([',', ';']).unwrap_or(rest.len());
-            d.status = rest[..end].trim().to_string();
-        }
-        if let Some(rest) = line.strip_prefix(";; flags: ") {
-            let end = rest.find(';').unwrap_or(rest.len());
-            d.flags = rest[..end].split_whitespace().map(str::to_string).collect();
-        }
-        if line.starts_with(";; ANSWER SECTION:") {
-            in_answer = true;
-            continue;
-        }
-        if line.trim().is_empty() {
-            in_answer = false;
-        }
-        if in_answer && !line.starts_with(';') {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            d.answer.push((
-                f[0].to_ascii_lowercase(),
-                f[3].to_string(),
-                f[4..].join(" "),
-            ));
-        }
-    }
-    d.answer.sort();
-    d
-}
-
 /// The rdata dig shows for `name`/`rtype` (sorted), asserting an
 /// authoritative NOERROR answer.
 fn served(server: &TestServer, name: &str, rtype: &str) -> Vec<String> {
     let d = dig(server, &[name, rtype]);
     assert_eq!(d.status, "NOERROR", "{name} {rtype}:\n{}", d.text);
-    assert!(d.flags.iter().any(|f| f == "aa"), "no AA:\n{}", d.text);
+    assert!(d.has_flag("aa"), "no AA:\n{}", d.text);
     let owner = format!("{}.", name.trim_end_matches('.')).to_ascii_lowercase();
-    d.answer
-        .iter()
+    d.answer_rdata()
+        .into_iter()
         .filter(|(o, t, _)| *o == owner && t == rtype)
-        .map(|(_, _, r)| r.clone())
+        .map(|(_, _, r)| r)
         .collect()
 }
 
@@ -1131,13 +1079,11 @@ fn grants_limit_a_key_to_its_names_and_types() {
 
 // ------------------------------------------------------------------ kill -9
 
-/// Picks a number in `low..high` from the clock (no rand crate here).
-fn random_in(low: u64, high: u64) -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
-    low + (nanos ^ (nanos >> 7)) % (high - low)
-}
+/// The environment variable that replays the random points of the kill -9
+/// test: its output prints `DYNZONE_KILL_SEED=N`; run it again with that
+/// variable set to make the same choices (after how many answers the kill is
+/// sent, and the pause before it).
+const KILL_SEED: &str = "DYNZONE_KILL_SEED";
 
 /// TXT owners of the export: `{"c12-a", ...}` (relative to example.test).
 fn exported_txt_owners(export: &str) -> BTreeSet<String> {
@@ -1161,12 +1107,14 @@ fn exported_serial(export: &str) -> u32 {
 }
 
 /// One run of update_load.py crash against `server`, killed with SIGKILL
-/// after `kill_after` answered updates: (answered indices, index in flight).
+/// `pause` after `kill_after` answered updates: (answered indices, index in
+/// flight).
 fn updates_until_killed(
     server: &mut TestServer,
     prefix: &str,
     count: usize,
     kill_after: usize,
+    pause: Duration,
 ) -> (Vec<usize>, Option<usize>) {
     let mut child = Command::new(PYTHON)
         .arg(format!("{PY_DIR}/update_load.py"))
@@ -1192,7 +1140,7 @@ fn updates_until_killed(
         if let Some(i) = line.strip_prefix("ok ") {
             answered.push(i.parse::<usize>().unwrap());
             if answered.len() == kill_after && !killed {
-                std::thread::sleep(Duration::from_micros(random_in(0, 3000)));
+                std::thread::sleep(pause);
                 send_signal(server.pid(), "KILL");
                 killed = true;
             }
@@ -1230,17 +1178,24 @@ fn updates_until_killed(
     (answered, stopped)
 }
 
+/// The kill lands at a random point; the seed of those choices is printed and
+/// taken from `DYNZONE_KILL_SEED` when set ([`KILL_SEED`]), so a failure can
+/// be replayed (as far as the machine's timing allows).
 #[test]
 fn kill_9_during_updates_loses_no_answered_update_and_applies_none_by_half() {
+    let mut random = SeededRandom::from_env(KILL_SEED);
     let mut server = start();
     let mut expected_serial = serial(&server);
     let mut all_present = BTreeSet::new();
     for (round, prefix) in ["c", "d"].iter().enumerate() {
-        let kill_after = random_in(10, 150) as usize;
+        let kill_after = random.in_range(10, 150) as usize;
+        let pause = Duration::from_micros(random.in_range(0, 3000));
         let started = Instant::now();
-        let (answered, in_flight) = updates_until_killed(&mut server, prefix, 400, kill_after);
+        let (answered, in_flight) =
+            updates_until_killed(&mut server, prefix, 400, kill_after, pause);
         println!(
-            "round {round}: killed after {} answered updates ({:?}), in flight: {in_flight:?}",
+            "round {round}: kill after {kill_after} answers and {pause:?}; \
+             killed after {} answered updates ({:?}), in flight: {in_flight:?}",
             answered.len(),
             started.elapsed()
         );

@@ -5,7 +5,7 @@
 //! unsigned replies. The real clients do the same against the running binary
 //! in `tests/update.rs`.
 
-mod testzone;
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,7 +53,7 @@ fn setup(grants: bool) -> Setup {
 /// [`setup`] with the handler settings `config`.
 fn setup_with(grants: bool, config: Config) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = testzone::open_store(dir.path());
+    let store = common::zone::open_store(dir.path());
     let mut keys = KeySet::new();
     let ddns_index = keys.add(ddns()).unwrap();
     let acme_index = keys.add(acme()).unwrap();
@@ -256,14 +256,7 @@ fn served(h: &mut Handler, owner: &str, rtype: Rtype) -> (Rcode, Vec<String>) {
 
 /// A plain query (ID 1) for `owner`/`rtype`.
 fn query_msg(owner: &str, rtype: Rtype) -> Vec<u8> {
-    let name = NameBuf::from_text(owner).unwrap();
-    let mut buf = vec![0u8; 512];
-    let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
-    b.set_id(1);
-    b.question(name.as_name(), rtype, Class::In).unwrap();
-    let len = b.finish();
-    buf.truncate(len);
-    buf
+    common::wire::query(1, owner, rtype)
 }
 
 fn serial(h: &mut Handler) -> u32 {
@@ -820,7 +813,7 @@ fn a_full_map_is_servfail_with_nothing_applied() {
     // A 1 MiB map fills after a few dozen updates of ~15 KiB each.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 1 << 20).unwrap();
-    let (apex, records) = testzone::example_zone();
+    let (apex, records) = common::zone::example_zone();
     store.replace_zone(apex.as_name(), &records).unwrap();
     let mut keys = KeySet::new();
     keys.add(ddns()).unwrap();

@@ -1,15 +1,14 @@
 //! The message builder: sections in order, compression, limits and TC.
 
+mod common;
+
 use std::net::Ipv4Addr;
 
+use common::wire::name;
 use dynzone::wire::{
-    BuildError, Class, HEADER_LEN, Message, MessageBuilder, NameBuf, Opcode, RData, Rcode, Rtype,
-    Section, Soa, UDP_LIMIT,
+    BuildError, Class, HEADER_LEN, Message, MessageBuilder, Opcode, RData, Rcode, Rtype, Section,
+    Soa, UDP_LIMIT,
 };
-
-fn name(text: &str) -> NameBuf {
-    NameBuf::from_text(text).unwrap()
-}
 
 #[test]
 fn builds_a_compressed_answer_that_parses_back() {

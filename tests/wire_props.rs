@@ -2,6 +2,8 @@
 //! emit → parse gives the same value; parse never panics; parse → emit → parse is
 //! stable; the builder never writes past its limit and sets TC when it stops.
 
+mod common;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use dynzone::wire::{
@@ -13,19 +15,7 @@ use proptest::prelude::*;
 /// Cases per property; `PROPTEST_CASES` overrides it. Failures found once are
 /// kept in `tests/proptest-regressions/` and replayed first on every run.
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::Direct(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/proptest-regressions/wire_props.txt"
-            )),
-        )),
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1024),
-        ..ProptestConfig::default()
-    }
+    common::props::config("wire_props", 1024)
 }
 
 // ---------------------------------------------------------------- the model

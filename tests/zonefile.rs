@@ -2,9 +2,12 @@
 //! printing them back byte-identically, refusing bad input at the right line,
 //! and agreeing with BIND's `named-checkzone` and Knot's `kzonecheck`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::run_tool;
+use common::wire::name;
 use dynzone::wire::{NameBuf, Rtype};
 use dynzone::zone::{ZoneRecord, check};
 use dynzone::zonefile::{ParsedZone, parse, write};
@@ -14,10 +17,6 @@ const LEGACY: &str = include_str!("data/zones/legacy-types.zone");
 
 fn zones_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones")
-}
-
-fn name(text: &str) -> NameBuf {
-    NameBuf::from_text(text).unwrap()
 }
 
 fn wire(text: &str) -> Vec<u8> {
@@ -571,16 +570,12 @@ fn bad_files_give_the_right_line() {
     }
 }
 
-/// Runs a zone checker; a missing tool fails the test with the package to
-/// install, it never skips.
-fn run_tool(program: &str, package: &str, args: &[&str], file: &Path) -> (bool, String) {
-    let output = Command::new(program)
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {program} ({e}): install the Debian package {package}")
-        });
+/// Runs a zone checker on `file`; a missing tool fails the test with the
+/// package to install (`common::run_tool`), it never skips.
+fn check_with(program: &str, args: &[&str], file: &Path) -> (bool, String) {
+    let mut all = args.to_vec();
+    all.push(file.to_str().expect("a UTF-8 path"));
+    let output = run_tool(program, &all);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -590,11 +585,11 @@ fn run_tool(program: &str, package: &str, args: &[&str], file: &Path) -> (bool, 
 }
 
 fn named_checkzone(apex: &str, file: &Path) -> (bool, String) {
-    run_tool("named-checkzone", "bind9-utils", &[apex], file)
+    check_with("named-checkzone", &[apex], file)
 }
 
 fn kzonecheck(apex: &str, file: &Path) -> (bool, String) {
-    run_tool("kzonecheck", "knot-dnssecutils", &["-o", apex], file)
+    check_with("kzonecheck", &["-o", apex], file)
 }
 
 #[test]
@@ -732,7 +727,7 @@ mod props {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(crate::common::props::config("zonefile", 256))]
 
         #[test]
         fn write_then_parse_gives_the_same_records(records in vec(record(), 0..12)) {

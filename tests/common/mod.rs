@@ -1,8 +1,22 @@
-//! Shared harness of the process-level tests: the release binary, built once
-//! per test process; a free loopback port; a server started on a zone and
-//! stopped (SIGTERM) when dropped; external tools that name their Debian
-//! package when missing.
+//! The one harness of the integration tests (`mod common;` in each):
+//! - here: the release binary, built once per test process; a free loopback
+//!   port; a server started on a zone and stopped (SIGTERM) when dropped;
+//!   external tools that name their Debian package when missing; waiting
+//!   for something to happen within a bound derived from the server's tick;
+//! - [`wire`]: names, queries, TCP frames and hex (also used by `benches/`);
+//! - [`net`]: raw UDP and TCP exchanges with a running server;
+//! - [`printed`]: `dig` and `kdig`, and one reader of what they print;
+//! - [`zone`]: a test zone built in code and a store for it;
+//! - [`props`]: the proptest settings;
+//! - [`seed`]: random choices a failing run can replay.
 #![allow(dead_code)]
+
+pub mod net;
+pub mod printed;
+pub mod props;
+pub mod seed;
+pub mod wire;
+pub mod zone;
 
 use std::collections::HashSet;
 use std::fs;
@@ -18,6 +32,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a server may take to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server's longest sleep, `TICK` in `src/server/worker.rs` (the tests
+/// cannot read a private constant): at least this often a worker wakes up and
+/// refreshes its read snapshot.
+pub const SERVER_TICK: Duration = Duration::from_millis(500);
+/// How long a test waits for something the server does within a tick or two
+/// (a new import seen, a datagram answered while TCP is busy): 20 ticks, far
+/// beyond what it needs, so that a slow shared machine does not fail a test.
+/// The tests print the time it took; none asserts a speed.
+pub const LIVENESS_BOUND: Duration = SERVER_TICK.saturating_mul(20);
 
 /// The release binary, built (or found current) by `cargo build --release`
 /// once per test process.
@@ -131,7 +155,7 @@ pub fn run_tool(cmd: &str, args: &[&str]) -> Output {
                 "dig" | "nsupdate" | "delv" => "bind9-dnsutils",
                 "kdig" | "knsupdate" => "knot-dnsutils",
                 "named-checkzone" => "bind9-utils",
-                "kzonecheck" => "knot",
+                "kzonecheck" => "knot-dnssecutils",
                 "python3" => "python3",
                 "kill" => "procps",
                 _ => "the package that provides it",
@@ -167,14 +191,21 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
 }
 
 /// Polls `check` every 20 ms for up to `timeout`; whether it became true.
-pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
+pub fn eventually(timeout: Duration, check: impl FnMut() -> bool) -> bool {
+    time_until(timeout, check).is_some()
+}
+
+/// Polls `check` every 20 ms for up to `timeout`; how long it took to become
+/// true, or `None` when it did not.
+pub fn time_until(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    let deadline = start + timeout;
     loop {
         if check() {
-            return true;
+            return Some(start.elapsed());
         }
         if Instant::now() >= deadline {
-            return false;
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -1,16 +1,12 @@
 //! A test zone built in code (no zone-file parser involved) and a store for it in
 //! a temporary directory: real LMDB, real handler.
-#![allow(dead_code)]
-
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use dynzone::store::Store;
 use dynzone::wire::{Name, NameBuf, RData, Rtype, Soa, Txt, write_rdata};
 use dynzone::zone::ZoneRecord;
 
-pub fn name(text: &str) -> NameBuf {
-    NameBuf::from_text(text).unwrap()
-}
+pub use super::wire::name;
 
 fn rdata(data: &RData<'_>) -> Vec<u8> {
     let mut out = [0u8; 65535];
