@@ -6,6 +6,8 @@
 #
 #   bash benches/parse_instructions.sh           # with the name memo
 #   UNREMEMBERED=1 bash benches/parse_instructions.sh   # plain, for comparison
+#   ITERATE=1 bash benches/parse_instructions.sh   # each parse, then one pass
+#                                                  # of the section iterators
 #
 # Needs valgrind (Debian package `valgrind`).
 set -euo pipefail
@@ -15,6 +17,7 @@ cargo bench --bench wire --no-run 2>/dev/null
 bin=$(cargo bench --bench wire --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | grep '/wire-' | tail -1)
 mode=${UNREMEMBERED:+:unremembered}
+mode=${mode:-${ITERATE:+:iterate}}
 count() {
     local out
     out=$(mktemp)

@@ -21,9 +21,10 @@
 //!   - `rdata_names`: 14-octet NS records, two compressed names each.
 //! - `parse_walk_64k_<shape>`: the same, then every question and record
 //!   visited through the section iterators and every owner's labels read. The
-//!   iterators decode each name again without the memo, and reading every
-//!   label is bounded by the decompressed size (127 labels behind a 2-octet
-//!   pointer), so `chain16` costs here what its 1.4 million labels cost.
+//!   iterators take the names the parse remembered (while no other parse has
+//!   begun on the thread), but reading every label is bounded by the
+//!   decompressed size (127 labels behind a 2-octet pointer), so `chain16`
+//!   costs here what its 1.4 million labels cost.
 //! - `parse_64k_unbounded_chain`: the costliest message with no hop limit
 //!   (the question names form one chain of backward pointers as long as 14-bit
 //!   offsets allow). Rejected after 16 hops now; before the limit it parsed,
@@ -467,10 +468,27 @@ criterion_group!(
     parse_64k
 );
 
-/// `WIRE_PARSE_COUNT=<shape>:<n>[:unremembered]` parses that 64 KiB shape `n`
-/// times and exits, without criterion: `benches/parse_instructions.sh` runs
-/// this under callgrind to count instructions per message, which unlike time
-/// does not vary from run to run.
+/// Visits every question and record through the section iterators, reading
+/// what they decode but not following the names: what the iterators cost.
+fn iterate(msg: &Message<'_>) -> usize {
+    let mut octets = 0;
+    for q in msg.questions() {
+        octets += q.name.wire_len();
+    }
+    for section in Section::RECORDS {
+        for r in msg.records(section) {
+            octets += r.owner.wire_len();
+            black_box((r.rtype, r.class, r.ttl, r.data));
+        }
+    }
+    octets
+}
+
+/// `WIRE_PARSE_COUNT=<shape>:<n>[:unremembered|:iterate]` parses that 64 KiB
+/// shape `n` times and exits, without criterion: `benches/parse_instructions.sh`
+/// runs this under callgrind to count instructions per message, which unlike
+/// time does not vary from run to run. With `iterate`, each parse is followed
+/// by one pass of the section iterators ([`iterate`]).
 fn main() {
     if let Ok(spec) = std::env::var("WIRE_PARSE_COUNT") {
         let mut parts = spec.split(':');
@@ -479,7 +497,9 @@ fn main() {
             .next()
             .and_then(|n| n.parse().ok())
             .expect("WIRE_PARSE_COUNT=<shape>:<n>");
-        let unremembered = parts.next() == Some("unremembered");
+        let mode = parts.next();
+        let unremembered = mode == Some("unremembered");
+        let iterated = mode == Some("iterate");
         let (_, bytes) = shapes()
             .into_iter()
             .find(|(name, _)| *name == shape)
@@ -490,7 +510,11 @@ fn main() {
             } else {
                 Message::parse(black_box(&bytes))
             };
-            black_box(parsed.map(|m| m.header()).expect("the shape parses"));
+            let msg = parsed.expect("the shape parses");
+            if iterated {
+                black_box(iterate(&msg));
+            }
+            black_box(msg.header());
         }
         return;
     }

@@ -101,7 +101,16 @@ fn identity(buf: &[u8]) -> (usize, usize) {
 }
 
 /// Ends the active parse when dropped.
-pub(super) struct Active(());
+pub(super) struct Active {
+    generation: u32,
+}
+
+impl Active {
+    /// The generation of this parse: [`resume`] takes it back.
+    pub(super) fn generation(&self) -> u32 {
+        self.generation
+    }
+}
 
 impl Drop for Active {
     fn drop(&mut self) {
@@ -122,8 +131,27 @@ pub(super) fn begin(buf: &[u8]) -> Active {
         t.last.set(generation);
         t.active.set(generation);
         t.buffer.set(identity(buf));
-    });
-    Active(())
+        Active { generation }
+    })
+}
+
+/// Makes the entries of an earlier parse of `buf` active again, for a walk
+/// over the same checked message (the record iterators), when no other parse
+/// has begun since: then every entry of that generation was written for
+/// exactly these bytes, which the message still borrows. `None` otherwise
+/// (another parse came in between, one is active, or `generation` is 0): the
+/// walk then goes through the bytes as a plain one does, with the same result.
+pub(super) fn resume(buf: &[u8], generation: u32) -> Option<Active> {
+    TABLE.with(|t| {
+        let usable = generation != 0
+            && t.active.get() == 0
+            && t.last.get() == generation
+            && t.buffer.get() == identity(buf);
+        usable.then(|| {
+            t.active.set(generation);
+            Active { generation }
+        })
+    })
 }
 
 /// The memo for scans of `buf`, when a parse of exactly that buffer is active.
@@ -214,6 +242,29 @@ mod tests {
         let _again = begin(&a);
         // A new parse of the same buffer starts with nothing remembered.
         assert_eq!(with(&a, |m| m.and_then(|m| m.get(20))), None);
+    }
+
+    #[test]
+    fn only_the_last_parse_of_the_same_buffer_resumes() {
+        let a = [0u8; 40];
+        let b = [0u8; 40];
+        let rest = rest(2, 1, 0);
+        let first = {
+            let active = begin(&a);
+            with(&a, |m| m.expect("active").set(25, rest));
+            active.generation()
+        };
+        assert!(resume(&b, first).is_none(), "another buffer");
+        assert!(resume(&a, 0).is_none(), "a parse that remembered nothing");
+        {
+            let resumed = resume(&a, first).expect("nothing began since");
+            assert_eq!(resumed.generation(), first);
+            assert_eq!(with(&a, |m| m.and_then(|m| m.get(25))), Some(rest));
+            assert!(resume(&a, first).is_none(), "already active");
+        }
+        assert!(with(&a, |m| m.is_none()), "the resumed walk is over");
+        drop(begin(&b));
+        assert!(resume(&a, first).is_none(), "a parse began in between");
     }
 
     #[test]

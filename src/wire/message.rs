@@ -152,6 +152,8 @@ pub struct Questions<'a> {
     msg: &'a [u8],
     pos: usize,
     remaining: u16,
+    /// The parse whose remembered names the walk may take (`memo::resume`).
+    memo: u32,
 }
 
 impl<'a> Iterator for Questions<'a> {
@@ -159,6 +161,7 @@ impl<'a> Iterator for Questions<'a> {
 
     fn next(&mut self) -> Option<Question<'a>> {
         self.remaining = self.remaining.checked_sub(1)?;
+        let _memo = memo::resume(self.msg, self.memo);
         let (q, next) = Question::parse(self.msg, self.pos).ok()?;
         self.pos = next;
         Some(q)
@@ -175,6 +178,8 @@ pub struct Records<'a> {
     msg: &'a [u8],
     pos: usize,
     remaining: u16,
+    /// The parse whose remembered names the walk may take (`memo::resume`).
+    memo: u32,
 }
 
 impl Records<'_> {
@@ -189,6 +194,7 @@ impl<'a> Iterator for Records<'a> {
 
     fn next(&mut self) -> Option<Record<'a>> {
         self.remaining = self.remaining.checked_sub(1)?;
+        let _memo = memo::resume(self.msg, self.memo);
         let (rec, next) = Record::parse(self.msg, self.pos).ok()?;
         self.pos = next;
         Some(rec)
@@ -202,7 +208,7 @@ impl<'a> Iterator for Records<'a> {
 /// A received message, checked in one pass by [`Message::parse`].
 ///
 /// Nothing is copied: every view borrows the receive buffer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Message<'a> {
     buf: &'a [u8],
     header: Header,
@@ -211,6 +217,23 @@ pub struct Message<'a> {
     edns: Option<Edns<'a>>,
     /// The TSIG record's view, kept from the one parse.
     tsig: Option<TsigRecord<'a>>,
+    /// The generation of the names the parse remembered (0: none), which the
+    /// iterators resume so that walking the records again costs what the
+    /// parse did, not a plain walk of every pointer chain.
+    memo: u32,
+}
+
+impl core::fmt::Debug for Message<'_> {
+    /// Everything but the memo generation, which says nothing of the message.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Message")
+            .field("buf", &self.buf)
+            .field("header", &self.header)
+            .field("section_start", &self.section_start)
+            .field("edns", &self.edns)
+            .field("tsig", &self.tsig)
+            .finish()
+    }
 }
 
 impl PartialEq for Message<'_> {
@@ -233,8 +256,8 @@ impl<'a> Message<'a> {
     /// (`super::memo`).
     pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
         let header = Header::parse(buf)?;
-        let _memo = memo::begin(buf);
-        Message::check(buf, header)
+        let memo = memo::begin(buf);
+        Message::check(buf, header, memo.generation())
     }
 
     /// [`Message::parse`] without remembering names: every pointer is walked to
@@ -243,10 +266,10 @@ impl<'a> Message<'a> {
     #[doc(hidden)]
     pub fn parse_unremembered(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
         let header = Header::parse(buf)?;
-        Message::check(buf, header)
+        Message::check(buf, header, 0)
     }
 
-    fn check(buf: &'a [u8], header: Header) -> Result<Message<'a>, ParseError> {
+    fn check(buf: &'a [u8], header: Header, memo: u32) -> Result<Message<'a>, ParseError> {
         let mut section_start = [HEADER_LEN; 4];
         let mut pos = HEADER_LEN;
         for _ in 0..header.count(Section::Question) {
@@ -306,6 +329,7 @@ impl<'a> Message<'a> {
             section_start,
             edns,
             tsig,
+            memo,
         })
     }
 
@@ -325,6 +349,7 @@ impl<'a> Message<'a> {
             msg: self.buf,
             pos: HEADER_LEN,
             remaining: self.header.count(Section::Question),
+            memo: self.memo,
         }
     }
 
@@ -349,6 +374,7 @@ impl<'a> Message<'a> {
             msg: self.buf,
             pos,
             remaining,
+            memo: self.memo,
         }
     }
 
