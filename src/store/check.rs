@@ -105,7 +105,7 @@ impl Store {
                     if listed.contains(&0) {
                         bad.push(format!("{name}: node entry lists type 0"));
                     }
-                    if types.windows(2).any(|w| w[0] >= w[1]) {
+                    if types.iter().zip(types.iter().skip(1)).any(|(a, b)| a >= b) {
                         bad.push(format!("{name}: node entry types not ascending"));
                     }
                 }

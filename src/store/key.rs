@@ -24,6 +24,14 @@ pub const MAX_KEY: usize = MAX_ENCODED_NAME + 3;
 /// The type code of node entries.
 const NODE_TYPE: u16 = 0;
 
+/// A key that does not fit [`MAX_KEY`]: an encoding longer than a name can
+/// be, or a wildcard `*.<name>` whose name would pass 255 octets (RFC 1035
+/// §3.1), which therefore cannot exist. Every key built from a [`NameKey`]
+/// without the wildcard label fits; the error is returned rather than a
+/// shorter key, which would be another name's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyTooLong;
+
 /// The type of an RRset in the store: any 16-bit type but 0, which keys the
 /// node entries (RFC 6895 §3.1 reserves it, so no real record has it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -123,7 +131,11 @@ impl NameKey {
 
     /// The zones-database key of the ancestor with `labels` labels: its encoding
     /// and a 0x00 terminator (LMDB keys cannot be empty, and the root is).
-    pub fn zone_key<'k>(&self, labels: usize, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+    pub fn zone_key<'k>(
+        &self,
+        labels: usize,
+        out: &'k mut [u8; MAX_KEY],
+    ) -> Result<&'k [u8], KeyTooLong> {
         zone_key(self.name_prefix(labels), out)
     }
 
@@ -134,7 +146,7 @@ impl NameKey {
         labels: usize,
         rtype: DataType,
         out: &'k mut [u8; MAX_KEY],
-    ) -> &'k [u8] {
+    ) -> Result<&'k [u8], KeyTooLong> {
         finish_key(self.name_prefix(labels), None, rtype.code(), out)
     }
 
@@ -145,17 +157,25 @@ impl NameKey {
         labels: usize,
         rtype: DataType,
         out: &'k mut [u8; MAX_KEY],
-    ) -> &'k [u8] {
+    ) -> Result<&'k [u8], KeyTooLong> {
         finish_key(self.name_prefix(labels), Some(b"*"), rtype.code(), out)
     }
 
     /// The node key of the ancestor with `labels` labels.
-    pub fn node_key<'k>(&self, labels: usize, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+    pub fn node_key<'k>(
+        &self,
+        labels: usize,
+        out: &'k mut [u8; MAX_KEY],
+    ) -> Result<&'k [u8], KeyTooLong> {
         finish_key(self.name_prefix(labels), None, NODE_TYPE, out)
     }
 
     /// The node key of `*.<ancestor with labels labels>`.
-    pub fn wildcard_node_key<'k>(&self, labels: usize, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+    pub fn wildcard_node_key<'k>(
+        &self,
+        labels: usize,
+        out: &'k mut [u8; MAX_KEY],
+    ) -> Result<&'k [u8], KeyTooLong> {
         finish_key(self.name_prefix(labels), Some(b"*"), NODE_TYPE, out)
     }
 }
@@ -165,35 +185,40 @@ fn finish_key<'k>(
     extra_label: Option<&[u8]>,
     rtype: u16,
     out: &'k mut [u8; MAX_KEY],
-) -> &'k [u8] {
+) -> Result<&'k [u8], KeyTooLong> {
     let mut pos = prefix.len();
-    if let Some(dst) = out.get_mut(..pos) {
-        dst.copy_from_slice(prefix);
-    }
+    out.get_mut(..pos)
+        .ok_or(KeyTooLong)?
+        .copy_from_slice(prefix);
     if let Some(label) = extra_label {
         let end = pos + 1 + label.len();
-        if let Some((len_octet, rest)) = out.get_mut(pos..end).and_then(|d| d.split_first_mut()) {
-            *len_octet = label.len() as u8;
-            rest.copy_from_slice(label);
-            pos = end;
-        }
+        let (len_octet, rest) = out
+            .get_mut(pos..end)
+            .and_then(|d| d.split_first_mut())
+            .ok_or(KeyTooLong)?;
+        *len_octet = u8::try_from(label.len()).map_err(|_| KeyTooLong)?;
+        rest.copy_from_slice(label);
+        pos = end;
     }
     let [hi, lo] = rtype.to_be_bytes();
-    if let Some(tail) = out.get_mut(pos..pos + 3) {
-        tail.copy_from_slice(&[0, hi, lo]);
-        pos += 3;
-    }
-    out.get(..pos).unwrap_or(&[])
+    out.get_mut(pos..pos + 3)
+        .ok_or(KeyTooLong)?
+        .copy_from_slice(&[0, hi, lo]);
+    out.get(..pos + 3).ok_or(KeyTooLong)
 }
 
 /// The record key of type `rtype` at the name encoded as `encoded` (for
 /// writers that hold the encoding rather than a [`NameKey`]).
-pub fn record_key<'k>(encoded: &[u8], rtype: DataType, out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+pub fn record_key<'k>(
+    encoded: &[u8],
+    rtype: DataType,
+    out: &'k mut [u8; MAX_KEY],
+) -> Result<&'k [u8], KeyTooLong> {
     finish_key(encoded, None, rtype.code(), out)
 }
 
 /// The node key of the name encoded as `encoded`.
-pub fn node_key<'k>(encoded: &[u8], out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+pub fn node_key<'k>(encoded: &[u8], out: &'k mut [u8; MAX_KEY]) -> Result<&'k [u8], KeyTooLong> {
     finish_key(encoded, None, NODE_TYPE, out)
 }
 
@@ -209,15 +234,13 @@ pub enum Entry {
 /// The zones-database key of the name encoded as `encoded`: the encoding and
 /// a 0x00 terminator (for writers that hold the encoding rather than a
 /// [`NameKey`]).
-pub fn zone_key<'k>(encoded: &[u8], out: &'k mut [u8; MAX_KEY]) -> &'k [u8] {
+pub fn zone_key<'k>(encoded: &[u8], out: &'k mut [u8; MAX_KEY]) -> Result<&'k [u8], KeyTooLong> {
     let len = encoded.len();
-    if let Some(dst) = out.get_mut(..len) {
-        dst.copy_from_slice(encoded);
-    }
-    if let Some(end) = out.get_mut(len) {
-        *end = 0;
-    }
-    out.get(..len + 1).unwrap_or(&[])
+    out.get_mut(..len)
+        .ok_or(KeyTooLong)?
+        .copy_from_slice(encoded);
+    *out.get_mut(len).ok_or(KeyTooLong)? = 0;
+    out.get(..len + 1).ok_or(KeyTooLong)
 }
 
 /// The encoded apex inside a zones-database key (the key without its 0x00
@@ -288,14 +311,20 @@ mod tests {
         let mut out = [0; MAX_KEY];
         assert_eq!(
             k.rrset_key(2, dt(Rtype::A), &mut out),
-            b"\x03net\x07example\x00\x00\x01"
+            Ok(&b"\x03net\x07example\x00\x00\x01"[..])
         );
         assert_eq!(
             k.wildcard_key(2, dt(Rtype::Txt), &mut out),
-            b"\x03net\x07example\x01*\x00\x00\x10"
+            Ok(&b"\x03net\x07example\x01*\x00\x00\x10"[..])
         );
-        assert_eq!(k.rrset_key(0, dt(Rtype::Soa), &mut out), b"\x00\x00\x06");
-        assert_eq!(k.node_key(2, &mut out), b"\x03net\x07example\x00\x00\x00");
+        assert_eq!(
+            k.rrset_key(0, dt(Rtype::Soa), &mut out),
+            Ok(&b"\x00\x00\x06"[..])
+        );
+        assert_eq!(
+            k.node_key(2, &mut out),
+            Ok(&b"\x03net\x07example\x00\x00\x00"[..])
+        );
     }
 
     #[test]
@@ -304,8 +333,9 @@ mod tests {
         let mut b = [0; MAX_KEY];
         let parent = key("example.net")
             .rrset_key(2, dt(Rtype::Unknown(65535)), &mut a)
+            .unwrap()
             .to_vec();
-        let child = key("a.example.net").node_key(3, &mut b).to_vec();
+        let child = key("a.example.net").node_key(3, &mut b).unwrap().to_vec();
         assert!(parent < child);
         assert!(child.starts_with(key("example.net").name_prefix(2)));
     }
@@ -322,11 +352,14 @@ mod tests {
     fn keys_split_and_names_decode() {
         let k = key("WWW.example.net");
         let mut out = [0; MAX_KEY];
-        let rk = k.rrset_key(3, dt(Rtype::Aaaa), &mut out);
+        let rk = k.rrset_key(3, dt(Rtype::Aaaa), &mut out).unwrap();
         let (name, t) = split_key(rk).unwrap();
         assert_eq!(t, Entry::Rrset(dt(Rtype::Aaaa)));
         let mut node = [0; MAX_KEY];
-        assert_eq!(split_key(k.node_key(3, &mut node)).unwrap().1, Entry::Node);
+        assert_eq!(
+            split_key(k.node_key(3, &mut node).unwrap()).unwrap().1,
+            Entry::Node
+        );
         let mut wire = [0; MAX_NAME_LEN];
         let n = decode_name(name, &mut wire).unwrap();
         assert_eq!(&wire[..n], b"\x03www\x07example\x03net\x00");
@@ -343,7 +376,26 @@ mod tests {
         let k = NameKey::new(name.as_name());
         assert_eq!(k.name_prefix(4).len(), 254);
         let mut out = [0; MAX_KEY];
-        assert_eq!(k.rrset_key(4, dt(Rtype::A), &mut out).len(), MAX_KEY);
+        assert_eq!(
+            k.rrset_key(4, dt(Rtype::A), &mut out).unwrap().len(),
+            MAX_KEY
+        );
+        // `*.` and a name of 254 octets would be 256: no such wildcard exists,
+        // and no shorter key stands in for it.
+        assert_eq!(k.wildcard_key(4, dt(Rtype::A), &mut out), Err(KeyTooLong));
+        assert_eq!(k.wildcard_node_key(4, &mut out), Err(KeyTooLong));
+        assert_eq!(
+            k.wildcard_key(3, dt(Rtype::A), &mut out).map(<[u8]>::len),
+            Ok(62 + 64 + 64 + 5)
+        );
+        // An encoding longer than a name is refused, not cut.
+        let long = [1u8; MAX_KEY];
+        assert_eq!(record_key(&long, dt(Rtype::A), &mut out), Err(KeyTooLong));
+        assert_eq!(
+            node_key(&long[..MAX_ENCODED_NAME + 1], &mut out),
+            Err(KeyTooLong)
+        );
+        assert_eq!(zone_key(&long, &mut out), Err(KeyTooLong));
     }
 
     #[test]

@@ -82,6 +82,16 @@ pub enum StoreError {
     NoSuchZone(String),
     /// A record of type 0 was given to store (RFC 6895 §3.1 reserves it).
     ReservedType,
+    /// A key longer than any name allows (see [`key::KeyTooLong`]).
+    KeyTooLong,
+    /// An RDATA over 65,535 octets (RFC 1035 §3.2.1).
+    RdataTooLong,
+}
+
+impl From<key::KeyTooLong> for StoreError {
+    fn from(_: key::KeyTooLong) -> Self {
+        StoreError::KeyTooLong
+    }
 }
 
 impl fmt::Display for StoreError {
@@ -95,6 +105,8 @@ impl fmt::Display for StoreError {
             StoreError::Damaged => f.write_str("a stored value is damaged"),
             StoreError::NoSuchZone(z) => write!(f, "zone {z} is not in the database"),
             StoreError::ReservedType => f.write_str("type 0 is reserved and cannot be stored"),
+            StoreError::KeyTooLong => f.write_str("a key longer than any name was asked for"),
+            StoreError::RdataTooLong => f.write_str("an RDATA is longer than 65535 octets"),
         }
     }
 }
@@ -235,7 +247,7 @@ impl Store {
         let mut buf = [0u8; key::MAX_KEY];
         Ok(self
             .zones
-            .get(&rtxn, key.zone_key(key.labels(), &mut buf))?
+            .get(&rtxn, key.zone_key(key.labels(), &mut buf)?)?
             .is_some())
     }
 
@@ -289,19 +301,20 @@ impl Store {
         for ((enc, code), (ttl, rdatas)) in &sets {
             self.records.put(
                 &mut wtxn,
-                key::record_key(enc, *code, &mut buf),
-                &value::encode_rrset(*ttl, rdatas.iter().copied()),
+                key::record_key(enc, *code, &mut buf)?,
+                &value::encode_rrset(*ttl, rdatas.iter().copied())
+                    .map_err(|_| StoreError::RdataTooLong)?,
             )?;
             count += rdatas.len() as u64;
         }
         for (enc, types) in &nodes {
             let value = value::encode_node(types.iter().map(|t| t.rtype()));
             self.records
-                .put(&mut wtxn, key::node_key(enc, &mut buf), &value)?;
+                .put(&mut wtxn, key::node_key(enc, &mut buf)?, &value)?;
         }
         self.zones.put(
             &mut wtxn,
-            apex_key.zone_key(apex_key.labels(), &mut buf),
+            apex_key.zone_key(apex_key.labels(), &mut buf)?,
             &zone_meta::encode(count),
         )?;
         wtxn.commit()?;
@@ -317,7 +330,7 @@ impl Store {
         let mut buf = [0u8; key::MAX_KEY];
         if self
             .zones
-            .get(&rtxn, apex_key.zone_key(apex_key.labels(), &mut buf))?
+            .get(&rtxn, apex_key.zone_key(apex_key.labels(), &mut buf)?)?
             .is_none()
         {
             return Err(StoreError::NoSuchZone(apex.to_string()));

@@ -5,7 +5,7 @@ use heed::types::Bytes;
 use heed::{Database, Env, RoTxn, WithoutTls};
 
 use super::StoreError;
-use super::key::{DataType, MAX_ENCODED_NAME, MAX_KEY, NameKey};
+use super::key::{DataType, KeyTooLong, MAX_ENCODED_NAME, MAX_KEY, NameKey};
 use super::value::{Node, Rrset};
 use crate::wire::Rtype;
 
@@ -16,6 +16,14 @@ pub enum ReadError {
     Lmdb(i32),
     /// A stored value does not decode.
     Damaged,
+    /// A key longer than any name allows was asked for (see [`KeyTooLong`]).
+    KeyTooLong,
+}
+
+impl From<KeyTooLong> for ReadError {
+    fn from(_: KeyTooLong) -> Self {
+        ReadError::KeyTooLong
+    }
 }
 
 impl From<heed::Error> for ReadError {
@@ -180,7 +188,7 @@ impl Reader {
         for labels in (0..=key.labels()).rev() {
             if self
                 .zones
-                .get(&self.txn, key.zone_key(labels, &mut buf))?
+                .get(&self.txn, key.zone_key(labels, &mut buf)?)?
                 .is_some()
             {
                 return Ok(Some(labels));
@@ -192,7 +200,7 @@ impl Reader {
     /// The node of the ancestor of `key` with `labels` labels, if that name exists.
     pub fn node(&self, key: &NameKey, labels: usize) -> Result<Option<Node<'_>>, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let k = key.node_key(labels, &mut buf);
+        let k = key.node_key(labels, &mut buf)?;
         self.get_node(k)
     }
 
@@ -203,7 +211,10 @@ impl Reader {
         labels: usize,
     ) -> Result<Option<Node<'_>>, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let k = key.wildcard_node_key(labels, &mut buf);
+        // A wildcard whose name would pass 255 octets cannot exist.
+        let Ok(k) = key.wildcard_node_key(labels, &mut buf) else {
+            return Ok(None);
+        };
         self.get_node(k)
     }
 
@@ -219,7 +230,7 @@ impl Reader {
             return Ok(None);
         };
         let mut buf = [0u8; MAX_KEY];
-        let k = key.rrset_key(labels, rtype, &mut buf);
+        let k = key.rrset_key(labels, rtype, &mut buf)?;
         self.get_rrset(k)
     }
 
@@ -234,7 +245,10 @@ impl Reader {
             return Ok(None);
         };
         let mut buf = [0u8; MAX_KEY];
-        let k = key.wildcard_key(labels, rtype, &mut buf);
+        // A wildcard whose name would pass 255 octets cannot exist.
+        let Ok(k) = key.wildcard_key(labels, rtype, &mut buf) else {
+            return Ok(None);
+        };
         self.get_rrset(k)
     }
 

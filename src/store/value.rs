@@ -71,16 +71,25 @@ impl<'a> Iterator for RdataIter<'a> {
     }
 }
 
-/// Encodes an RRset value (admin and update paths).
-pub fn encode_rrset<'r>(ttl: u32, rdatas: impl IntoIterator<Item = &'r [u8]>) -> Vec<u8> {
+/// Encodes an RRset value (admin and update paths). An RDATA longer than
+/// 65,535 octets has no wire form (RFC 1035 §3.2.1: RDLENGTH is 16 bits) and
+/// is refused, never cut.
+pub fn encode_rrset<'r>(
+    ttl: u32,
+    rdatas: impl IntoIterator<Item = &'r [u8]>,
+) -> Result<Vec<u8>, RdataTooLong> {
     let mut out = ttl.to_be_bytes().to_vec();
     for rdata in rdatas {
-        let len = u16::try_from(rdata.len()).unwrap_or(u16::MAX);
+        let len = u16::try_from(rdata.len()).map_err(|_| RdataTooLong)?;
         out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(rdata.get(..usize::from(len)).unwrap_or(rdata));
+        out.extend_from_slice(rdata);
     }
-    out
+    Ok(out)
 }
+
+/// An RDATA over 65,535 octets was given to [`encode_rrset`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RdataTooLong;
 
 /// A node entry: the types present at a name (empty for an empty non-terminal).
 #[derive(Debug, Clone, Copy)]
@@ -101,8 +110,10 @@ impl<'a> Node<'a> {
     /// The types present, ascending.
     pub fn types(&self) -> impl Iterator<Item = Rtype> + 'a {
         self.types
-            .chunks_exact(2)
-            .map(|c| Rtype::from(u16::from_be_bytes([c[0], c[1]])))
+            .as_chunks::<2>()
+            .0
+            .iter()
+            .map(|c| Rtype::from(u16::from_be_bytes(*c)))
     }
 
     /// Whether the name owns no data (an empty non-terminal).
@@ -130,7 +141,7 @@ mod tests {
 
     #[test]
     fn rrsets_round_trip() {
-        let v = encode_rrset(300, [&[192, 0, 2, 1][..], &[192, 0, 2, 2][..]]);
+        let v = encode_rrset(300, [&[192, 0, 2, 1][..], &[192, 0, 2, 2][..]]).unwrap();
         let set = Rrset::from_value(&v).unwrap();
         assert_eq!(set.ttl(), 300);
         assert_eq!(
@@ -138,6 +149,17 @@ mod tests {
             vec![&[192, 0, 2, 1][..], &[192, 0, 2, 2]]
         );
         assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn rdata_too_long_for_the_wire_is_refused_not_cut() {
+        let long = vec![0u8; 65_536];
+        assert_eq!(encode_rrset(1, [&long[..]]), Err(RdataTooLong));
+        let v = encode_rrset(1, [&long[..65_535]]).unwrap();
+        assert_eq!(
+            Rrset::from_value(&v).unwrap().iter().next().unwrap().len(),
+            65_535
+        );
     }
 
     #[test]

@@ -250,7 +250,7 @@ impl Writer<'_, '_> {
     /// Whether the name encoded as `encoded` is the apex of a zone of ours.
     pub fn is_zone(&self, encoded: &[u8]) -> Result<bool, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let zone_key = key::zone_key(encoded, &mut buf);
+        let zone_key = key::zone_key(encoded, &mut buf)?;
         Ok(self.zones.get(self.txn, zone_key)?.is_some())
     }
 
@@ -258,7 +258,7 @@ impl Writer<'_, '_> {
     /// `encoded`: the first zones key after its own starts with its encoding.
     pub fn has_zone_below(&self, encoded: &[u8]) -> Result<bool, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let own = key::zone_key(encoded, &mut buf);
+        let own = key::zone_key(encoded, &mut buf)?;
         Ok(self
             .zones
             .get_greater_than(self.txn, own)?
@@ -271,7 +271,7 @@ impl Writer<'_, '_> {
         let mut buf = [0u8; MAX_KEY];
         let stored = self
             .zones
-            .get(self.txn, key::zone_key(apex, &mut buf))?
+            .get(self.txn, key::zone_key(apex, &mut buf)?)?
             .and_then(zone_meta::records)
             .ok_or(ReadError::Damaged)?;
         Ok(stored.saturating_add_signed(self.delta))
@@ -287,7 +287,7 @@ impl Writer<'_, '_> {
         let mut buf = [0u8; MAX_KEY];
         self.zones.put(
             self.txn,
-            key::zone_key(apex, &mut buf),
+            key::zone_key(apex, &mut buf)?,
             &zone_meta::encode(count),
         )?;
         self.delta = 0;
@@ -299,7 +299,7 @@ impl Writer<'_, '_> {
         let mut buf = [0u8; MAX_KEY];
         match self
             .records
-            .get(self.txn, key::node_key(encoded, &mut buf))?
+            .get(self.txn, key::node_key(encoded, &mut buf)?)?
         {
             Some(v) => Node::from_value(v).map(Some).ok_or(ReadError::Damaged),
             None => Ok(None),
@@ -315,7 +315,7 @@ impl Writer<'_, '_> {
         let mut buf = [0u8; MAX_KEY];
         match self
             .records
-            .get(self.txn, key::record_key(encoded, rtype, &mut buf))?
+            .get(self.txn, key::record_key(encoded, rtype, &mut buf)?)?
         {
             Some(v) => Rrset::from_value(v).map(Some).ok_or(ReadError::Damaged),
             None => Ok(None),
@@ -354,7 +354,7 @@ impl Writer<'_, '_> {
             let new = Rrset::from_value(&value).map_or(0, |set| set.len() as i64);
             let mut buf = [0u8; MAX_KEY];
             self.records
-                .put(self.txn, key::record_key(encoded, rtype, &mut buf), &value)?;
+                .put(self.txn, key::record_key(encoded, rtype, &mut buf)?, &value)?;
             self.delta += new - old;
             self.set_type(encoded, apex_len, rtype, true)
         });
@@ -375,7 +375,7 @@ impl Writer<'_, '_> {
         let mut buf = [0u8; MAX_KEY];
         let gone = self
             .records
-            .delete(self.txn, key::record_key(encoded, rtype, &mut buf))?;
+            .delete(self.txn, key::record_key(encoded, rtype, &mut buf)?)?;
         if gone {
             self.delta -= old;
             self.set_type(encoded, apex_len, rtype, false)?;
@@ -411,8 +411,10 @@ impl Writer<'_, '_> {
         if present {
             // Keep the list ascending (value.rs).
             let at = node
-                .chunks_exact(2)
-                .position(|c| u16::from_be_bytes([c[0], c[1]]) > code)
+                .as_chunks::<2>()
+                .0
+                .iter()
+                .position(|c| u16::from_be_bytes(*c) > code)
                 .map_or(node.len(), |i| i * 2);
             let [hi, lo] = code.to_be_bytes();
             // Within capacity (Scratch::new): no allocation.
@@ -420,7 +422,7 @@ impl Writer<'_, '_> {
             node.insert(at, hi);
         }
         let mut buf = [0u8; MAX_KEY];
-        let node_key = key::node_key(encoded, &mut buf);
+        let node_key = key::node_key(encoded, &mut buf)?;
         let result = if !node.is_empty() || encoded.len() <= apex_len {
             self.records
                 .put(self.txn, node_key, &node)
@@ -460,7 +462,7 @@ impl Writer<'_, '_> {
             }
             let mut buf = [0u8; MAX_KEY];
             self.records
-                .put(self.txn, key::node_key(ancestor, &mut buf), &[])?;
+                .put(self.txn, key::node_key(ancestor, &mut buf)?, &[])?;
             end = parent_len(ancestor);
         }
         Ok(())
@@ -483,7 +485,7 @@ impl Writer<'_, '_> {
             }
             let mut buf = [0u8; MAX_KEY];
             self.records
-                .delete(self.txn, key::node_key(ancestor, &mut buf))?;
+                .delete(self.txn, key::node_key(ancestor, &mut buf)?)?;
             end = parent_len(ancestor);
         }
         Ok(())
@@ -493,7 +495,7 @@ impl Writer<'_, '_> {
     /// own (type 0xffff) still starts with its encoding.
     fn has_children(&self, encoded: &[u8]) -> Result<bool, ReadError> {
         let mut buf = [0u8; MAX_KEY];
-        let last = key::record_key(encoded, DataType::LAST, &mut buf);
+        let last = key::record_key(encoded, DataType::LAST, &mut buf)?;
         Ok(self
             .records
             .get_greater_than(self.txn, last)?
