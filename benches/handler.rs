@@ -19,6 +19,7 @@
 //! Each iteration runs in a batch that is then dropped, so nothing commits and
 //! the replay memory does not see the same message twice.
 //! Run: `cargo bench --bench handler -- --warm-up-time 1 --measurement-time 3`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 use std::hint::black_box;
 use std::net::SocketAddr;

@@ -32,6 +32,7 @@
 //!
 //! Run: `cargo bench --bench wire -- --warm-up-time 1 --measurement-time 3`.
 //! The time per iteration is the time per message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;

@@ -1,5 +1,6 @@
 //! Every parser-level bad input of PROTOCOL-NOTES.md, and more, with the exact
 //! error and the reply it maps to.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 use dynzone::wire::{Message, NameBuf, Opcode, ParseError, Rcode, Rtype};
 

@@ -1,6 +1,7 @@
 //! The command line as an operator meets it: help, one-line errors, the pid
 //! file, signals, zones created with `--zone`, and an import seen by a running
 //! server without a restart. Runs the release binary (tests/common).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

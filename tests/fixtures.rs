@@ -1,6 +1,7 @@
 //! Messages captured from real clients (dig, kdig, nsupdate; see tests/data/README.md
 //! and tests/data/capture.py): each parses with the fields its client sent, and
 //! survives parse → `MessageBuilder::copy_of` → parse unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

@@ -9,6 +9,7 @@
 //!   connection;
 //! - a referral looks up glue for a bounded number of name servers and stops
 //!   when the additional section is full.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! §4.3.2, RFC 2308, RFC 4592, RFC 6891 and RFC 8482 describe, checked field by
 //! field. The same behaviour is checked against the running binary with dig and
 //! kdig in `tests/serve.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! bind9-dnsutils) and `kdig` (package knot-dnsutils) check rcode, flags,
 //! sections and TTLs; raw sockets send the bad input and the TCP abuse of
 //! PROTOCOL-NOTES.md. A missing tool fails the test with the package's name.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

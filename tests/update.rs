@@ -12,6 +12,7 @@
 //! per message that changes something, never otherwise), the records served
 //! (with AA), and `dynzone export` of the database. A missing tool fails the
 //! test naming its Debian package; nothing is skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

@@ -4,6 +4,7 @@
 //! serial, node bookkeeping seen through queries, grants, and the signed or
 //! unsigned replies. The real clients do the same against the running binary
 //! in `tests/update.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

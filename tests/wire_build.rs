@@ -1,4 +1,5 @@
 //! The message builder: sections in order, compression, limits and TC.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Master files (RFC 1035 §5): parsing the test zones in `tests/data/zones/`,
 //! printing them back byte-identically, refusing bad input at the right line,
 //! and agreeing with BIND's `named-checkzone` and Knot's `kzonecheck`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 
