@@ -19,6 +19,7 @@
 mod check;
 pub mod key;
 mod reader;
+mod stats;
 pub mod value;
 mod writer;
 
@@ -36,6 +37,7 @@ use crate::zone::ZoneRecord;
 
 pub use key::{DataType, NameKey};
 pub use reader::{ReadError, Reader};
+pub use stats::ZoneStats;
 pub use value::{Node, Rrset};
 pub use writer::{MAX_VALUE, Replay, Scratch, WriteBatch, Writer};
 
