@@ -5,9 +5,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::metrics::{self, Counters, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
 use crate::store::{Reader, Replay, Store, StoreError, WriteBatch};
-use crate::tsig::{self, KeySet, Responder, Signer, Verification};
+use crate::tsig::{self, KeySet, Reason, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
     BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, Opcode, Rcode,
@@ -251,6 +252,7 @@ pub struct Handler {
     auth: Arc<Auth>,
     updater: Updater,
     book: Box<Book>,
+    counters: Box<Counters>,
 }
 
 impl Handler {
@@ -263,7 +265,18 @@ impl Handler {
             auth: Arc::new(Auth::default()),
             updater: Updater::new(),
             book: Box::new(Book::new()),
+            counters: Box::default(),
         })
+    }
+
+    /// What this handler counted (see [`crate::metrics`]).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The counters, for what the I/O layer counts itself (drops, TCP).
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
     }
 
     /// The store this handler reads and writes.
@@ -331,8 +344,18 @@ impl Handler {
             batch.abort();
             true
         } else {
-            match batch.commit() {
-                Ok(()) => true,
+            let started = std::time::Instant::now();
+            let result = batch.commit();
+            self.counters.commit(started.elapsed());
+            match result {
+                Ok(()) => {
+                    let book = &self.book;
+                    let now = book.held().map(|h| h.origin.now).max().unwrap_or(0);
+                    for (zone, _) in book.zones.iter().take(book.zone_count) {
+                        self.counters.zone_updated(zone.as_name(), now);
+                    }
+                    true
+                }
                 Err(e) => {
                     log::error!(
                         "committing a batch of {} updates failed, nothing applied: {e:?}",
@@ -406,10 +429,20 @@ impl Handler {
             self.book.clear();
         }
         // RFC 1035 §4.1.1: shorter than a header, or a response: dropped.
-        let header = Header::parse(request).ok()?;
+        let Ok(header) = Header::parse(request) else {
+            self.counters.dropped(metrics::Drop::ShortHeader);
+            return None;
+        };
         if header.flags.qr() {
+            self.counters.dropped(metrics::Drop::Response);
             return None;
         }
+        let counters = &mut self.counters;
+        counters.request(
+            transport == Transport::Tcp,
+            peer.is_ipv6(),
+            header.flags.opcode(),
+        );
         let (len, disposition) = match Message::parse(request) {
             Ok(msg) => {
                 let auth: &Auth = &self.auth;
@@ -417,6 +450,7 @@ impl Handler {
                     auth,
                     &self.config,
                     &mut self.updater,
+                    counters,
                     self.book.is_full(),
                     batch,
                     now,
@@ -425,16 +459,21 @@ impl Handler {
                     &msg,
                 );
                 let len = match disposition {
-                    Disposition::Answered => answer(&mut self.reader, &msg, &writer, response)
-                        .or_else(|e| {
-                            log::error!("answering a query failed: {e:?}");
-                            // RFC 1035 §4.1.1: SERVFAIL, "unable to process
-                            // this query due to a problem with the name server".
-                            writer
-                                .question_only(&msg, Rcode::ServFail, response)
-                                .ok_or(e)
-                        })
-                        .ok(),
+                    Disposition::Answered => {
+                        if let Some(q) = msg.question() {
+                            counters.query_type(q.qtype);
+                        }
+                        answer(&mut self.reader, &msg, &writer, response)
+                            .or_else(|e| {
+                                log::error!("answering a query failed: {e:?}");
+                                // RFC 1035 §4.1.1: SERVFAIL, "unable to process
+                                // this query due to a problem with the name server".
+                                writer
+                                    .question_only(&msg, Rcode::ServFail, response)
+                                    .ok_or(e)
+                            })
+                            .ok()
+                    }
                     Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => {
                         writer.question_only(&msg, rcode, response)
                     }
@@ -457,6 +496,15 @@ impl Handler {
                 )
             }
         };
+        // Every reply counted once, here: the RCODE and TC as written.
+        let (rcode, tc) = match disposition {
+            Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => (rcode, false),
+            Disposition::Answered => match response.get(2..4) {
+                Some(&[flags, low]) => (Rcode::from(u16::from(low & 0x0f)), flags & 0x02 != 0),
+                _ => (Rcode::ServFail, false),
+            },
+        };
+        counters.response(rcode, tc);
         let held = matches!(disposition, Disposition::Held(..));
         if held {
             self.book.hold(Held {
@@ -477,6 +525,7 @@ fn dispatch<'a>(
     auth: &'a Auth,
     config: &Config,
     updater: &mut Updater,
+    counters: &mut Counters,
     book_full: bool,
     batch: &mut WriteBatch<'_>,
     now: u64,
@@ -488,8 +537,17 @@ fn dispatch<'a>(
     // done with the request.
     let signer = match verify(auth, config, msg, now) {
         Verification::Unsigned => None,
-        Verification::Valid(signer) => Some(signer),
+        Verification::Valid(signer) => {
+            counters.tsig(TsigResult::Ok);
+            Some(signer)
+        }
         Verification::Failed(failure) => {
+            counters.tsig(match failure.reason {
+                Reason::UnknownKey | Reason::WrongAlgorithm => TsigResult::BadKey,
+                Reason::BadMac => TsigResult::BadSig,
+                Reason::MacTooShort | Reason::MacTooLong => TsigResult::BadMacSize,
+                Reason::BadTime => TsigResult::BadTime,
+            });
             log::warn!(
                 "TSIG check failed for a request from {peer}: {} (key {})",
                 failure.reason,
@@ -513,9 +571,11 @@ fn dispatch<'a>(
                     limits: config.limits,
                     max_window: u64::from(config.tsig_fudge_max),
                 };
-                let (disposition, replayed) =
+                let (disposition, result) =
                     update(updater, &rules, batch, book_full, msg, signer, peer, now);
-                if replayed {
+                counters.update(result);
+                if result == UpdateResult::Replay {
+                    counters.tsig(TsigResult::Replay);
                     writer.tsig = signer.map(|s| s.replayed());
                 }
                 disposition
@@ -528,8 +588,8 @@ fn dispatch<'a>(
 }
 
 /// RFC 2136 §3: an UPDATE, authenticated by `signer`. Returns what its
-/// answer is, and whether the UPDATE was a replay (answered NOTAUTH,
-/// signed with TSIG error BADTIME).
+/// answer is, and what became of it (a replay is answered NOTAUTH, signed
+/// with TSIG error BADTIME).
 #[allow(clippy::too_many_arguments)]
 fn update(
     updater: &mut Updater,
@@ -540,16 +600,22 @@ fn update(
     signer: Option<Signer<'_>>,
     peer: SocketAddr,
     now: u64,
-) -> (Disposition, bool) {
+) -> (Disposition, UpdateResult) {
     // An UPDATE without a valid TSIG changes nothing: REFUSED (RFC 2136
     // §3.3 leaves the policy to the server; BIND and Knot answer so).
     let Some(signer) = signer else {
         log::warn!("unsigned UPDATE from {peer} refused");
-        return (Disposition::QuestionOnly(Rcode::Refused), false);
+        return (
+            Disposition::QuestionOnly(Rcode::Refused),
+            UpdateResult::Unsigned,
+        );
     };
     if book_full {
         log::error!("UPDATE from {peer}: more than {HELD_MAX} answers held in one batch");
-        return (Disposition::QuestionOnly(Rcode::ServFail), false);
+        return (
+            Disposition::QuestionOnly(Rcode::ServFail),
+            UpdateResult::ServFail,
+        );
     }
     let key_name = signer.key.name();
     let signed = Signed {
@@ -570,28 +636,42 @@ fn update(
                 applied.serial
             );
             let serial = applied.changed.then_some(applied.serial);
-            (Disposition::Held(Rcode::NoError, serial), false)
+            let result = if applied.changed {
+                UpdateResult::Applied
+            } else {
+                UpdateResult::NoOp
+            };
+            (Disposition::Held(Rcode::NoError, serial), result)
         }
         Err(Failure::Refused(rcode)) => {
             log::debug!("UPDATE from {peer}: {rcode:?}");
-            (Disposition::Held(rcode, None), false)
+            (
+                Disposition::Held(rcode, None),
+                UpdateResult::of_refusal(rcode),
+            )
         }
         Err(Failure::Quota(quota)) => {
             log::warn!(
                 "UPDATE from {peer} for zone {zone} with key {key_name} refused: {quota}; nothing applied"
             );
-            (Disposition::Held(Rcode::Refused, None), false)
+            (Disposition::Held(Rcode::Refused, None), UpdateResult::Quota)
         }
         Err(Failure::Replayed) => {
             log::warn!(
                 "UPDATE from {peer} for zone {zone} with key {key_name} (time signed {}) was seen before: a replay, answered NOTAUTH (BADTIME), nothing applied",
                 signer.time_signed
             );
-            (Disposition::QuestionOnly(Rcode::NotAuth), true)
+            (
+                Disposition::QuestionOnly(Rcode::NotAuth),
+                UpdateResult::Replay,
+            )
         }
         Err(Failure::Storage(e)) => {
             log::error!("applying an UPDATE from {peer} failed in the store: {e:?}");
-            (Disposition::Held(Rcode::ServFail, None), false)
+            (
+                Disposition::Held(Rcode::ServFail, None),
+                UpdateResult::ServFail,
+            )
         }
     }
 }
