@@ -117,6 +117,10 @@ pub struct Held {
     /// same length: same question, OPT and TSIG).
     pub len: usize,
     origin: Origin,
+    /// The RCODE written, and what became of the UPDATE, if its batch
+    /// commits: counted by [`Handler::settle`], once the outcome is final.
+    rcode: Rcode,
+    result: UpdateResult,
 }
 
 /// Most answers one batch holds: a UDP receive batch or the frames of one TCP
@@ -365,6 +369,18 @@ impl Handler {
                 }
             }
         };
+        // The held answers are counted now that their outcome is final: as
+        // written when the batch committed, SERVFAIL when it did not (what
+        // the I/O layer then sends, [`Settled::rewrite`]).
+        for held in self.book.held() {
+            let (rcode, result) = if committed {
+                (held.rcode, held.result)
+            } else {
+                (Rcode::ServFail, UpdateResult::ServFail)
+            };
+            self.counters.response(rcode, false);
+            self.counters.update(result);
+        }
         self.book.settled = true;
         Settled {
             handler: self,
@@ -373,7 +389,7 @@ impl Handler {
     }
 
     /// Ends a batch without committing it: nothing of it is applied, and its
-    /// held answers must not be sent.
+    /// held answers must not be sent (nor are they counted as responses).
     pub fn abort(&mut self, mut batch: WriteBatch<'_>) {
         batch.abort();
         self.book.clear();
@@ -443,10 +459,10 @@ impl Handler {
             peer.is_ipv6(),
             header.flags.opcode(),
         );
-        let (len, disposition) = match Message::parse(request) {
+        let (len, disposition, result) = match Message::parse(request) {
             Ok(msg) => {
                 let auth: &Auth = &self.auth;
-                let (writer, disposition) = dispatch(
+                let (writer, disposition, result) = dispatch(
                     auth,
                     &self.config,
                     &mut self.updater,
@@ -483,20 +499,25 @@ impl Handler {
                 {
                     self.book.changed(zone.name, serial);
                 }
-                (len?, disposition)
+                (len?, disposition, result)
             }
             // RFC 1035 §4.1.1 / RFC 6891 §7 / RFC 8945 §5.1: a malformed
             // request (a TSIG that is not last, two TSIGs, TSIG RDATA cut
             // short) gets FORMERR with the header echoed, unsigned.
             Err(e) => {
                 let rcode = e.rcode()?;
+                let result =
+                    (header.flags.opcode() == Opcode::Update).then_some(UpdateResult::FormErr);
                 (
                     error_reply(&header, rcode, response)?,
                     Disposition::QuestionOnly(rcode),
+                    result,
                 )
             }
         };
-        // Every reply counted once, here: the RCODE and TC as written.
+        // Every reply counted once: here the RCODE and TC as written, and
+        // what became of an UPDATE; a held answer when its batch settles,
+        // since a failed commit turns it into SERVFAIL.
         let (rcode, tc) = match disposition {
             Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => (rcode, false),
             Disposition::Answered => match response.get(2..4) {
@@ -504,14 +525,20 @@ impl Handler {
                 _ => (Rcode::ServFail, false),
             },
         };
-        counters.response(rcode, tc);
         let held = matches!(disposition, Disposition::Held(..));
         if held {
             self.book.hold(Held {
                 ticket,
                 len,
                 origin,
+                rcode,
+                result: result.unwrap_or(UpdateResult::ServFail),
             });
+        } else {
+            counters.response(rcode, tc);
+            if let Some(result) = result {
+                counters.update(result);
+            }
         }
         Some(Reply { len, held })
     }
@@ -519,7 +546,8 @@ impl Handler {
 
 /// Decides what to do with a parsed request: TSIG first, then EDNS, then
 /// the opcode. Returns the writer of the reply (its size limit, OPT and
-/// TSIG responder) and what the reply says.
+/// TSIG responder), what the reply says, and for an UPDATE what became of
+/// it (counted by the caller, once the outcome is final).
 #[allow(clippy::too_many_arguments)]
 fn dispatch<'a>(
     auth: &'a Auth,
@@ -532,7 +560,7 @@ fn dispatch<'a>(
     peer: SocketAddr,
     transport: Transport,
     msg: &Message<'a>,
-) -> (ReplyWriter<'a>, Disposition) {
+) -> (ReplyWriter<'a>, Disposition, Option<UpdateResult>) {
     // RFC 8945 §5.2: the signature is checked before anything else is
     // done with the request.
     let signer = match verify(auth, config, msg, now) {
@@ -554,17 +582,19 @@ fn dispatch<'a>(
                 msg.tsig().map(|t| t.key_name).unwrap_or(Name::ROOT)
             );
             let writer = writer(config, msg, transport, now, failure.reply);
-            return (writer, Disposition::QuestionOnly(failure.rcode));
+            let result =
+                (msg.header().flags.opcode() == Opcode::Update).then_some(UpdateResult::NotAuth);
+            return (writer, Disposition::QuestionOnly(failure.rcode), result);
         }
     };
     let mut writer = writer(config, msg, transport, now, signer.map(|s| s.responder));
-    let disposition = if msg.edns().is_some_and(|e| e.version > 0) {
+    let (disposition, result) = if msg.edns().is_some_and(|e| e.version > 0) {
         // RFC 6891 §6.1.3: a version we do not implement gets BADVERS, with
         // an OPT of the highest version we do implement (0).
-        Disposition::QuestionOnly(Rcode::BadVers)
+        (Disposition::QuestionOnly(Rcode::BadVers), None)
     } else {
         match msg.header().flags.opcode() {
-            Opcode::Query => Disposition::Answered,
+            Opcode::Query => (Disposition::Answered, None),
             Opcode::Update => {
                 let rules = Rules {
                     policy: &auth.policy,
@@ -573,18 +603,17 @@ fn dispatch<'a>(
                 };
                 let (disposition, result) =
                     update(updater, &rules, batch, book_full, msg, signer, peer, now);
-                counters.update(result);
                 if result == UpdateResult::Replay {
                     counters.tsig(TsigResult::Replay);
                     writer.tsig = signer.map(|s| s.replayed());
                 }
-                disposition
+                (disposition, Some(result))
             }
             // RFC 1035 §4.1.1: NOTIMP. NOTIFY comes with later work.
-            _ => Disposition::QuestionOnly(Rcode::NotImp),
+            _ => (Disposition::QuestionOnly(Rcode::NotImp), None),
         }
     };
-    (writer, disposition)
+    (writer, disposition, result)
 }
 
 /// RFC 2136 §3: an UPDATE, authenticated by `signer`. Returns what its

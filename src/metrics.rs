@@ -107,7 +107,7 @@ pub enum UpdateResult {
     Prerequisite,
     /// A name outside the zone (NOTZONE).
     NotZone,
-    /// The zone is not ours (NOTAUTH).
+    /// The zone is not ours, or the TSIG check failed (NOTAUTH).
     NotAuth,
     /// Malformed (FORMERR).
     FormErr,
