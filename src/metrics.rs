@@ -186,6 +186,17 @@ const COMMIT_BUCKETS: [f64; 11] = [
 /// Zones whose last update time one worker remembers.
 const ZONES: usize = 16;
 
+/// The TCP connections of one worker, as its connection slab counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpCounts {
+    /// Open now.
+    pub open: u64,
+    /// Accepted since the start.
+    pub accepted: u64,
+    /// Closed to make room for a new one (RFC 7766 §6.2.2).
+    pub evicted: u64,
+}
+
 /// One worker's counters. Plain integers, `Copy`, no allocation.
 #[derive(Clone, Copy)]
 pub struct Counters {
@@ -204,9 +215,7 @@ pub struct Counters {
     commit_buckets: [u64; COMMIT_BUCKETS.len() + 1],
     commit_count: u64,
     commit_micros: u64,
-    tcp_accepted: u64,
-    tcp_evicted: u64,
-    tcp_open: u64,
+    tcp: TcpCounts,
     /// Zones this worker updated, with the Unix time of the last commit.
     zone_updates: [(NameBuf, u64); ZONES],
     zone_count: usize,
@@ -225,9 +234,7 @@ impl Default for Counters {
             commit_buckets: [0; COMMIT_BUCKETS.len() + 1],
             commit_count: 0,
             commit_micros: 0,
-            tcp_accepted: 0,
-            tcp_evicted: 0,
-            tcp_open: 0,
+            tcp: TcpCounts::default(),
             zone_updates: [(NameBuf::root(), 0); ZONES],
             zone_count: 0,
         }
@@ -322,19 +329,11 @@ impl Counters {
         }
     }
 
-    /// A TCP connection accepted; `evicted` when it took the slot of another.
-    pub fn tcp_accepted(&mut self, evicted: bool) {
-        self.tcp_accepted = self.tcp_accepted.wrapping_add(1);
-        self.tcp_open = self.tcp_open.wrapping_add(1);
-        if evicted {
-            self.tcp_evicted = self.tcp_evicted.wrapping_add(1);
-            self.tcp_open = self.tcp_open.saturating_sub(1);
-        }
-    }
-
-    /// A TCP connection closed.
-    pub fn tcp_closed(&mut self) {
-        self.tcp_open = self.tcp_open.saturating_sub(1);
+    /// What the worker's TCP connection slab counted so far (it counts
+    /// itself, at accept, eviction and close; the worker copies the counts
+    /// here before it publishes).
+    pub fn set_tcp(&mut self, tcp: TcpCounts) {
+        self.tcp = tcp;
     }
 
     /// Adds `other` into these counters (a scrape sums the workers).
@@ -358,9 +357,9 @@ impl Counters {
         self.truncated = self.truncated.wrapping_add(other.truncated);
         self.commit_count = self.commit_count.wrapping_add(other.commit_count);
         self.commit_micros = self.commit_micros.wrapping_add(other.commit_micros);
-        self.tcp_accepted = self.tcp_accepted.wrapping_add(other.tcp_accepted);
-        self.tcp_evicted = self.tcp_evicted.wrapping_add(other.tcp_evicted);
-        self.tcp_open = self.tcp_open.wrapping_add(other.tcp_open);
+        self.tcp.open = self.tcp.open.wrapping_add(other.tcp.open);
+        self.tcp.accepted = self.tcp.accepted.wrapping_add(other.tcp.accepted);
+        self.tcp.evicted = self.tcp.evicted.wrapping_add(other.tcp.evicted);
         for (zone, unix) in other.zone_updates.iter().take(other.zone_count) {
             let known = self.zone_updates.get(..self.zone_count).unwrap_or_default();
             let newer = known
@@ -547,21 +546,21 @@ pub fn render(board: &Board, store: &Store) -> String {
         "gauge",
         "TCP connections open.",
     );
-    let _ = writeln!(o, "dynzone_tcp_connections_open {}", c.tcp_open);
+    let _ = writeln!(o, "dynzone_tcp_connections_open {}", c.tcp.open);
     head(
         o,
         "dynzone_tcp_connections_total",
         "counter",
         "TCP connections accepted.",
     );
-    let _ = writeln!(o, "dynzone_tcp_connections_total {}", c.tcp_accepted);
+    let _ = writeln!(o, "dynzone_tcp_connections_total {}", c.tcp.accepted);
     head(
         o,
         "dynzone_tcp_connections_evicted_total",
         "counter",
         "TCP connections closed to make room for a new one.",
     );
-    let _ = writeln!(o, "dynzone_tcp_connections_evicted_total {}", c.tcp_evicted);
+    let _ = writeln!(o, "dynzone_tcp_connections_evicted_total {}", c.tcp.evicted);
     match store.zone_stats() {
         Ok(zones) => {
             head(
@@ -644,15 +643,18 @@ pub fn serve(listener: TcpListener, board: Arc<Board>, store: Store) {
     }
 }
 
-/// Binds the metrics listener (at start-up, so that a bad address fails the
-/// start) and serves it on a new thread.
-pub fn start(addr: SocketAddr, board: Arc<Board>, store: Store) -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
-    let local = listener.local_addr()?;
+/// Binds the metrics listener: at start-up, beside the DNS sockets, so that
+/// a bad address fails the start before anything runs.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+}
+
+/// Serves `listener` ([`serve`]) on a new thread.
+pub fn start(listener: TcpListener, board: Arc<Board>, store: Store) -> io::Result<()> {
     std::thread::Builder::new()
         .name("dynzone-metrics".into())
         .spawn(move || serve(listener, board, store))?;
-    Ok(local)
+    Ok(())
 }
 
 fn scrape(mut stream: TcpStream, board: &Board, store: &Store) -> io::Result<()> {
