@@ -560,7 +560,8 @@ fn a_scrape_after_known_traffic_counts_it_exactly() {
     }
 
     // Two TCP connections with one query each: the second evicts the first
-    // (one slot), which the server then closes.
+    // (one slot), which the server then closes; then a response (QR set)
+    // sent on the second closes that one too.
     let mut first = connect(&server);
     assert_eq!(
         tcp_query(&mut first, 100, "www.example.test", Rtype::A),
@@ -575,7 +576,13 @@ fn a_scrape_after_known_traffic_counts_it_exactly() {
         closed_within(&mut first, LIVENESS_BOUND).is_some(),
         "the first connection was not evicted"
     );
-    drop(second);
+    second
+        .write_all(&frame(&response))
+        .expect("sending a response over TCP");
+    assert!(
+        closed_within(&mut second, LIVENESS_BOUND).is_some(),
+        "a response sent over TCP did not close the connection"
+    );
 
     // dig: one more UDP query, and the serial as a client sees it.
     let soa = dig(&server, &["example.test", "SOA"]);
@@ -594,7 +601,7 @@ fn a_scrape_after_known_traffic_counts_it_exactly() {
     let took = time_until(LIVENESS_BOUND, || {
         let p = scrape(metrics);
         let done = p.sum("dynzone_requests_total") == 15.0
-            && p.sum("dynzone_dropped_total") == 2.0
+            && p.sum("dynzone_dropped_total") == 3.0
             && p.get("dynzone_tcp_connections_total", &[]) == 3.0
             && p.get("dynzone_tcp_connections_open", &[]) == 0.0;
         page = Some(p);
@@ -642,7 +649,11 @@ fn a_scrape_after_known_traffic_counts_it_exactly() {
         ),
         (
             "dynzone_dropped_total",
-            &[("reason=short_header", 1.0), ("reason=response", 1.0)],
+            &[
+                ("reason=short_header", 1.0),
+                ("reason=response", 1.0),
+                ("reason=not_a_request", 1.0),
+            ],
         ),
         ("dynzone_truncated_total", &[]),
         (

@@ -28,7 +28,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::handler::{Handler, Origin, Ticket, Transport};
-use crate::metrics::TcpCounts;
+use crate::metrics::{self, TcpCounts};
 use crate::store::{Store, WriteBatch};
 use crate::wire::{Frame, Header, MAX_MESSAGE, Opcode, frame_prefix, parse_frame};
 
@@ -168,6 +168,7 @@ impl Conn {
                     self.peer,
                     message.len()
                 );
+                handler.counters_mut().dropped(metrics::Drop::NotARequest);
                 self.closing = true;
                 self.rstart = self.rend;
                 break;
