@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::metrics::{self, Counters, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
-use crate::store::{Reader, Replay, Store, StoreError, WriteBatch};
+use crate::store::{ReadError, Reader, Replay, Store, StoreError, WriteBatch};
 use crate::tsig::{self, KeySet, Reason, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
@@ -342,31 +342,38 @@ impl Handler {
     /// it once its batch is over (a UDP receive batch, the frames of one TCP
     /// wake-up), before it sends any answer of the batch.
     pub fn settle(&mut self, mut batch: WriteBatch<'_>) -> Settled<'_> {
-        let committed = if self.book.count == 0 {
+        let commit = if self.book.count == 0 {
             // Nothing waits: nothing to make durable (a batch of queries, or
             // UPDATEs refused before they reached the store).
             batch.abort();
-            true
+            Ok(())
         } else {
             let started = std::time::Instant::now();
             let result = batch.commit();
             self.counters.commit(started.elapsed());
-            match result {
-                Ok(()) => {
-                    let book = &self.book;
-                    let now = book.held().map(|h| h.origin.now).max().unwrap_or(0);
-                    for (zone, _) in book.zones.iter().take(book.zone_count) {
-                        self.counters.zone_updated(zone.as_name(), now);
-                    }
-                    true
+            result
+        };
+        self.conclude(commit)
+    }
+
+    /// What the held answers of the batch become, given how its commit
+    /// went; counts each of them once, with that final outcome.
+    fn conclude(&mut self, commit: Result<(), ReadError>) -> Settled<'_> {
+        let committed = match commit {
+            Ok(()) => {
+                let book = &self.book;
+                let now = book.held().map(|h| h.origin.now).max().unwrap_or(0);
+                for (zone, _) in book.zones.iter().take(book.zone_count) {
+                    self.counters.zone_updated(zone.as_name(), now);
                 }
-                Err(e) => {
-                    log::error!(
-                        "committing a batch of {} updates failed, nothing applied: {e:?}",
-                        self.book.count
-                    );
-                    false
-                }
+                true
+            }
+            Err(e) => {
+                log::error!(
+                    "committing a batch of {} updates failed, nothing applied: {e:?}",
+                    self.book.count
+                );
+                false
             }
         };
         // The held answers are counted now that their outcome is final: as
@@ -897,4 +904,138 @@ fn error_reply(request: &Header, rcode: Rcode, response: &mut [u8]) -> Option<us
     reply_header(&mut b, request);
     b.set_rcode(rcode);
     Some(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Board;
+    use crate::store::ZoneRecord;
+    use crate::tsig::parse_spec;
+    use crate::wire::{Class, RData, Soa, write_rdata};
+    use std::net::Ipv4Addr;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn name(text: &str) -> NameBuf {
+        NameBuf::from_text(text).unwrap()
+    }
+
+    fn record(owner: &str, rtype: Rtype, data: &RData<'_>) -> ZoneRecord {
+        let mut buf = [0u8; 512];
+        let len = write_rdata(&mut buf, data).unwrap();
+        ZoneRecord {
+            owner: name(owner),
+            rtype,
+            ttl: 300,
+            rdata: buf[..len].to_vec(),
+        }
+    }
+
+    /// An UPDATE of example.test adding one A record, signed with `key`.
+    fn signed_update(key: &tsig::Key, owner: &str) -> Vec<u8> {
+        let mut buf = vec![0u8; 512];
+        let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+        b.set_id(0x2136);
+        b.flags_mut().set_opcode(Opcode::Update);
+        b.question(name("example.test").as_name(), Rtype::Soa, Class::In)
+            .unwrap();
+        b.record(
+            Section::UPDATE,
+            name(owner).as_name(),
+            Rtype::A,
+            Class::In,
+            60,
+            &RData::A(Ipv4Addr::new(192, 0, 2, 7)),
+        )
+        .unwrap();
+        let len = tsig::sign_request(key, b, NOW, 300).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    /// The value of the line of `page` that starts with `sample `.
+    fn sample(page: &str, sample: &str) -> String {
+        page.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {sample} in:\n{page}"))
+            .to_string()
+    }
+
+    #[test]
+    fn a_failed_commit_counts_its_held_answers_as_servfail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 24).unwrap();
+        let (ns1, host) = (name("ns1.example.test"), name("hostmaster.example.test"));
+        let soa = RData::Soa(Soa {
+            mname: ns1.as_name(),
+            rname: host.as_name(),
+            serial: 1,
+            refresh: 3600,
+            retry: 900,
+            expire: 1_209_600,
+            minimum: 300,
+        });
+        let zone = [
+            record("example.test", Rtype::Soa, &soa),
+            record("example.test", Rtype::Ns, &RData::Ns(ns1.as_name())),
+        ];
+        store
+            .replace_zone(name("example.test").as_name(), &zone)
+            .unwrap();
+        let spec = "hmac-sha256:k:ZHluem9uZSBzaGEyNTYgdGVzdCBrZXksIDMyIGJ5dGU=";
+        let mut keys = KeySet::new();
+        keys.add(parse_spec(spec).unwrap()).unwrap();
+        let key = parse_spec(spec).unwrap();
+        let mut handler = Handler::new(&store, Config::default())
+            .unwrap()
+            .with_auth(Arc::new(Auth {
+                keys,
+                policy: Policy::open(),
+            }));
+        let origin = Origin::new(NOW, "127.0.0.1:5300".parse().unwrap(), Transport::Udp);
+        let mut out = [0u8; 512];
+
+        // Two UPDATEs held in one batch whose commit fails: both SERVFAIL.
+        let mut batch = WriteBatch::new(&store);
+        for owner in ["a.example.test", "b.example.test"] {
+            let request = signed_update(&key, owner);
+            let reply = handler
+                .handle_in(&mut batch, Ticket::default(), origin, &request, &mut out)
+                .unwrap();
+            assert!(reply.held);
+        }
+        batch.abort();
+        let settled = handler.conclude(Err(ReadError::Lmdb(-30792)));
+        assert!(!settled.committed());
+        assert_eq!(settled.servfail().count(), 2);
+
+        // One more that commits: NOERROR, applied.
+        let mut batch = WriteBatch::new(&store);
+        let request = signed_update(&key, "c.example.test");
+        handler
+            .handle_in(&mut batch, Ticket::default(), origin, &request, &mut out)
+            .unwrap();
+        assert!(handler.settle(batch).committed());
+
+        let board = Board::new(1);
+        board.publish(0, handler.counters());
+        let page = crate::metrics::render(&board, &store);
+        for (line, want) in [
+            ("dynzone_responses_total{rcode=\"SERVFAIL\"}", "2"),
+            ("dynzone_responses_total{rcode=\"NOERROR\"}", "1"),
+            ("dynzone_updates_total{result=\"servfail\"}", "2"),
+            ("dynzone_updates_total{result=\"applied\"}", "1"),
+            ("dynzone_tsig_total{result=\"ok\"}", "3"),
+            ("dynzone_update_commit_seconds_count", "1"),
+            ("dynzone_zone_serial{zone=\"example.test.\"}", "2"),
+            ("dynzone_zone_records{zone=\"example.test.\"}", "3"),
+            (
+                "dynzone_zone_last_update_timestamp_seconds{zone=\"example.test.\"}",
+                "1700000000",
+            ),
+        ] {
+            assert_eq!(sample(&page, line), want, "{line}");
+        }
+    }
 }
