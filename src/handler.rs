@@ -5,9 +5,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::metrics::{self, Counters, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
-use crate::store::{Reader, Replay, Store, StoreError, WriteBatch};
-use crate::tsig::{self, KeySet, Responder, Signer, Verification};
+use crate::store::{ReadError, Reader, Replay, Store, StoreError, WriteBatch};
+use crate::tsig::{self, KeySet, Reason, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
     BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, Opcode, Rcode,
@@ -116,6 +117,10 @@ pub struct Held {
     /// same length: same question, OPT and TSIG).
     pub len: usize,
     origin: Origin,
+    /// The RCODE written, and what became of the UPDATE, if its batch
+    /// commits: counted by [`Handler::settle`], once the outcome is final.
+    rcode: Rcode,
+    result: UpdateResult,
 }
 
 /// Most answers one batch holds: a UDP receive batch or the frames of one TCP
@@ -251,6 +256,7 @@ pub struct Handler {
     auth: Arc<Auth>,
     updater: Updater,
     book: Box<Book>,
+    counters: Box<Counters>,
 }
 
 impl Handler {
@@ -263,7 +269,18 @@ impl Handler {
             auth: Arc::new(Auth::default()),
             updater: Updater::new(),
             book: Box::new(Book::new()),
+            counters: Box::default(),
         })
+    }
+
+    /// What this handler counted (see [`crate::metrics`]).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The counters, for what the I/O layer counts itself (drops, TCP).
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
     }
 
     /// The store this handler reads and writes.
@@ -325,23 +342,52 @@ impl Handler {
     /// it once its batch is over (a UDP receive batch, the frames of one TCP
     /// wake-up), before it sends any answer of the batch.
     pub fn settle(&mut self, mut batch: WriteBatch<'_>) -> Settled<'_> {
-        let committed = if self.book.count == 0 {
+        let commit = if self.book.count == 0 {
             // Nothing waits: nothing to make durable (a batch of queries, or
             // UPDATEs refused before they reached the store).
             batch.abort();
-            true
+            Ok(())
         } else {
-            match batch.commit() {
-                Ok(()) => true,
-                Err(e) => {
-                    log::error!(
-                        "committing a batch of {} updates failed, nothing applied: {e:?}",
-                        self.book.count
-                    );
-                    false
+            let started = std::time::Instant::now();
+            let result = batch.commit();
+            self.counters.commit(started.elapsed());
+            result
+        };
+        self.conclude(commit)
+    }
+
+    /// What the held answers of the batch become, given how its commit
+    /// went; counts each of them once, with that final outcome.
+    fn conclude(&mut self, commit: Result<(), ReadError>) -> Settled<'_> {
+        let committed = match commit {
+            Ok(()) => {
+                let book = &self.book;
+                let now = book.held().map(|h| h.origin.now).max().unwrap_or(0);
+                for (zone, _) in book.zones.iter().take(book.zone_count) {
+                    self.counters.zone_updated(zone.as_name(), now);
                 }
+                true
+            }
+            Err(e) => {
+                log::error!(
+                    "committing a batch of {} updates failed, nothing applied: {e:?}",
+                    self.book.count
+                );
+                false
             }
         };
+        // The held answers are counted now that their outcome is final: as
+        // written when the batch committed, SERVFAIL when it did not (what
+        // the I/O layer then sends, [`Settled::rewrite`]).
+        for held in self.book.held() {
+            let (rcode, result) = if committed {
+                (held.rcode, held.result)
+            } else {
+                (Rcode::ServFail, UpdateResult::ServFail)
+            };
+            self.counters.response(rcode, false);
+            self.counters.update(result);
+        }
         self.book.settled = true;
         Settled {
             handler: self,
@@ -350,7 +396,7 @@ impl Handler {
     }
 
     /// Ends a batch without committing it: nothing of it is applied, and its
-    /// held answers must not be sent.
+    /// held answers must not be sent (nor are they counted as responses).
     pub fn abort(&mut self, mut batch: WriteBatch<'_>) {
         batch.abort();
         self.book.clear();
@@ -406,17 +452,28 @@ impl Handler {
             self.book.clear();
         }
         // RFC 1035 §4.1.1: shorter than a header, or a response: dropped.
-        let header = Header::parse(request).ok()?;
+        let Ok(header) = Header::parse(request) else {
+            self.counters.dropped(metrics::Drop::ShortHeader);
+            return None;
+        };
         if header.flags.qr() {
+            self.counters.dropped(metrics::Drop::Response);
             return None;
         }
-        let (len, disposition) = match Message::parse(request) {
+        let counters = &mut self.counters;
+        counters.request(
+            transport == Transport::Tcp,
+            peer.is_ipv6(),
+            header.flags.opcode(),
+        );
+        let (len, disposition, result) = match Message::parse(request) {
             Ok(msg) => {
                 let auth: &Auth = &self.auth;
-                let (writer, disposition) = dispatch(
+                let (writer, disposition, result) = dispatch(
                     auth,
                     &self.config,
                     &mut self.updater,
+                    counters,
                     self.book.is_full(),
                     batch,
                     now,
@@ -425,16 +482,21 @@ impl Handler {
                     &msg,
                 );
                 let len = match disposition {
-                    Disposition::Answered => answer(&mut self.reader, &msg, &writer, response)
-                        .or_else(|e| {
-                            log::error!("answering a query failed: {e:?}");
-                            // RFC 1035 §4.1.1: SERVFAIL, "unable to process
-                            // this query due to a problem with the name server".
-                            writer
-                                .question_only(&msg, Rcode::ServFail, response)
-                                .ok_or(e)
-                        })
-                        .ok(),
+                    Disposition::Answered => {
+                        if let Some(q) = msg.question() {
+                            counters.query_type(q.qtype);
+                        }
+                        answer(&mut self.reader, &msg, &writer, response)
+                            .or_else(|e| {
+                                log::error!("answering a query failed: {e:?}");
+                                // RFC 1035 §4.1.1: SERVFAIL, "unable to process
+                                // this query due to a problem with the name server".
+                                writer
+                                    .question_only(&msg, Rcode::ServFail, response)
+                                    .ok_or(e)
+                            })
+                            .ok()
+                    }
                     Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => {
                         writer.question_only(&msg, rcode, response)
                     }
@@ -444,18 +506,31 @@ impl Handler {
                 {
                     self.book.changed(zone.name, serial);
                 }
-                (len?, disposition)
+                (len?, disposition, result)
             }
             // RFC 1035 §4.1.1 / RFC 6891 §7 / RFC 8945 §5.1: a malformed
             // request (a TSIG that is not last, two TSIGs, TSIG RDATA cut
             // short) gets FORMERR with the header echoed, unsigned.
             Err(e) => {
                 let rcode = e.rcode()?;
+                let result =
+                    (header.flags.opcode() == Opcode::Update).then_some(UpdateResult::FormErr);
                 (
                     error_reply(&header, rcode, response)?,
                     Disposition::QuestionOnly(rcode),
+                    result,
                 )
             }
+        };
+        // Every reply counted once: here the RCODE and TC as written, and
+        // what became of an UPDATE; a held answer when its batch settles,
+        // since a failed commit turns it into SERVFAIL.
+        let (rcode, tc) = match disposition {
+            Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => (rcode, false),
+            Disposition::Answered => match response.get(2..4) {
+                Some(&[flags, low]) => (Rcode::from(u16::from(low & 0x0f)), flags & 0x02 != 0),
+                _ => (Rcode::ServFail, false),
+            },
         };
         let held = matches!(disposition, Disposition::Held(..));
         if held {
@@ -463,7 +538,14 @@ impl Handler {
                 ticket,
                 len,
                 origin,
+                rcode,
+                result: result.unwrap_or(UpdateResult::ServFail),
             });
+        } else {
+            counters.response(rcode, tc);
+            if let Some(result) = result {
+                counters.update(result);
+            }
         }
         Some(Reply { len, held })
     }
@@ -471,65 +553,79 @@ impl Handler {
 
 /// Decides what to do with a parsed request: TSIG first, then EDNS, then
 /// the opcode. Returns the writer of the reply (its size limit, OPT and
-/// TSIG responder) and what the reply says.
+/// TSIG responder), what the reply says, and for an UPDATE what became of
+/// it (counted by the caller, once the outcome is final).
 #[allow(clippy::too_many_arguments)]
 fn dispatch<'a>(
     auth: &'a Auth,
     config: &Config,
     updater: &mut Updater,
+    counters: &mut Counters,
     book_full: bool,
     batch: &mut WriteBatch<'_>,
     now: u64,
     peer: SocketAddr,
     transport: Transport,
     msg: &Message<'a>,
-) -> (ReplyWriter<'a>, Disposition) {
+) -> (ReplyWriter<'a>, Disposition, Option<UpdateResult>) {
     // RFC 8945 §5.2: the signature is checked before anything else is
     // done with the request.
     let signer = match verify(auth, config, msg, now) {
         Verification::Unsigned => None,
-        Verification::Valid(signer) => Some(signer),
+        Verification::Valid(signer) => {
+            counters.tsig(TsigResult::Ok);
+            Some(signer)
+        }
         Verification::Failed(failure) => {
+            counters.tsig(match failure.reason {
+                Reason::UnknownKey | Reason::WrongAlgorithm => TsigResult::BadKey,
+                Reason::BadMac => TsigResult::BadSig,
+                Reason::MacTooShort | Reason::MacTooLong => TsigResult::BadMacSize,
+                Reason::BadTime => TsigResult::BadTime,
+            });
             log::warn!(
                 "TSIG check failed for a request from {peer}: {} (key {})",
                 failure.reason,
                 msg.tsig().map(|t| t.key_name).unwrap_or(Name::ROOT)
             );
             let writer = writer(config, msg, transport, now, failure.reply);
-            return (writer, Disposition::QuestionOnly(failure.rcode));
+            let result =
+                (msg.header().flags.opcode() == Opcode::Update).then_some(UpdateResult::NotAuth);
+            return (writer, Disposition::QuestionOnly(failure.rcode), result);
         }
     };
     let mut writer = writer(config, msg, transport, now, signer.map(|s| s.responder));
-    let disposition = if msg.edns().is_some_and(|e| e.version > 0) {
+    let (disposition, result) = if msg.edns().is_some_and(|e| e.version > 0) {
         // RFC 6891 §6.1.3: a version we do not implement gets BADVERS, with
         // an OPT of the highest version we do implement (0).
-        Disposition::QuestionOnly(Rcode::BadVers)
+        (Disposition::QuestionOnly(Rcode::BadVers), None)
     } else {
         match msg.header().flags.opcode() {
-            Opcode::Query => Disposition::Answered,
+            Opcode::Query => (Disposition::Answered, None),
             Opcode::Update => {
                 let rules = Rules {
                     policy: &auth.policy,
                     limits: config.limits,
                     max_window: u64::from(config.tsig_fudge_max),
                 };
-                let (disposition, replayed) =
+                let (disposition, result) =
                     update(updater, &rules, batch, book_full, msg, signer, peer, now);
-                if replayed {
+                if result == UpdateResult::Replay {
+                    counters.tsig(TsigResult::Replay);
                     writer.tsig = signer.map(|s| s.replayed());
                 }
-                disposition
+                (disposition, Some(result))
             }
             // RFC 1035 §4.1.1: NOTIMP. NOTIFY comes with later work.
-            _ => Disposition::QuestionOnly(Rcode::NotImp),
+            _ => (Disposition::QuestionOnly(Rcode::NotImp), None),
         }
     };
-    (writer, disposition)
+    (writer, disposition, result)
 }
 
 /// RFC 2136 §3: an UPDATE, authenticated by `signer`. Returns what its
-/// answer is, and whether the UPDATE was a replay (answered NOTAUTH,
-/// signed with TSIG error BADTIME).
+/// answer is, and what became of it (a replay is answered NOTAUTH, signed
+/// with TSIG error BADTIME).
 #[allow(clippy::too_many_arguments)]
 fn update(
     updater: &mut Updater,
@@ -540,16 +636,22 @@ fn update(
     signer: Option<Signer<'_>>,
     peer: SocketAddr,
     now: u64,
-) -> (Disposition, bool) {
+) -> (Disposition, UpdateResult) {
     // An UPDATE without a valid TSIG changes nothing: REFUSED (RFC 2136
     // §3.3 leaves the policy to the server; BIND and Knot answer so).
     let Some(signer) = signer else {
         log::warn!("unsigned UPDATE from {peer} refused");
-        return (Disposition::QuestionOnly(Rcode::Refused), false);
+        return (
+            Disposition::QuestionOnly(Rcode::Refused),
+            UpdateResult::Unsigned,
+        );
     };
     if book_full {
         log::error!("UPDATE from {peer}: more than {HELD_MAX} answers held in one batch");
-        return (Disposition::QuestionOnly(Rcode::ServFail), false);
+        return (
+            Disposition::QuestionOnly(Rcode::ServFail),
+            UpdateResult::ServFail,
+        );
     }
     let key_name = signer.key.name();
     let signed = Signed {
@@ -570,28 +672,42 @@ fn update(
                 applied.serial
             );
             let serial = applied.changed.then_some(applied.serial);
-            (Disposition::Held(Rcode::NoError, serial), false)
+            let result = if applied.changed {
+                UpdateResult::Applied
+            } else {
+                UpdateResult::NoOp
+            };
+            (Disposition::Held(Rcode::NoError, serial), result)
         }
         Err(Failure::Refused(rcode)) => {
             log::debug!("UPDATE from {peer}: {rcode:?}");
-            (Disposition::Held(rcode, None), false)
+            (
+                Disposition::Held(rcode, None),
+                UpdateResult::of_refusal(rcode),
+            )
         }
         Err(Failure::Quota(quota)) => {
             log::warn!(
                 "UPDATE from {peer} for zone {zone} with key {key_name} refused: {quota}; nothing applied"
             );
-            (Disposition::Held(Rcode::Refused, None), false)
+            (Disposition::Held(Rcode::Refused, None), UpdateResult::Quota)
         }
         Err(Failure::Replayed) => {
             log::warn!(
                 "UPDATE from {peer} for zone {zone} with key {key_name} (time signed {}) was seen before: a replay, answered NOTAUTH (BADTIME), nothing applied",
                 signer.time_signed
             );
-            (Disposition::QuestionOnly(Rcode::NotAuth), true)
+            (
+                Disposition::QuestionOnly(Rcode::NotAuth),
+                UpdateResult::Replay,
+            )
         }
         Err(Failure::Storage(e)) => {
             log::error!("applying an UPDATE from {peer} failed in the store: {e:?}");
-            (Disposition::Held(Rcode::ServFail, None), false)
+            (
+                Disposition::Held(Rcode::ServFail, None),
+                UpdateResult::ServFail,
+            )
         }
     }
 }
@@ -788,4 +904,138 @@ fn error_reply(request: &Header, rcode: Rcode, response: &mut [u8]) -> Option<us
     reply_header(&mut b, request);
     b.set_rcode(rcode);
     Some(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Board;
+    use crate::store::ZoneRecord;
+    use crate::tsig::parse_spec;
+    use crate::wire::{Class, RData, Soa, write_rdata};
+    use std::net::Ipv4Addr;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn name(text: &str) -> NameBuf {
+        NameBuf::from_text(text).unwrap()
+    }
+
+    fn record(owner: &str, rtype: Rtype, data: &RData<'_>) -> ZoneRecord {
+        let mut buf = [0u8; 512];
+        let len = write_rdata(&mut buf, data).unwrap();
+        ZoneRecord {
+            owner: name(owner),
+            rtype,
+            ttl: 300,
+            rdata: buf[..len].to_vec(),
+        }
+    }
+
+    /// An UPDATE of example.test adding one A record, signed with `key`.
+    fn signed_update(key: &tsig::Key, owner: &str) -> Vec<u8> {
+        let mut buf = vec![0u8; 512];
+        let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+        b.set_id(0x2136);
+        b.flags_mut().set_opcode(Opcode::Update);
+        b.question(name("example.test").as_name(), Rtype::Soa, Class::In)
+            .unwrap();
+        b.record(
+            Section::UPDATE,
+            name(owner).as_name(),
+            Rtype::A,
+            Class::In,
+            60,
+            &RData::A(Ipv4Addr::new(192, 0, 2, 7)),
+        )
+        .unwrap();
+        let len = tsig::sign_request(key, b, NOW, 300).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    /// The value of the line of `page` that starts with `sample `.
+    fn sample(page: &str, sample: &str) -> String {
+        page.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {sample} in:\n{page}"))
+            .to_string()
+    }
+
+    #[test]
+    fn a_failed_commit_counts_its_held_answers_as_servfail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 24).unwrap();
+        let (ns1, host) = (name("ns1.example.test"), name("hostmaster.example.test"));
+        let soa = RData::Soa(Soa {
+            mname: ns1.as_name(),
+            rname: host.as_name(),
+            serial: 1,
+            refresh: 3600,
+            retry: 900,
+            expire: 1_209_600,
+            minimum: 300,
+        });
+        let zone = [
+            record("example.test", Rtype::Soa, &soa),
+            record("example.test", Rtype::Ns, &RData::Ns(ns1.as_name())),
+        ];
+        store
+            .replace_zone(name("example.test").as_name(), &zone)
+            .unwrap();
+        let spec = "hmac-sha256:k:ZHluem9uZSBzaGEyNTYgdGVzdCBrZXksIDMyIGJ5dGU=";
+        let mut keys = KeySet::new();
+        keys.add(parse_spec(spec).unwrap()).unwrap();
+        let key = parse_spec(spec).unwrap();
+        let mut handler = Handler::new(&store, Config::default())
+            .unwrap()
+            .with_auth(Arc::new(Auth {
+                keys,
+                policy: Policy::open(),
+            }));
+        let origin = Origin::new(NOW, "127.0.0.1:5300".parse().unwrap(), Transport::Udp);
+        let mut out = [0u8; 512];
+
+        // Two UPDATEs held in one batch whose commit fails: both SERVFAIL.
+        let mut batch = WriteBatch::new(&store);
+        for owner in ["a.example.test", "b.example.test"] {
+            let request = signed_update(&key, owner);
+            let reply = handler
+                .handle_in(&mut batch, Ticket::default(), origin, &request, &mut out)
+                .unwrap();
+            assert!(reply.held);
+        }
+        batch.abort();
+        let settled = handler.conclude(Err(ReadError::Lmdb(-30792)));
+        assert!(!settled.committed());
+        assert_eq!(settled.servfail().count(), 2);
+
+        // One more that commits: NOERROR, applied.
+        let mut batch = WriteBatch::new(&store);
+        let request = signed_update(&key, "c.example.test");
+        handler
+            .handle_in(&mut batch, Ticket::default(), origin, &request, &mut out)
+            .unwrap();
+        assert!(handler.settle(batch).committed());
+
+        let board = Board::new(1);
+        board.publish(0, handler.counters());
+        let page = crate::metrics::render(&board, &store);
+        for (line, want) in [
+            ("dynzone_responses_total{rcode=\"SERVFAIL\"}", "2"),
+            ("dynzone_responses_total{rcode=\"NOERROR\"}", "1"),
+            ("dynzone_updates_total{result=\"servfail\"}", "2"),
+            ("dynzone_updates_total{result=\"applied\"}", "1"),
+            ("dynzone_tsig_total{result=\"ok\"}", "3"),
+            ("dynzone_update_commit_seconds_count", "1"),
+            ("dynzone_zone_serial{zone=\"example.test.\"}", "2"),
+            ("dynzone_zone_records{zone=\"example.test.\"}", "3"),
+            (
+                "dynzone_zone_last_update_timestamp_seconds{zone=\"example.test.\"}",
+                "1700000000",
+            ),
+        ] {
+            assert_eq!(sample(&page, line), want, "{line}");
+        }
+    }
 }

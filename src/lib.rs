@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod handler;
+pub mod metrics;
 pub mod query;
 pub mod server;
 pub mod store;

@@ -7,6 +7,7 @@ mod common;
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -63,6 +64,14 @@ fn serve_expecting_exit(args: &[&str]) -> Output {
     child.wait_with_output().expect("collecting output")
 }
 
+/// `dynzone serve --listen LISTEN --db DB` with `extra`, which must fail with
+/// one line ([`one_line_failure`]); the line.
+fn serve_failure(listen: &str, db: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["--listen", listen, "--db", path_str(db)];
+    args.extend_from_slice(extra);
+    one_line_failure(&serve_expecting_exit(&args))
+}
+
 #[test]
 fn help_of_each_command_lists_its_flags() {
     let cases: [(&str, &[&str]); 3] = [
@@ -82,6 +91,7 @@ fn help_of_each_command_lists_its_flags() {
                 "--max-udp-size",
                 "--tcp-idle-timeout",
                 "--tcp-max-connections",
+                "--metrics",
             ],
         ),
         ("import", &["--db", "--map-size", "--origin", "zonefile"]),
@@ -140,12 +150,7 @@ fn a_port_in_use_is_one_line_naming_the_address() {
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = udp.local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
-    let line = one_line_failure(&serve_expecting_exit(&[
-        "--listen",
-        &listen,
-        "--db",
-        path_str(&db),
-    ]));
+    let line = serve_failure(&listen, &db, &[]);
     assert!(
         line.contains(&format!("cannot listen on {listen}/udp")),
         "{line}"
@@ -155,14 +160,7 @@ fn a_port_in_use_is_one_line_naming_the_address() {
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = tcp.local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
-    let line = one_line_failure(&serve_expecting_exit(&[
-        "--listen",
-        &listen,
-        "--db",
-        path_str(&db),
-        "--workers",
-        "2",
-    ]));
+    let line = serve_failure(&listen, &db, &["--workers", "2"]);
     assert!(
         line.contains(&format!("cannot listen on {listen}/tcp")),
         "{line}"
@@ -172,16 +170,22 @@ fn a_port_in_use_is_one_line_naming_the_address() {
     // it share the port silently.
     let first = TestServer::start(ZONE, "example.test", &[]);
     let listen = format!("127.0.0.1:{}", first.port());
-    let line = one_line_failure(&serve_expecting_exit(&[
-        "--listen",
-        &listen,
-        "--db",
-        path_str(&db),
-    ]));
+    let line = serve_failure(&listen, &db, &[]);
     assert!(
         line.contains(&format!("cannot listen on {listen}/")),
         "{line}"
     );
+
+    // The metrics port is bound with the DNS sockets: in use, the start fails.
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics = held.local_addr().unwrap().to_string();
+    let listen = format!("127.0.0.1:{}", pick_port());
+    let line = serve_failure(&listen, &db, &["--metrics", &metrics]);
+    assert!(
+        line.contains(&format!("cannot serve metrics on {metrics}/tcp")),
+        "{line}"
+    );
+    assert!(line.contains("in use"), "{line}");
 }
 
 #[test]
@@ -191,12 +195,7 @@ fn a_database_that_cannot_be_opened_is_one_line() {
     fs::write(&file, "not a directory").unwrap();
     let db = file.join("db");
     let listen = format!("127.0.0.1:{}", pick_port());
-    let line = one_line_failure(&serve_expecting_exit(&[
-        "--listen",
-        &listen,
-        "--db",
-        path_str(&db),
-    ]));
+    let line = serve_failure(&listen, &db, &[]);
     assert!(line.contains(path_str(&db)), "{line}");
 
     let zonefile = dir.join("zone.txt");

@@ -135,6 +135,11 @@ struct ServeArgs {
     /// this; each UPDATE is accepted once within it (default 300)
     #[argh(option, default = "dynzone::handler::DEFAULT_TSIG_FUDGE_MAX")]
     tsig_fudge_max: u16,
+    /// serve Prometheus metrics at http://ADDR:PORT/metrics, e.g.
+    /// 127.0.0.1:9153 (default: off). Keep it on loopback: the page names
+    /// every zone
+    #[argh(option)]
+    metrics: Option<SocketAddr>,
 }
 
 /// print a new random TSIG key in tsig-keygen's format, for `serve

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dynzone::handler::{self, Auth};
+use dynzone::metrics;
 use dynzone::server::{self, Server, SignalWatch};
 use dynzone::store::Store;
 use dynzone::tsig::{KeySet, parse_file, parse_spec};
@@ -48,6 +49,13 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         args.listen.clone()
     };
     let listeners = server::bind(&listen, workers).map_err(|e| e.to_string())?;
+    let metrics_listener = match args.metrics {
+        Some(addr) => Some(
+            metrics::bind(addr)
+                .map_err(|e| format!("cannot serve metrics on {addr}/tcp: {}", super::plain(&e)))?,
+        ),
+        None => None,
+    };
     let mut signals =
         SignalWatch::new().map_err(|e| format!("cannot catch signals: {}", super::plain(&e)))?;
 
@@ -81,6 +89,19 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         addrs.join(", "),
         if workers == 1 { "" } else { "s" }
     );
+    if let Some(listener) = metrics_listener {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("metrics listener: {}", super::plain(&e)))?;
+        metrics::start(listener, server.board(), store.clone())
+            .map_err(|e| format!("cannot start the metrics thread: {}", super::plain(&e)))?;
+        log::info!("serving metrics at http://{addr}/metrics");
+        if !addr.ip().is_loopback() {
+            log::warn!(
+                "--metrics {addr} is not a loopback address: whoever reaches it sees every zone name and the update counts"
+            );
+        }
+    }
 
     let mut on_reopen = || match &log_file {
         Some(file) => match file.reopen() {

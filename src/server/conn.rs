@@ -28,6 +28,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::handler::{Handler, Origin, Ticket, Transport};
+use crate::metrics::{self, TcpCounts};
 use crate::store::{Store, WriteBatch};
 use crate::wire::{Frame, Header, MAX_MESSAGE, Opcode, frame_prefix, parse_frame};
 
@@ -167,6 +168,7 @@ impl Conn {
                     self.peer,
                     message.len()
                 );
+                handler.counters_mut().dropped(metrics::Drop::NotARequest);
                 self.closing = true;
                 self.rstart = self.rend;
                 break;
@@ -331,6 +333,8 @@ pub(super) struct Slab {
     /// Token of slot 0; slot `i` is registered as `base + i`.
     base: usize,
     idle_timeout: Duration,
+    /// Counted at accept, eviction and close, for the metrics.
+    counts: TcpCounts,
 }
 
 impl Slab {
@@ -353,7 +357,13 @@ impl Slab {
             free,
             base,
             idle_timeout,
+            counts: TcpCounts::default(),
         }
+    }
+
+    /// What this slab counted so far.
+    pub(super) fn counts(&self) -> TcpCounts {
+        self.counts
     }
 
     /// The slot index of `token`, if it names a slot of this slab.
@@ -382,6 +392,7 @@ impl Slab {
                     log::debug!("TCP connections full: closing the one from {}", old.peer);
                 }
                 self.close(oldest, registry);
+                self.counts.evicted = self.counts.evicted.wrapping_add(1);
                 self.free.pop()?
             }
         };
@@ -409,6 +420,8 @@ impl Slab {
             closing: false,
             again: false,
         });
+        self.counts.accepted = self.counts.accepted.wrapping_add(1);
+        self.counts.open = self.counts.open.wrapping_add(1);
         Some(index)
     }
 
@@ -431,6 +444,7 @@ impl Slab {
             // Closing the descriptor removes it from epoll as well; deregistering
             // first keeps mio's bookkeeping honest on every platform.
             let _ = registry.deregister(&mut conn.stream);
+            self.counts.open = self.counts.open.saturating_sub(1);
             if self.free.len() < self.free.capacity() {
                 self.free.push(index);
             }

@@ -32,6 +32,7 @@ use mio::{Poll, Waker};
 pub use signals::{Request, SignalWatch};
 
 use crate::handler::{self, Handler};
+use crate::metrics::Board;
 use crate::store::{Store, StoreError};
 use worker::{WAKER, Worker, WorkerSetup};
 
@@ -219,11 +220,13 @@ struct WorkerHandle {
 pub struct Server {
     workers: Vec<WorkerHandle>,
     stop: Arc<AtomicBool>,
+    board: Arc<Board>,
 }
 
 impl Server {
     /// Builds one worker per bound socket set, with a handler reading `store`,
-    /// and starts their threads.
+    /// and starts their threads. The workers publish their counters to one
+    /// new [`Board`], each to its own slot ([`Server::board`]).
     pub fn start(
         store: &Store,
         listeners: Listeners,
@@ -231,6 +234,7 @@ impl Server {
         auth: Arc<handler::Auth>,
     ) -> Result<Server, ServerError> {
         let stop = Arc::new(AtomicBool::new(false));
+        let board = Board::new(listeners.workers.len());
         let mut ready = Vec::with_capacity(listeners.workers.len());
         for (id, sockets) in listeners.workers.into_iter().enumerate() {
             let poll = Poll::new().map_err(|e| ServerError::Io("creating a poll", e))?;
@@ -249,6 +253,7 @@ impl Server {
                 idle_timeout: settings.tcp_idle_timeout,
                 max_udp_payload: settings.handler.max_udp_payload,
                 stop: Arc::clone(&stop),
+                board: Arc::clone(&board),
             })
             .map_err(|e| ServerError::Io("registering sockets", e))?;
             ready.push((id, waker, worker));
@@ -256,6 +261,7 @@ impl Server {
         let mut server = Server {
             workers: Vec::with_capacity(ready.len()),
             stop,
+            board,
         };
         for (id, waker, worker) in ready {
             let spawned = std::thread::Builder::new()
@@ -277,6 +283,12 @@ impl Server {
             }
         }
         Ok(server)
+    }
+
+    /// The board the workers publish their counters to, for the metrics
+    /// endpoint.
+    pub fn board(&self) -> Arc<Board> {
+        Arc::clone(&self.board)
     }
 
     /// Asks every worker to stop, waking it at once.

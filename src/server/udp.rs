@@ -20,6 +20,7 @@ use nix::sys::socket::{
 };
 
 use crate::handler::{Handler, Origin, Ticket, Transport};
+use crate::metrics;
 use crate::store::{Store, WriteBatch};
 use crate::wire::{MAX_MESSAGE, UDP_LIMIT};
 
@@ -157,7 +158,10 @@ impl Batch {
             };
             handled = handled.saturating_add(got);
             let answers = self.answer(got, handler, store, unix_now);
-            self.send(fd, &mut headers.send, answers);
+            let lost = self.send(fd, &mut headers.send, answers);
+            for _ in 0..lost {
+                handler.counters_mut().dropped(metrics::Drop::SendFailed);
+            }
             // A short batch usually means the queue is empty, but recvmmsg(2)
             // also stops early when an error follows a datagram; only EAGAIN
             // proves that the next datagram will raise a new edge-triggered
@@ -215,6 +219,7 @@ impl Batch {
                 // §2.3.4; at most 65535 with EDNS, RFC 6891 §6.2.5): garbage,
                 // dropped like any other.
                 log::debug!("UDP datagram from {peer} longer than {DATAGRAM_MAX} octets dropped");
+                handler.counters_mut().dropped(metrics::Drop::Oversize);
                 continue;
             }
             let Some(request) = request.get(..datagram.len) else {
@@ -277,8 +282,13 @@ impl Batch {
     }
 
     /// Sends the first `answers` answers with as few `sendmmsg` calls as the
-    /// kernel allows.
-    fn send(&self, fd: RawFd, headers: &mut MultiHeaders<SockaddrStorage>, answers: usize) {
+    /// kernel allows; returns how many were dropped.
+    fn send(
+        &self,
+        fd: RawFd,
+        headers: &mut MultiHeaders<SockaddrStorage>,
+        answers: usize,
+    ) -> usize {
         let mut outputs = self.send.chunks_exact(self.answer_cap);
         let mut lens = self.answer_len.iter();
         let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|_| {
@@ -288,11 +298,12 @@ impl Batch {
         });
         let no_control: [ControlMessage<'_>; 0] = [];
         let mut start = 0;
+        let mut dropped = 0;
         while start < answers {
             let (Some(slots), Some(to)) =
                 (iovs.get(start..answers), self.answer_to.get(start..answers))
             else {
-                return;
+                return dropped + answers.saturating_sub(start);
             };
             // sendmmsg(2): "A nonblocking call sends as many messages as
             // possible (up to the limit specified by vlen) and returns
@@ -308,7 +319,7 @@ impl Batch {
                             "UDP: sendmmsg sent nothing, {} answers dropped",
                             answers.saturating_sub(start)
                         );
-                        return;
+                        return dropped + answers.saturating_sub(start);
                     }
                     start = start.saturating_add(sent);
                 }
@@ -320,7 +331,7 @@ impl Batch {
                         "UDP send buffer full: {} answers dropped",
                         answers.saturating_sub(start)
                     );
-                    return;
+                    return dropped + answers.saturating_sub(start);
                 }
                 Err(e) => {
                     // An error that belongs to the first message left (its
@@ -334,9 +345,11 @@ impl Batch {
                         None => log::debug!("UDP answer dropped: {e}"),
                     }
                     start = start.saturating_add(1);
+                    dropped += 1;
                 }
             }
         }
+        dropped
     }
 }
 

@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use super::conn::Slab;
 use super::udp::{Batch, Drained, Headers};
 use crate::handler::Handler;
+use crate::metrics::{Board, PUBLISH_EVERY};
 use crate::store::Store;
 
 /// Token of the waker that interrupts `poll` at shutdown.
@@ -51,6 +52,8 @@ pub(super) struct WorkerSetup {
     /// Largest UDP answer the handler writes is `max(512, max_udp_payload)`.
     pub(super) max_udp_payload: u16,
     pub(super) stop: Arc<AtomicBool>,
+    /// Where the worker publishes its counters: slot `id`.
+    pub(super) board: Arc<Board>,
 }
 
 /// Everything a worker owns except its event list, so that events can be
@@ -67,6 +70,9 @@ struct Core {
     batch: Batch,
     /// A lower bound of the earliest connection deadline.
     next_deadline: Option<Instant>,
+    /// The metrics board, and when this worker last published to it.
+    board: Arc<Board>,
+    published: Instant,
 }
 
 /// A worker ready to run.
@@ -98,6 +104,7 @@ impl Worker {
             idle_timeout,
             max_udp_payload,
             stop,
+            board,
         } = setup;
         let listen = udp.len().max(tcp.len());
         let registry = poll.registry();
@@ -134,6 +141,8 @@ impl Worker {
                 conns: Slab::new(max_connections, conn_base(listen), idle_timeout),
                 batch: Batch::new(max_udp_payload),
                 next_deadline: None,
+                board,
+                published: Instant::now(),
             },
         })
     }
@@ -187,11 +196,26 @@ impl Worker {
             if core.next_deadline.is_some_and(|d| d <= now) {
                 core.next_deadline = core.conns.expire(now, registry);
             }
+            // At most every PUBLISH_EVERY while busy, and at every tick
+            // (which is longer) while idle.
+            if now.saturating_duration_since(core.published) >= PUBLISH_EVERY {
+                core.publish(now);
+            }
         }
     }
 }
 
 impl Core {
+    /// Copies the counters into this worker's slot of the board; never
+    /// waits for a scrape (see [`Board::publish`]).
+    fn publish(&mut self, now: Instant) {
+        let tcp = self.conns.counts();
+        let counters = self.handler.counters_mut();
+        counters.set_tcp(tcp);
+        self.board.publish(self.id, counters);
+        self.published = now;
+    }
+
     /// How long `poll` may sleep: not at all while a budget left work, else
     /// until the next connection deadline, at most one tick.
     fn poll_timeout(&self, now: Instant) -> Duration {

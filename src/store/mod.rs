@@ -20,6 +20,7 @@ mod check;
 pub mod key;
 mod reader;
 mod record;
+mod stats;
 pub mod value;
 mod writer;
 
@@ -37,6 +38,7 @@ use crate::wire::{MAX_NAME_LEN, Name, NameBuf};
 pub use key::{DataType, NameKey};
 pub use reader::{ReadError, Reader};
 pub use record::ZoneRecord;
+pub use stats::ZoneStats;
 pub use value::{Node, Rrset};
 pub use writer::{MAX_VALUE, Replay, Scratch, WriteBatch, Writer};
 
