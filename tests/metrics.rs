@@ -9,6 +9,7 @@
 //! Workers publish their counters periodically (at most every 100 ms, and at
 //! every tick), so a scrape shows the traffic eventually: the tests poll
 //! until it does, within [`LIVENESS_BOUND`], and print how long it took.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
 

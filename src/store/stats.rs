@@ -31,7 +31,7 @@ impl Store {
             let mut buf = [0u8; key::MAX_KEY];
             let serial = match DataType::new(Rtype::Soa) {
                 Some(soa) => {
-                    let k = name.rrset_key(name.labels(), soa, &mut buf);
+                    let k = name.rrset_key(name.labels(), soa, &mut buf)?;
                     self.records
                         .get(&rtxn, k)?
                         .and_then(Rrset::from_value)
