@@ -132,7 +132,7 @@ fn update(c: &mut Criterion) {
         .replace_zone(zone.apex.as_name(), &zone.records)
         .expect("zone loads");
     let name = NameBuf::from_text("bench-key").expect("key name");
-    let key = Key::new(name.as_name(), Algorithm::HmacSha256, vec![7; 32]);
+    let key = Key::new(name.as_name(), Algorithm::HmacSha256, vec![7; 32]).unwrap();
     let mut keys = KeySet::new();
     keys.add(key.clone()).expect("one key");
     let auth = Auth {

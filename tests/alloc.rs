@@ -517,7 +517,8 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
         NameBuf::from_text("ddns-key").unwrap().as_name(),
         Algorithm::HmacSha256,
         b"0123456789abcdef0123456789abcdef".to_vec(),
-    );
+    )
+    .unwrap();
     let mut keys = KeySet::new();
     keys.add(key.clone()).unwrap();
     let auth = Auth {

@@ -29,6 +29,7 @@ fn key(name: &str, secret: &[u8]) -> Key {
         Algorithm::HmacSha256,
         secret.to_vec(),
     )
+    .unwrap()
 }
 
 fn ddns() -> Key {

@@ -40,7 +40,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let store = common::example_store("update");
     let name = dynzone::wire::NameBuf::from_text("fuzz-key").expect("key name");
-    let key = Key::new(name.as_name(), Algorithm::HmacSha256, vec![7; 32]);
+    let key = Key::new(name.as_name(), Algorithm::HmacSha256, vec![7; 32]).unwrap();
     let mut keys = KeySet::new();
     keys.add(key.clone()).expect("one key");
     let auth = Auth {

@@ -17,19 +17,29 @@ pub struct Key {
     algorithm: Algorithm,
     secret: Vec<u8>,
     /// The HMAC keyed once at start-up; cloned for each message.
-    mac: Option<MacState>,
+    mac: MacState,
 }
+
+/// A secret the HMAC would not take. RFC 2104 §3 allows keys of any length,
+/// so the hmac crate takes every secret; this is its error, passed on once
+/// when the key is made rather than a key that cannot sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnusableSecret;
 
 impl Key {
     /// A key named `name` (stored lower-cased) with `secret` for `algorithm`.
-    pub fn new(name: Name<'_>, algorithm: Algorithm, secret: Vec<u8>) -> Key {
-        let mac = MacState::new(algorithm, &secret);
-        Key {
+    pub fn new(
+        name: Name<'_>,
+        algorithm: Algorithm,
+        secret: Vec<u8>,
+    ) -> Result<Key, UnusableSecret> {
+        let mac = MacState::new(algorithm, &secret).ok_or(UnusableSecret)?;
+        Ok(Key {
             name: name.to_canonical(),
             algorithm,
             secret,
             mac,
-        }
+        })
     }
 
     /// A new random key, as `tsig-keygen -a ALG NAME` makes it: the secret is
@@ -38,7 +48,8 @@ impl Key {
     pub fn generate(name: Name<'_>, algorithm: Algorithm) -> Result<Key, getrandom::Error> {
         let mut secret = vec![0u8; algorithm.output_len()];
         getrandom::fill(&mut secret)?;
-        Ok(Key::new(name, algorithm, secret))
+        // A secret as long as the hash output is one every HMAC takes.
+        Key::new(name, algorithm, secret).map_err(|UnusableSecret| getrandom::Error::UNSUPPORTED)
     }
 
     /// The key name, canonical (lower case).
@@ -57,7 +68,7 @@ impl Key {
     }
 
     /// The keyed HMAC, ready for one message.
-    pub(crate) fn mac(&self) -> Option<MacState> {
+    pub(crate) fn mac(&self) -> MacState {
         self.mac.clone()
     }
 
@@ -189,7 +200,8 @@ mod tests {
             .iter()
             .enumerate()
         {
-            let key = Key::new(name(n).as_name(), Algorithm::HmacSha256, vec![i as u8; 32]);
+            let key =
+                Key::new(name(n).as_name(), Algorithm::HmacSha256, vec![i as u8; 32]).unwrap();
             assert_eq!(set.add(key), Ok(i));
         }
         assert_eq!(set.len(), 4);
@@ -207,7 +219,7 @@ mod tests {
         );
         assert!(set.find(name("d.example").as_name()).is_none());
         assert!(set.find(name("example").as_name()).is_none());
-        let dup = Key::new(name("C.EXAMPLE").as_name(), Algorithm::HmacMd5, vec![1]);
+        let dup = Key::new(name("C.EXAMPLE").as_name(), Algorithm::HmacMd5, vec![1]).unwrap();
         assert_eq!(set.add(dup), Err(DuplicateKey { existing: 2 }));
         assert_eq!(set.iter().map(|(i, _)| i).collect::<Vec<_>>(), [0, 1, 2, 3]);
         assert_eq!(set.get(2).unwrap().algorithm(), Algorithm::HmacSha256);
@@ -219,7 +231,8 @@ mod tests {
             name("k.").as_name(),
             Algorithm::HmacSha1,
             b"sekrit-bytes".to_vec(),
-        );
+        )
+        .unwrap();
         let shown = format!("{key:?}");
         assert!(shown.contains("k."), "{shown}");
         assert!(shown.contains("12 octets"), "{shown}");

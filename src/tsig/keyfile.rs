@@ -146,7 +146,7 @@ fn make_key(name: &str, algorithm: Algorithm, secret: &str) -> Result<Key, KeyEr
     if bytes.is_empty() {
         return Err(KeyErrorKind::EmptySecret);
     }
-    Ok(Key::new(name_buf.as_name(), algorithm, bytes))
+    Key::new(name_buf.as_name(), algorithm, bytes).map_err(|_| KeyErrorKind::BadSecret)
 }
 
 /// Text from the input that an error message may show: names and algorithm

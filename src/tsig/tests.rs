@@ -15,7 +15,7 @@ fn name(text: &str) -> NameBuf {
 
 fn key(alg: Algorithm, key_name: &str) -> Key {
     let secret: Vec<u8> = (0..alg.output_len() as u8).collect();
-    Key::new(name(key_name).as_name(), alg, secret)
+    Key::new(name(key_name).as_name(), alg, secret).unwrap()
 }
 
 fn keyset(keys: Vec<Key>) -> KeySet {
@@ -196,12 +196,14 @@ fn known_answers_from_dnspython() {
         name("test.key.").as_name(),
         Algorithm::HmacSha256,
         (0..32).collect(),
-    );
+    )
+    .unwrap();
     let md5 = Key::new(
         name("test.key.").as_name(),
         Algorithm::HmacMd5,
         b"0123456789abcdef".to_vec(),
-    );
+    )
+    .unwrap();
     let now = 1_700_000_005;
 
     let request = unhex(PY_QUERY);
@@ -319,7 +321,7 @@ fn unknown_key_wrong_algorithm_and_bad_mac_are_unsigned() {
 
     let stranger = key(Algorithm::HmacSha256, "nobody.example.");
     let other_alg = key(Algorithm::HmacSha1, "k.example.");
-    let wrong_secret = Key::new(k.name(), Algorithm::HmacSha256, vec![7; 32]);
+    let wrong_secret = Key::new(k.name(), Algorithm::HmacSha256, vec![7; 32]).unwrap();
     for (sender, error, reason) in [
         (&stranger, TsigError::BadKey, Reason::UnknownKey),
         (&other_alg, TsigError::BadKey, Reason::WrongAlgorithm),
