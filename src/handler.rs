@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use crate::query::{self, AnswerError, Outcome};
 use crate::store::{Reader, Replay, Store, StoreError, WriteBatch};
+use crate::transfer::{self, Stream, StreamError};
 use crate::tsig::{self, KeySet, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
-    BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, Opcode, Rcode,
-    Rtype, Section, UDP_LIMIT,
+    BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, OPT_LEN, Opcode,
+    Rcode, Rtype, Section, UDP_LIMIT,
 };
 use crate::zone::Limits;
 
@@ -62,7 +63,7 @@ pub struct Auth {
 }
 
 /// An answer written by [`Handler::handle_in`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Reply {
     /// Length of the response.
     pub len: usize,
@@ -71,6 +72,11 @@ pub struct Reply {
     /// "the response is not sent until ... the update has been committed to
     /// stable storage").
     pub held: bool,
+    /// The response is the first message of a stream (a zone transfer):
+    /// the rest comes from this producer, which the TCP connection drains
+    /// before it answers any later request (RFC 7766 §6.2.1.1). Only ever
+    /// set over TCP.
+    pub stream: Option<Stream>,
 }
 
 /// Where, when and how a request arrived.
@@ -241,6 +247,9 @@ enum Disposition {
     /// An UPDATE that went into the batch: question only, held until the
     /// batch settles. The zone's new serial when records changed.
     Held(Rcode, Option<u32>),
+    /// Several messages (TCP only): the first is the reply, the rest come
+    /// from the [`Stream`] handed to the connection.
+    Stream(transfer::Kind),
 }
 
 /// The request handler of one worker.
@@ -410,7 +419,7 @@ impl Handler {
         if header.flags.qr() {
             return None;
         }
-        let (len, disposition) = match Message::parse(request) {
+        let (len, disposition, stream) = match Message::parse(request) {
             Ok(msg) => {
                 let auth: &Auth = &self.auth;
                 let (writer, disposition) = dispatch(
@@ -424,7 +433,20 @@ impl Handler {
                     transport,
                     &msg,
                 );
+                let mut stream = None;
                 let len = match disposition {
+                    Disposition::Stream(kind) => {
+                        match start_stream(&self.store, kind, &msg, &writer, response) {
+                            Ok((len, started)) => {
+                                stream = Some(started);
+                                Some(len)
+                            }
+                            Err(e) => {
+                                log::error!("starting a stream for {peer} failed: {e:?}");
+                                writer.question_only(&msg, Rcode::ServFail, response)
+                            }
+                        }
+                    }
                     Disposition::Answered => answer(&mut self.reader, &msg, &writer, response)
                         .or_else(|e| {
                             log::error!("answering a query failed: {e:?}");
@@ -444,7 +466,7 @@ impl Handler {
                 {
                     self.book.changed(zone.name, serial);
                 }
-                (len?, disposition)
+                (len?, disposition, stream)
             }
             // RFC 1035 §4.1.1 / RFC 6891 §7 / RFC 8945 §5.1: a malformed
             // request (a TSIG that is not last, two TSIGs, TSIG RDATA cut
@@ -454,6 +476,7 @@ impl Handler {
                 (
                     error_reply(&header, rcode, response)?,
                     Disposition::QuestionOnly(rcode),
+                    None,
                 )
             }
         };
@@ -465,7 +488,7 @@ impl Handler {
                 origin,
             });
         }
-        Some(Reply { len, held })
+        Some(Reply { len, held, stream })
     }
 }
 
@@ -506,7 +529,11 @@ fn dispatch<'a>(
         Disposition::QuestionOnly(Rcode::BadVers)
     } else {
         match msg.header().flags.opcode() {
-            Opcode::Query => Disposition::Answered,
+            Opcode::Query => match transfer::requested(msg) {
+                Some(kind) if transport == Transport::Udp => over_udp(kind),
+                Some(kind) => Disposition::Stream(kind),
+                None => Disposition::Answered,
+            },
             Opcode::Update => {
                 let rules = Rules {
                     policy: &auth.policy,
@@ -525,6 +552,42 @@ fn dispatch<'a>(
         }
     };
     (writer, disposition)
+}
+
+/// What a request that would stream gets over UDP, which never streams: one
+/// datagram is all a UDP answer can be. The transfer issue decides per kind
+/// here: AXFR over UDP is NOTIMP (as Knot and NSD answer; RFC 5936 §4.2
+/// leaves AXFR over UDP undefined), IXFR over UDP the SOA alone (RFC 1995
+/// §2).
+fn over_udp(kind: transfer::Kind) -> Disposition {
+    match kind {
+        #[cfg(test)]
+        transfer::Kind::Synthetic { .. } => Disposition::QuestionOnly(Rcode::NotImp),
+    }
+}
+
+/// Starts the stream `kind` answering `msg` and writes its first message
+/// into `response` with the request's writer settings (OPT, TSIG); returns
+/// the message length and the stream. The stream owns a snapshot of the
+/// newest committed data and a signer that copies the request MAC, so it
+/// outlives the request's buffer.
+fn start_stream(
+    store: &Store,
+    kind: transfer::Kind,
+    msg: &Message<'_>,
+    writer: &ReplyWriter<'_>,
+    response: &mut [u8],
+) -> Result<(usize, Stream), StreamError> {
+    let question = msg.question().ok_or(StreamError::Missing)?;
+    let signer = match &writer.tsig {
+        Some(responder) => Some(responder.stream().ok_or(StreamError::Missing)?),
+        None => None,
+    };
+    let payload = writer.edns.then(|| writer.config.max_udp_payload.max(512));
+    let snapshot = store.snapshot()?;
+    let mut stream = Stream::new(kind, &question, writer.header, payload, signer, snapshot)?;
+    let len = stream.first(&question, response, writer.now)?;
+    Ok((len, stream))
 }
 
 /// RFC 2136 §3: an UPDATE, authenticated by `signer`. Returns what its
@@ -719,16 +782,13 @@ struct ReplyWriter<'r> {
     tsig: Option<Responder<'r>>,
 }
 
-/// Size of our OPT record: root owner, type, class, TTL, empty RDLENGTH.
-const OPT_LEN: usize = 11;
-
 impl ReplyWriter<'_> {
     /// A response header for the request: same ID and opcode, QR set, RD and
     /// CD copied (RFC 1035 §4.1.1, RFC 6840 §5.9), with room held back for
     /// our OPT and TSIG.
     fn start<'b>(&self, response: &'b mut [u8]) -> Result<MessageBuilder<'b>, BuildError> {
         let mut b = MessageBuilder::new(response, self.limit)?;
-        reply_header(&mut b, &self.header);
+        b.reply_to(&self.header);
         if self.edns {
             b.reserve(OPT_LEN)?;
         }
@@ -772,20 +832,10 @@ impl ReplyWriter<'_> {
     }
 }
 
-/// The response's ID, QR, opcode, RD and CD from the request's header.
-fn reply_header(b: &mut MessageBuilder<'_>, request: &Header) {
-    b.set_id(request.id);
-    let flags = b.flags_mut();
-    flags.set_qr(true);
-    flags.set_opcode(request.flags.opcode());
-    flags.set_rd(request.flags.rd());
-    flags.set_cd(request.flags.cd());
-}
-
 /// A header-only reply to a request that did not parse (FORMERR).
 fn error_reply(request: &Header, rcode: Rcode, response: &mut [u8]) -> Option<usize> {
     let mut b = MessageBuilder::new(response, UDP_LIMIT).ok()?;
-    reply_header(&mut b, request);
+    b.reply_to(request);
     b.set_rcode(rcode);
     Some(b.finish())
 }

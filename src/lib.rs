@@ -11,6 +11,7 @@ pub mod handler;
 pub mod query;
 pub mod server;
 pub mod store;
+pub mod transfer;
 pub mod tsig;
 pub mod update;
 pub mod wire;

@@ -15,6 +15,15 @@
 //!   before it are sent, as BIND does. Dropping the frame alone, as UDP does,
 //!   would let `00 00` sent every few seconds hold a slot forever, each one
 //!   renewing the idle timeout.
+//! - A request answered by several messages (a zone transfer) leaves its
+//!   [`Stream`] with the connection, at most one at a time: whenever the write
+//!   buffer has room for a whole frame, the stream writes its next message
+//!   there. Until its last message is written, no further frame of the
+//!   connection is read or answered, so the answers stay in request order
+//!   (RFC 7766 §6.2.1.1) and the earlier answers are already ahead of it. A
+//!   stream has a time limit ([`STREAM_TIME`]); one that runs out, or fails,
+//!   closes the connection once what was written is sent (the client sees a
+//!   transfer without its end, not a wrong one).
 //! - When every slot is taken, a new connection evicts the one whose last
 //!   complete request is oldest (RFC 7766 §6.2.2 lets a server close idle
 //!   connections under pressure); an attacker holding connections open without
@@ -29,6 +38,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::handler::{Handler, Origin, Ticket, Transport};
 use crate::store::{Store, WriteBatch};
+use crate::transfer::Stream;
 use crate::wire::{Frame, Header, MAX_MESSAGE, Opcode, frame_prefix, parse_frame};
 
 /// One frame: the length prefix and the largest message.
@@ -39,8 +49,12 @@ const READ_CAP: usize = FRAME_MAX;
 /// Write buffer of a connection: room for one largest response plus as much
 /// again of earlier output still waiting to be sent.
 const WRITE_CAP: usize = 2 * FRAME_MAX;
-/// Frames answered on one connection per wake-up before the others get a turn.
+/// Frames answered (or stream messages written) on one connection per
+/// wake-up before the others get a turn.
 const FRAME_BUDGET: usize = 32;
+/// The longest a stream may take from its request to its last message.
+/// While it lasts, its snapshot keeps LMDB from reusing freed pages.
+pub(super) const STREAM_TIME: Duration = Duration::from_secs(300);
 
 /// Whether a TCP frame can be a request at all: it holds a header and QR is
 /// clear. BIND's `ns__client_request` answers anything else on TCP with
@@ -101,13 +115,106 @@ struct Conn {
     closing: bool,
     /// Work is left over because the frame budget ran out.
     again: bool,
+    /// The multi-message response being written; later frames wait.
+    transfer: Option<Stream>,
+    /// When the stream must have written its last message.
+    stream_until: Instant,
+}
+
+/// What [`Conn::pump`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pumped {
+    /// Wrote one message of the stream.
+    Wrote,
+    /// The stream had written its last message and is gone.
+    Ended,
+    /// No room in the write buffer, or no budget: try again later.
+    Wait,
+    /// The stream failed or ran out of time; the connection closes.
+    Aborted,
 }
 
 impl Conn {
     /// When this connection is closed unless something happens first.
     fn deadline(&self, timeout: Duration) -> Instant {
         let since = self.frame_started.unwrap_or(self.last_request);
-        since.checked_add(timeout).unwrap_or(since)
+        let idle = since.checked_add(timeout).unwrap_or(since);
+        // A stream's messages count as activity (`last_request`), so a client
+        // that reads on keeps it going, up to the stream's own limit.
+        match self.transfer {
+            Some(_) => idle.min(self.stream_until),
+            None => idle,
+        }
+    }
+
+    /// Writes the next message of the stream into the write buffer, if there
+    /// is room for a whole frame and budget left.
+    fn pump(
+        &mut self,
+        write: &mut [u8],
+        unix_now: u64,
+        now: Instant,
+        budget: &mut usize,
+    ) -> Pumped {
+        if *budget == 0 {
+            self.again = true;
+            return Pumped::Wait;
+        }
+        if now >= self.stream_until {
+            log::warn!(
+                "closing TCP connection from {}: a stream took longer than {} s",
+                self.peer,
+                STREAM_TIME.as_secs()
+            );
+            return self.abort_stream();
+        }
+        if !self.make_room(write) {
+            return Pumped::Wait;
+        }
+        let Some(stream) = self.transfer.as_mut() else {
+            return Pumped::Ended;
+        };
+        let body = self.wend.saturating_add(2);
+        let Some(out) = write.get_mut(body..body.saturating_add(MAX_MESSAGE)) else {
+            return self.abort_stream();
+        };
+        match stream.next(out, unix_now) {
+            Ok(Some(len)) => {
+                let Some(prefix) = frame_prefix(len) else {
+                    return self.abort_stream();
+                };
+                let Some(slot) = write.get_mut(self.wend..body) else {
+                    return self.abort_stream();
+                };
+                slot.copy_from_slice(&prefix);
+                self.wend = body.saturating_add(len);
+                *budget = budget.saturating_sub(1);
+                self.last_request = now;
+                Pumped::Wrote
+            }
+            Ok(None) => {
+                log::debug!(
+                    "stream to {} ended after {} messages",
+                    self.peer,
+                    stream.messages()
+                );
+                self.transfer = None;
+                Pumped::Ended
+            }
+            Err(e) => {
+                log::error!("stream to {} failed: {e:?}", self.peer);
+                self.abort_stream()
+            }
+        }
+    }
+
+    /// Drops the stream, and every frame after it: the connection closes once
+    /// what was written is sent.
+    fn abort_stream(&mut self) -> Pumped {
+        self.transfer = None;
+        self.closing = true;
+        self.rstart = self.rend;
+        Pumped::Aborted
     }
 
     /// Makes room at the end of the write buffer for one more largest framed
@@ -157,6 +264,13 @@ impl Conn {
         let mut batch = WriteBatch::new(store);
         let mut holding = false;
         loop {
+            // A stream in progress goes first: later frames wait for its end.
+            if self.transfer.is_some() {
+                match self.pump(write, unix_now, now, budget) {
+                    Pumped::Wrote | Pumped::Ended => continue,
+                    Pumped::Wait | Pumped::Aborted => break,
+                }
+            }
             let input = read.get(self.rstart..self.rend).unwrap_or(&[]);
             let Frame::Complete { message, consumed } = parse_frame(input) else {
                 break;
@@ -209,6 +323,11 @@ impl Conn {
                     slot.copy_from_slice(&prefix);
                     self.wend = body.saturating_add(reply.len);
                     holding |= reply.held;
+                    if let Some(stream) = reply.stream {
+                        // Not an UPDATE: nothing is held behind it.
+                        self.transfer = Some(stream);
+                        self.stream_until = now.checked_add(STREAM_TIME).unwrap_or(now);
+                    }
                 }
             }
             self.rstart = self.rstart.saturating_add(consumed);
@@ -408,6 +527,8 @@ impl Slab {
             peer_closed: false,
             closing: false,
             again: false,
+            transfer: None,
+            stream_until: now,
         });
         Some(index)
     }
@@ -505,7 +626,9 @@ impl Slab {
             };
             let deadline = conn.deadline(self.idle_timeout);
             if deadline <= now {
-                if conn.frame_started.is_some() {
+                if conn.transfer.is_some() {
+                    log::debug!("closing TCP connection from {}: stream stalled", conn.peer);
+                } else if conn.frame_started.is_some() {
                     log::debug!("closing TCP connection from {}: frame too slow", conn.peer);
                 } else {
                     log::debug!("closing idle TCP connection from {}", conn.peer);
@@ -553,7 +676,14 @@ fn drive(
         if conn.flush(write).is_err() {
             return Status::Close;
         }
-        if conn.peer_closed || conn.closing || conn.again || !conn.make_room(write) {
+        if conn.closing || conn.again || !conn.make_room(write) {
+            break;
+        }
+        if conn.transfer.is_some() {
+            // Room for the stream's next message; nothing is read meanwhile.
+            continue;
+        }
+        if conn.peer_closed {
             break;
         }
         match conn.fill(read, now) {
@@ -569,7 +699,11 @@ fn drive(
         }
     }
     let output_pending = conn.wstart < conn.wend;
-    if (conn.peer_closed || conn.closing) && !output_pending && !conn.again {
+    if (conn.peer_closed || conn.closing)
+        && !output_pending
+        && !conn.again
+        && conn.transfer.is_none()
+    {
         return Status::Close;
     }
     if output_pending != conn.writable {
