@@ -17,3 +17,9 @@ pub mod update;
 pub mod wire;
 pub mod zone;
 pub mod zonefile;
+
+/// The counting allocator of `tests/alloc.rs`, for the unit tests that show
+/// a path allocates nothing (the TCP stream test in `server::conn`).
+#[cfg(test)]
+#[path = "../tests/common/counting.rs"]
+mod counting;

@@ -722,3 +722,336 @@ fn drive(
     }
     Status::Open
 }
+
+#[cfg(test)]
+mod tests {
+    //! A stream through a real connection: a loopback TCP socket, a real
+    //! store, a TSIG key, and the client's side checked without the crate's
+    //! TSIG code.
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::sync::Arc;
+    use std::thread;
+
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use super::*;
+    use crate::handler::{Auth, Config};
+    use crate::transfer::SYNTHETIC_QTYPE;
+    use crate::tsig::{Algorithm, Key, KeySet, sign_request};
+    use crate::wire::{Class, Message, MessageBuilder, NameBuf, RData, Rtype, Section};
+
+    const T0: u64 = 1_700_000_000;
+    const SECRET: [u8; 32] = [0x5a; 32];
+    /// TXT records of the synthetic stream: about 1.3 MB.
+    const RECORDS: u32 = 5000;
+    /// `xfr-key.` and `hmac-sha256.`, uncompressed.
+    const KEY_WIRE: &[u8] = b"\x07xfr-key\x00";
+    const ALG_WIRE: &[u8] = b"\x0bhmac-sha256\x00";
+    /// The TSIG record of a response signed with that key: owner, TYPE,
+    /// CLASS, TTL, RDLENGTH, algorithm, time signed, fudge, MAC size, MAC,
+    /// original ID, error, other len.
+    const TSIG_LEN: usize = KEY_WIRE.len() + 10 + ALG_WIRE.len() + 6 + 2 + 2 + 32 + 2 + 2 + 2;
+
+    fn zone(serial: u32) -> String {
+        format!(
+            "$ORIGIN example.test.\n\
+             @ 3600 IN SOA ns1 hostmaster {serial} 3600 900 604800 300\n\
+             @ 3600 IN NS ns1\n\
+             ns1 3600 IN A 127.0.0.1\n"
+        )
+    }
+
+    fn load(store: &Store, serial: u32) {
+        let parsed = crate::zonefile::parse(&zone(serial), None).unwrap();
+        store
+            .replace_zone(parsed.apex.as_name(), &parsed.records)
+            .unwrap();
+    }
+
+    fn key() -> Key {
+        let name = NameBuf::from_text("xfr-key.").unwrap();
+        Key::new(name.as_name(), Algorithm::HmacSha256, SECRET.to_vec())
+    }
+
+    /// A signed query, framed, and its MAC (read from where RFC 8945 §4.2
+    /// puts it: before the original ID, error and other len).
+    fn request(id: u16, qname: &str, qtype: Rtype, edns: bool) -> (Vec<u8>, Vec<u8>) {
+        let mut buf = vec![0u8; 512];
+        let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+        b.set_id(id);
+        b.question(
+            NameBuf::from_text(qname).unwrap().as_name(),
+            qtype,
+            Class::In,
+        )
+        .unwrap();
+        if edns {
+            b.opt(1232, 0, 0, 0, &[]).unwrap();
+        }
+        let len = sign_request(&key(), b, T0, 300).unwrap();
+        let msg = &buf[..len];
+        let mac = msg[len - 6 - 32..len - 6].to_vec();
+        let mut framed = (len as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(msg);
+        (framed, mac)
+    }
+
+    /// RFC 8945 §5.3.1, checked from the bytes: the message without its
+    /// TSIG record (ARCOUNT one less) is what the digest covers; the first
+    /// message chains from the request MAC with all TSIG variables, each
+    /// later one from the prior MAC with the timers only. Returns the MAC.
+    fn check_tsig(message: &[u8], prior: &[u8], first: bool) -> Vec<u8> {
+        assert!(message.len() > 12 + TSIG_LEN);
+        let start = message.len() - TSIG_LEN;
+        let tsig = &message[start..];
+        assert_eq!(&tsig[..KEY_WIRE.len()], KEY_WIRE, "TSIG owner");
+        let rr = &tsig[KEY_WIRE.len()..];
+        assert_eq!(&rr[..4], &[0, 250, 0, 255], "TYPE TSIG, CLASS ANY");
+        let rdata = &rr[10..];
+        assert_eq!(&rdata[..ALG_WIRE.len()], ALG_WIRE);
+        let fields = &rdata[ALG_WIRE.len()..];
+        let (time, fudge, mac_size) = (&fields[..6], &fields[6..8], &fields[8..10]);
+        assert_eq!(mac_size, &[0, 32]);
+        let mac = &fields[10..42];
+        assert_eq!(&fields[44..48], &[0, 0, 0, 0], "no error, no other data");
+
+        let mut unsigned = message[..start].to_vec();
+        let arcount = u16::from_be_bytes([unsigned[10], unsigned[11]]) - 1;
+        unsigned[10..12].copy_from_slice(&arcount.to_be_bytes());
+        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(&SECRET).unwrap();
+        h.update(&(prior.len() as u16).to_be_bytes());
+        h.update(prior);
+        h.update(&unsigned);
+        if first {
+            h.update(KEY_WIRE);
+            h.update(&[0, 255, 0, 0, 0, 0]);
+            h.update(ALG_WIRE);
+            h.update(time);
+            h.update(fudge);
+            h.update(&[0, 0, 0, 0]);
+        } else {
+            h.update(time);
+            h.update(fudge);
+        }
+        let expected = h.finalize().into_bytes();
+        assert_eq!(mac, expected.as_slice(), "TSIG MAC");
+        mac.to_vec()
+    }
+
+    fn soa_serial(msg: &Message<'_>) -> Option<u32> {
+        msg.records(Section::Answer).find_map(|r| match r.data {
+            RData::Soa(soa) => Some(soa.serial),
+            _ => None,
+        })
+    }
+
+    /// Reads framed messages until the one with `last_id` arrived.
+    fn read_until(mut client: StdStream, last_id: u16) -> Vec<Vec<u8>> {
+        let mut messages = Vec::new();
+        loop {
+            let mut prefix = [0u8; 2];
+            client.read_exact(&mut prefix).unwrap();
+            let mut msg = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+            client.read_exact(&mut msg).unwrap();
+            let id = u16::from_be_bytes([msg[0], msg[1]]);
+            messages.push(msg);
+            if id == last_id {
+                return messages;
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_signed_stream_arrives_in_order_between_pipelined_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 64 << 20).unwrap();
+        load(&store, 1);
+        let mut keys = KeySet::new();
+        keys.add(key()).unwrap();
+        let auth = Arc::new(Auth {
+            keys,
+            policy: Default::default(),
+        });
+        let mut handler = Handler::new(&store, Config::default())
+            .unwrap()
+            .with_auth(auth);
+        let poll = mio::Poll::new().unwrap();
+        let registry = poll.registry();
+        let mut slab = Slab::new(1, 0, Duration::from_secs(30));
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, peer) = listener.accept().unwrap();
+        accepted.set_nonblocking(true).unwrap();
+        // Small socket buffers, so that the stream outruns the client and
+        // waits for the write buffer to drain many times.
+        socket2::SockRef::from(&accepted)
+            .set_send_buffer_size(16 << 10)
+            .unwrap();
+        socket2::SockRef::from(&client)
+            .set_recv_buffer_size(16 << 10)
+            .unwrap();
+        let index = slab
+            .insert(
+                TcpStream::from_std(accepted),
+                peer,
+                Instant::now(),
+                registry,
+            )
+            .unwrap();
+
+        // Three pipelined requests: a query, the stream, a query.
+        let (q1, mac1) = request(1, "example.test.", Rtype::Soa, false);
+        let stream_name = format!("{RECORDS}.example.test.");
+        let (q2, mac2) = request(2, &stream_name, Rtype::Unknown(SYNTHETIC_QTYPE), true);
+        let (q3, mac3) = request(3, "example.test.", Rtype::Soa, false);
+        let mut writer = client.try_clone().unwrap();
+        writer.write_all(&[q1, q2, q3].concat()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let reader = thread::spawn(move || {
+            wait.recv().unwrap();
+            read_until(client, 3)
+        });
+
+        // The client does not read yet: the first answer goes out, the stream
+        // starts and writes until the socket and the write buffer are full,
+        // and then it waits, however often the connection is serviced.
+        let started = Instant::now();
+        let written = |slab: &Slab| {
+            let conn = slab.slots[index].conn.as_ref().unwrap();
+            conn.transfer.as_ref().map(|t| t.messages())
+        };
+        let mut last = None;
+        let mut unchanged = 0;
+        while unchanged < 20 {
+            assert!(started.elapsed() < Duration::from_secs(30));
+            slab.service(index, &mut handler, &store, T0, Instant::now(), registry);
+            let now_written = written(&slab);
+            if now_written.is_some() && now_written == last {
+                unchanged += 1;
+            } else {
+                unchanged = 0;
+            }
+            last = now_written;
+            thread::sleep(Duration::from_millis(1));
+        }
+        let blocked_at = last.expect("the stream started and waits for the socket");
+        assert!(
+            blocked_at < 20,
+            "{blocked_at} messages before the socket is full"
+        );
+        let conn = slab.slots[index].conn.as_ref().unwrap();
+        assert!(conn.wstart < conn.wend, "output waits in the write buffer");
+        assert!(
+            conn.rend > conn.rstart,
+            "the third request waits, unread or unanswered"
+        );
+        // A write commits while the stream runs: the stream keeps its
+        // snapshot, the query after it sees the new serial.
+        load(&store, 2);
+        go.send(()).unwrap();
+        let mut wake_ups = 0;
+        let mut allocations = 0;
+        while !reader.is_finished() {
+            assert!(started.elapsed() < Duration::from_secs(60), "stream stuck");
+            let (_, n) = crate::counting::count(|| {
+                slab.service(index, &mut handler, &store, T0, Instant::now(), registry)
+            });
+            allocations += n;
+            wake_ups += 1;
+            thread::sleep(Duration::from_millis(1));
+        }
+        let messages = reader.join().unwrap();
+        assert!(
+            wake_ups > 10,
+            "the stream waited for the socket: {wake_ups}"
+        );
+        // Writing and signing the stream's messages, and answering the query
+        // after it, allocate nothing on the Rust side (DESIGN.md, "Zero
+        // allocation"; the new snapshot the query takes is LMDB's, in C).
+        assert_eq!(allocations, 0, "allocations while streaming");
+
+        // The first answer, then the stream, then the last answer.
+        let first = Message::parse(&messages[0]).unwrap();
+        assert_eq!(first.header().id, 1);
+        assert_eq!(soa_serial(&first), Some(1));
+        check_tsig(&messages[0], &mac1, true);
+        let last = messages.last().unwrap();
+        let last_msg = Message::parse(last).unwrap();
+        assert_eq!(soa_serial(&last_msg), Some(2));
+        check_tsig(last, &mac3, true);
+
+        let stream = &messages[1..messages.len() - 1];
+        let total: usize = stream.iter().map(|m| m.len() + 2).sum();
+        assert!(total > 1 << 20, "more than 1 MiB: {total}");
+        assert!(stream.len() > 60, "{} messages", stream.len());
+        let mut prior = mac2;
+        let mut txt = 0u32;
+        let mut soas = Vec::new();
+        for (i, bytes) in stream.iter().enumerate() {
+            assert!(bytes.len() <= crate::transfer::MESSAGE_TARGET + 512);
+            let msg = Message::parse(bytes).unwrap();
+            let h = msg.header();
+            assert_eq!(h.id, 2);
+            assert!(h.flags.qr() && h.flags.aa() && !h.flags.tc());
+            assert_eq!(h.flags.rcode_bits(), 0);
+            let questions = if i == 0 { 1 } else { 0 };
+            assert_eq!(h.count(Section::Question), questions);
+            assert!(msg.edns().is_some(), "OPT in every message");
+            for r in msg.records(Section::Answer) {
+                match r.data {
+                    RData::Soa(soa) => soas.push(soa.serial),
+                    RData::Txt(t) => {
+                        txt += 1;
+                        let text = t.strings().next().unwrap();
+                        assert_eq!(&text[..10], format!("{txt:010}").as_bytes());
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            prior = check_tsig(bytes, &prior, i == 0);
+        }
+        assert_eq!(txt, RECORDS);
+        assert_eq!(soas, [1, 1], "SOA first and last, from the snapshot");
+        eprintln!(
+            "{} messages, {total} octets; {blocked_at} written before the client read, \
+             then {wake_ups} wake-ups",
+            stream.len()
+        );
+    }
+
+    #[test]
+    fn a_stream_is_not_offered_over_udp() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 16 << 20).unwrap();
+        load(&store, 1);
+        let mut handler = Handler::new(&store, Config::default()).unwrap();
+        let mut buf = vec![0u8; 512];
+        let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+        b.set_id(9);
+        let name = NameBuf::from_text("10.example.test.").unwrap();
+        b.question(name.as_name(), Rtype::Unknown(SYNTHETIC_QTYPE), Class::In)
+            .unwrap();
+        let len = b.finish();
+        let mut out = vec![0u8; 4096];
+        let peer = "127.0.0.1:5353".parse().unwrap();
+        let n = handler
+            .handle(T0, peer, Transport::Udp, &buf[..len], &mut out)
+            .unwrap();
+        let reply = Message::parse(&out[..n]).unwrap();
+        assert_eq!(reply.header().flags.rcode_bits(), 4);
+        // Over TCP the same request streams: SOA, ten TXT, SOA in one message.
+        let n = handler
+            .handle(T0, peer, Transport::Tcp, &buf[..len], &mut out)
+            .unwrap();
+        let reply = Message::parse(&out[..n]).unwrap();
+        assert_eq!(reply.header().flags.rcode_bits(), 0);
+        assert_eq!(reply.header().count(Section::Answer), 12);
+    }
+}
