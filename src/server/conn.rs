@@ -864,44 +864,104 @@ mod tests {
         }
     }
 
+    /// A worker's side of one connection: a store holding `example.test`
+    /// (serial 1), a handler that knows the key, a slab of one slot.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        handler: Handler,
+        poll: mio::Poll,
+        slab: Slab,
+        index: usize,
+    }
+
+    impl Fixture {
+        /// The fixture and the client's end of its connection. Both ends
+        /// have small socket buffers, so that a stream outruns the client.
+        fn new() -> (Fixture, StdStream) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 64 << 20).unwrap();
+            load(&store, 1);
+            let mut keys = KeySet::new();
+            keys.add(key()).unwrap();
+            let auth = Arc::new(Auth {
+                keys,
+                policy: Default::default(),
+            });
+            let handler = Handler::new(&store, Config::default())
+                .unwrap()
+                .with_auth(auth);
+            let poll = mio::Poll::new().unwrap();
+            let mut slab = Slab::new(1, 0, Duration::from_secs(30));
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (accepted, peer) = listener.accept().unwrap();
+            accepted.set_nonblocking(true).unwrap();
+            socket2::SockRef::from(&accepted)
+                .set_send_buffer_size(16 << 10)
+                .unwrap();
+            socket2::SockRef::from(&client)
+                .set_recv_buffer_size(16 << 10)
+                .unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+            let stream = TcpStream::from_std(accepted);
+            let index = slab
+                .insert(stream, peer, Instant::now(), poll.registry())
+                .unwrap();
+            let fixture = Fixture {
+                _dir: dir,
+                store,
+                handler,
+                poll,
+                slab,
+                index,
+            };
+            (fixture, client)
+        }
+
+        /// One wake-up of the connection at `now`.
+        fn service(&mut self, now: Instant) {
+            let registry = self.poll.registry();
+            let (handler, store) = (&mut self.handler, &self.store);
+            self.slab
+                .service(self.index, handler, store, T0, now, registry);
+        }
+
+        fn conn(&self) -> Option<&Conn> {
+            self.slab.slots[self.index].conn.as_ref()
+        }
+
+        /// Services the connection, whose client does not read, until a
+        /// stream has started and waits for the socket (the messages it has
+        /// written stop growing); returns how many it wrote.
+        fn serve_until_blocked(&mut self) -> u32 {
+            let started = Instant::now();
+            let mut last = None;
+            let mut unchanged = 0;
+            while unchanged < 20 {
+                assert!(started.elapsed() < Duration::from_secs(30));
+                self.service(Instant::now());
+                let written = self
+                    .conn()
+                    .and_then(|c| c.transfer.as_ref())
+                    .map(Stream::messages);
+                if written.is_some() && written == last {
+                    unchanged += 1;
+                } else {
+                    unchanged = 0;
+                }
+                last = written;
+                thread::sleep(Duration::from_millis(1));
+            }
+            last.expect("the stream started and waits for the socket")
+        }
+    }
+
     #[test]
     fn a_large_signed_stream_arrives_in_order_between_pipelined_answers() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 64 << 20).unwrap();
-        load(&store, 1);
-        let mut keys = KeySet::new();
-        keys.add(key()).unwrap();
-        let auth = Arc::new(Auth {
-            keys,
-            policy: Default::default(),
-        });
-        let mut handler = Handler::new(&store, Config::default())
-            .unwrap()
-            .with_auth(auth);
-        let poll = mio::Poll::new().unwrap();
-        let registry = poll.registry();
-        let mut slab = Slab::new(1, 0, Duration::from_secs(30));
-
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (accepted, peer) = listener.accept().unwrap();
-        accepted.set_nonblocking(true).unwrap();
-        // Small socket buffers, so that the stream outruns the client and
-        // waits for the write buffer to drain many times.
-        socket2::SockRef::from(&accepted)
-            .set_send_buffer_size(16 << 10)
-            .unwrap();
-        socket2::SockRef::from(&client)
-            .set_recv_buffer_size(16 << 10)
-            .unwrap();
-        let index = slab
-            .insert(
-                TcpStream::from_std(accepted),
-                peer,
-                Instant::now(),
-                registry,
-            )
-            .unwrap();
+        let (mut f, client) = Fixture::new();
 
         // Three pipelined requests: a query, the stream, a query.
         let (q1, mac1) = request(1, "example.test.", Rtype::Soa, false);
@@ -910,9 +970,6 @@ mod tests {
         let (q3, mac3) = request(3, "example.test.", Rtype::Soa, false);
         let mut writer = client.try_clone().unwrap();
         writer.write_all(&[q1, q2, q3].concat()).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
         let (go, wait) = std::sync::mpsc::channel::<()>();
         let reader = thread::spawn(move || {
             wait.recv().unwrap();
@@ -922,47 +979,27 @@ mod tests {
         // The client does not read yet: the first answer goes out, the stream
         // starts and writes until the socket and the write buffer are full,
         // and then it waits, however often the connection is serviced.
-        let started = Instant::now();
-        let written = |slab: &Slab| {
-            let conn = slab.slots[index].conn.as_ref().unwrap();
-            conn.transfer.as_ref().map(|t| t.messages())
-        };
-        let mut last = None;
-        let mut unchanged = 0;
-        while unchanged < 20 {
-            assert!(started.elapsed() < Duration::from_secs(30));
-            slab.service(index, &mut handler, &store, T0, Instant::now(), registry);
-            let now_written = written(&slab);
-            if now_written.is_some() && now_written == last {
-                unchanged += 1;
-            } else {
-                unchanged = 0;
-            }
-            last = now_written;
-            thread::sleep(Duration::from_millis(1));
-        }
-        let blocked_at = last.expect("the stream started and waits for the socket");
+        let blocked_at = f.serve_until_blocked();
         assert!(
             blocked_at < 20,
             "{blocked_at} messages before the socket is full"
         );
-        let conn = slab.slots[index].conn.as_ref().unwrap();
+        let conn = f.conn().unwrap();
         assert!(conn.wstart < conn.wend, "output waits in the write buffer");
         assert!(
             conn.rend > conn.rstart,
-            "the third request waits, unread or unanswered"
+            "the third request waits unanswered"
         );
         // A write commits while the stream runs: the stream keeps its
         // snapshot, the query after it sees the new serial.
-        load(&store, 2);
+        load(&f.store, 2);
         go.send(()).unwrap();
+        let started = Instant::now();
         let mut wake_ups = 0;
         let mut allocations = 0;
         while !reader.is_finished() {
             assert!(started.elapsed() < Duration::from_secs(60), "stream stuck");
-            let (_, n) = crate::counting::count(|| {
-                slab.service(index, &mut handler, &store, T0, Instant::now(), registry)
-            });
+            let ((), n) = crate::counting::count(|| f.service(Instant::now()));
             allocations += n;
             wake_ups += 1;
             thread::sleep(Duration::from_millis(1));
@@ -1024,6 +1061,68 @@ mod tests {
              then {wake_ups} wake-ups",
             stream.len()
         );
+    }
+
+    #[test]
+    fn a_stream_out_of_time_closes_its_connection_once_its_output_is_sent() {
+        let (mut f, mut client) = Fixture::new();
+        let stream_name = format!("{RECORDS}.example.test.");
+        let (q1, _) = request(1, &stream_name, Rtype::Unknown(SYNTHETIC_QTYPE), false);
+        let (q2, _) = request(2, "example.test.", Rtype::Soa, false);
+        client.write_all(&[q1, q2].concat()).unwrap();
+        let blocked_at = f.serve_until_blocked();
+        // While it streams, the connection's deadline is the idle timeout
+        // after its last message, at most the stream's own limit.
+        let conn = f.conn().unwrap();
+        assert!(conn.deadline(Duration::from_secs(30)) <= conn.stream_until);
+        // The stream's time is up: it stops, the answer to the second
+        // request is never written, and the connection closes once the
+        // client has taken what was written.
+        let late = Instant::now() + STREAM_TIME + Duration::from_secs(1);
+        f.service(late);
+        let conn = f.conn().unwrap();
+        assert!(conn.transfer.is_none() && conn.closing);
+        let reader = thread::spawn(move || {
+            let mut all = Vec::new();
+            client.read_to_end(&mut all).unwrap();
+            all
+        });
+        let started = Instant::now();
+        while f.conn().is_some() {
+            assert!(started.elapsed() < Duration::from_secs(30), "not closed");
+            f.service(late);
+            thread::sleep(Duration::from_millis(1));
+        }
+        let all = reader.join().unwrap();
+        let mut rest = &all[..];
+        let mut messages = 0;
+        while let [hi, lo, tail @ ..] = rest {
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            let msg = Message::parse(&tail[..len]).unwrap();
+            assert_eq!(msg.header().id, 1, "only the stream's messages");
+            messages += 1;
+            rest = &tail[len..];
+        }
+        assert!(
+            messages >= blocked_at && messages < 80,
+            "{messages} messages"
+        );
+    }
+
+    #[test]
+    fn a_stalled_stream_is_closed_at_the_idle_timeout() {
+        let (mut f, mut client) = Fixture::new();
+        let stream_name = format!("{RECORDS}.example.test.");
+        let (q1, _) = request(1, &stream_name, Rtype::Unknown(SYNTHETIC_QTYPE), false);
+        client.write_all(&q1).unwrap();
+        f.serve_until_blocked();
+        let registry = f.poll.registry();
+        let soon = Instant::now() + Duration::from_secs(1);
+        assert!(f.slab.expire(soon, registry).is_some(), "still open");
+        assert!(f.conn().is_some());
+        let idle = Instant::now() + Duration::from_secs(31);
+        f.slab.expire(idle, registry);
+        assert!(f.conn().is_none(), "closed: the client stopped reading");
     }
 
     #[test]
