@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::query::{self, AnswerError, Outcome};
 use crate::store::{Reader, Replay, Store, StoreError, WriteBatch};
-use crate::transfer::{self, Stream, StreamError};
+use crate::transfer::{self, Stream, StreamError, Streams};
 use crate::tsig::{self, KeySet, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
@@ -260,6 +260,8 @@ pub struct Handler {
     auth: Arc<Auth>,
     updater: Updater,
     book: Box<Book>,
+    /// The streams this handler started that are still running.
+    streams: Streams,
 }
 
 impl Handler {
@@ -272,6 +274,7 @@ impl Handler {
             auth: Arc::new(Auth::default()),
             updater: Updater::new(),
             book: Box::new(Book::new()),
+            streams: Streams::default(),
         })
     }
 
@@ -284,6 +287,11 @@ impl Handler {
     pub fn with_auth(mut self, auth: Arc<Auth>) -> Handler {
         self.auth = auth;
         self
+    }
+
+    /// The streams this handler started that are still running.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
     }
 
     /// Moves the read snapshot to the newest committed data if a write committed
@@ -436,7 +444,8 @@ impl Handler {
                 let mut stream = None;
                 let len = match disposition {
                     Disposition::Stream(kind) => {
-                        match start_stream(&self.store, kind, &msg, &writer, response) {
+                        let streams = &self.streams;
+                        match start_stream(&self.store, streams, kind, &msg, &writer, response) {
                             Ok((len, started)) => {
                                 stream = Some(started);
                                 Some(len)
@@ -568,11 +577,15 @@ fn over_udp(kind: transfer::Kind) -> Disposition {
 
 /// Starts the stream `kind` answering `msg` and writes its first message
 /// into `response` with the request's writer settings (OPT, TSIG); returns
-/// the message length and the stream. The stream owns a snapshot of the
+/// the message length and the stream. Fails (the request is answered
+/// SERVFAIL: the transfer issue may choose per kind) when the worker runs
+/// [`transfer::STREAMS_PER_WORKER`] streams already, when no snapshot can be
+/// opened, or when the stream's data is missing. The stream owns a snapshot of the
 /// newest committed data and a signer that copies the request MAC, so it
 /// outlives the request's buffer.
 fn start_stream(
     store: &Store,
+    streams: &Streams,
     kind: transfer::Kind,
     msg: &Message<'_>,
     writer: &ReplyWriter<'_>,
@@ -584,8 +597,16 @@ fn start_stream(
         None => None,
     };
     let payload = writer.edns.then(|| writer.config.max_udp_payload.max(512));
-    let snapshot = store.snapshot()?;
-    let mut stream = Stream::new(kind, &question, writer.header, payload, signer, snapshot)?;
+    let open = || store.snapshot();
+    let mut stream = Stream::new(
+        streams,
+        kind,
+        &question,
+        writer.header,
+        payload,
+        signer,
+        open,
+    )?;
     let len = stream.first(&question, response, writer.now)?;
     Ok((len, stream))
 }

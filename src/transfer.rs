@@ -17,6 +17,8 @@
 //! the producer's state is fixed-size.
 
 use core::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::store::{ReadError, Snapshot};
 use crate::tsig::StreamSigner;
@@ -66,6 +68,53 @@ pub fn requested(msg: &Message<'_>) -> Option<Kind> {
     None
 }
 
+/// How many streams one worker lets run at once. Each holds a [`Snapshot`],
+/// which takes one of LMDB's reader slots (256 for the environment, shared by
+/// every worker and by the admin commands): 8 per worker leaves room for each
+/// worker's own reader and for a renewal, which begins a new snapshot before
+/// it ends the old one, on machines of up to 24 cores.
+pub const STREAMS_PER_WORKER: usize = 8;
+
+/// The streams of one worker that are still running: a count shared by the
+/// worker's handler and its streams, each of which gives its place back when
+/// it is dropped (ended, failed, or its connection closed). Cloning it and
+/// taking a place allocate nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Streams {
+    live: Arc<AtomicUsize>,
+}
+
+/// A place among a worker's [`Streams`], held by one stream.
+#[derive(Debug)]
+struct Place {
+    live: Arc<AtomicUsize>,
+}
+
+impl Streams {
+    /// How many streams are running.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// A place for one more stream, unless [`STREAMS_PER_WORKER`] run.
+    fn admit(&self) -> Option<Place> {
+        self.live
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < STREAMS_PER_WORKER).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Place {
+            live: Arc::clone(&self.live),
+        })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Why a stream stopped before its end. The connection then closes: a
 /// transfer cut short is recognised by the client as incomplete (no closing
 /// SOA, RFC 5936 §2.2), which is safer than an error in the middle.
@@ -79,6 +128,8 @@ pub enum StreamError {
     RecordTooLarge,
     /// The data the stream was to send is not there (no such zone, no SOA).
     Missing,
+    /// [`STREAMS_PER_WORKER`] streams are running already: none was started.
+    Busy,
 }
 
 impl From<ReadError> for StreamError {
@@ -110,6 +161,8 @@ pub struct Stream {
     messages: u32,
     /// The last message was written.
     done: bool,
+    /// Its place among the worker's running streams.
+    _place: Place,
 }
 
 impl fmt::Debug for Stream {
@@ -126,17 +179,22 @@ impl fmt::Debug for Stream {
 
 impl Stream {
     /// A stream of `kind` answering the request whose header is `request`
-    /// and whose question is `question`, reading `snapshot`.
+    /// and whose question is `question`, reading the snapshot `open` gives,
+    /// if `streams` has a place for it (the snapshot is opened only then).
     pub fn new(
+        streams: &Streams,
         kind: Kind,
         question: &Question<'_>,
         request: Header,
         opt_payload: Option<u16>,
         signer: Option<StreamSigner>,
-        snapshot: Snapshot,
+        open: impl FnOnce() -> Result<Snapshot, ReadError>,
     ) -> Result<Stream, StreamError> {
+        let place = streams.admit().ok_or(StreamError::Busy)?;
+        let snapshot = open()?;
         let producer = Producer::new(kind, question, &snapshot)?;
         Ok(Stream {
+            _place: place,
             request,
             opt_payload,
             signer,

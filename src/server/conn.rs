@@ -1126,7 +1126,7 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_is_not_offered_over_udp() {
+    fn streams_are_tcp_only_and_bounded_per_worker() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 16 << 20).unwrap();
         load(&store, 1);
@@ -1152,5 +1152,37 @@ mod tests {
         let reply = Message::parse(&out[..n]).unwrap();
         assert_eq!(reply.header().flags.rcode_bits(), 0);
         assert_eq!(reply.header().count(Section::Answer), 12);
+        assert_eq!(handler.streams().live(), 0, "handle() ends the stream");
+
+        // At most STREAMS_PER_WORKER run at once; the next is SERVFAIL until
+        // one of them ends.
+        let origin = Origin::new(T0, peer, Transport::Tcp);
+        let mut ask = |handler: &mut Handler| {
+            let mut batch = WriteBatch::none();
+            let request = &buf[..len];
+            let reply = handler
+                .handle_in(&mut batch, Ticket::default(), origin, request, &mut out)
+                .unwrap();
+            let rcode = Message::parse(&out[..reply.len])
+                .unwrap()
+                .header()
+                .flags
+                .rcode_bits();
+            (rcode, reply.stream)
+        };
+        let mut running = Vec::new();
+        for _ in 0..crate::transfer::STREAMS_PER_WORKER {
+            let (rcode, stream) = ask(&mut handler);
+            assert_eq!(rcode, 0);
+            running.push(stream.unwrap());
+        }
+        let (rcode, stream) = ask(&mut handler);
+        assert_eq!((rcode, stream.is_none()), (2, true), "SERVFAIL, no stream");
+        running.pop();
+        let (rcode, stream) = ask(&mut handler);
+        assert_eq!((rcode, stream.is_some()), (0, true));
+        drop(stream);
+        drop(running);
+        assert_eq!(handler.streams().live(), 0);
     }
 }
