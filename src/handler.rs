@@ -307,7 +307,9 @@ impl Handler {
     /// `None` when the request must be dropped (RFC 1035 §4.1.1: shorter than a
     /// header; a response, QR=1, sent to us). `now` is seconds since the Unix
     /// epoch; `peer` is who sent the request. An UPDATE is committed before
-    /// this returns (its own transaction and `fsync`).
+    /// this returns (its own transaction and `fsync`). A request answered by
+    /// a stream of messages gets its first message only (the TCP connection
+    /// uses [`Handler::handle_in`], which hands the stream over).
     pub fn handle(
         &mut self,
         now: u64,
@@ -402,7 +404,9 @@ impl Handler {
     /// DESIGN.md "Storage schema"), and its answer is held: the I/O layer
     /// hands the batch to [`Handler::settle`] once for all the requests of a
     /// wake-up, and sends the answers only after that. `ticket` says where
-    /// the I/O layer keeps this request and its answer.
+    /// the I/O layer keeps this request and its answer. A request answered
+    /// by several messages (over TCP only) gets its first message in
+    /// `response` and the rest as [`Reply::stream`].
     ///
     /// The one exit of the request path: every reply is written here, from
     /// what `dispatch` decided.
