@@ -210,6 +210,11 @@ impl Stream {
         self.messages
     }
 
+    /// Whether the last message has been written.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
     /// Writes the first message, the only one with the question (RFC 5936
     /// §2.2.2: copied from the query in the first message, which later ones
     /// may leave empty), into `out`; returns its length. `now` is the time

@@ -156,6 +156,14 @@ impl Conn {
         now: Instant,
         budget: &mut usize,
     ) -> Pumped {
+        if let Some(stream) = self.transfer.take_if(|s| s.is_done()) {
+            log::debug!(
+                "stream to {} ended after {} messages",
+                self.peer,
+                stream.messages()
+            );
+            return Pumped::Ended;
+        }
         if *budget == 0 {
             self.again = true;
             return Pumped::Wait;
@@ -192,12 +200,8 @@ impl Conn {
                 self.last_request = now;
                 Pumped::Wrote
             }
+            // Not reached: a stream that is done was taken above.
             Ok(None) => {
-                log::debug!(
-                    "stream to {} ended after {} messages",
-                    self.peer,
-                    stream.messages()
-                );
                 self.transfer = None;
                 Pumped::Ended
             }
