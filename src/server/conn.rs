@@ -782,7 +782,7 @@ mod tests {
 
     /// A signed query, framed, and its MAC (read from where RFC 8945 §4.2
     /// puts it: before the original ID, error and other len).
-    fn request(id: u16, qname: &str, qtype: Rtype, edns: bool) -> (Vec<u8>, Vec<u8>) {
+    fn request(id: u16, qname: &str, qtype: Rtype, edns: bool, time: u64) -> (Vec<u8>, Vec<u8>) {
         let mut buf = vec![0u8; 512];
         let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
         b.set_id(id);
@@ -795,7 +795,7 @@ mod tests {
         if edns {
             b.opt(1232, 0, 0, 0, &[]).unwrap();
         }
-        let len = sign_request(&key(), b, T0, 300).unwrap();
+        let len = sign_request(&key(), b, time, 300).unwrap();
         let msg = &buf[..len];
         let mac = msg[len - 6 - 32..len - 6].to_vec();
         let mut framed = (len as u16).to_be_bytes().to_vec();
@@ -877,6 +877,9 @@ mod tests {
         poll: mio::Poll,
         slab: Slab,
         index: usize,
+        /// The time requests are signed with and the connection is
+        /// serviced at: now, so that dnspython accepts the TSIG times.
+        unix: u64,
     }
 
     impl Fixture {
@@ -914,6 +917,10 @@ mod tests {
             let index = slab
                 .insert(stream, peer, Instant::now(), poll.registry())
                 .unwrap();
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
             let fixture = Fixture {
                 _dir: dir,
                 store,
@@ -921,8 +928,22 @@ mod tests {
                 poll,
                 slab,
                 index,
+                unix,
             };
             (fixture, client)
+        }
+
+        /// A signed `example.test. SOA` query, framed, and its MAC.
+        fn soa_query(&self, id: u16) -> (Vec<u8>, Vec<u8>) {
+            request(id, "example.test.", Rtype::Soa, false, self.unix)
+        }
+
+        /// A signed request for a synthetic stream of `records` TXT
+        /// records, framed, and its MAC.
+        fn stream_request(&self, id: u16, records: u32, edns: bool) -> (Vec<u8>, Vec<u8>) {
+            let qname = format!("{records}.example.test.");
+            let qtype = Rtype::Unknown(SYNTHETIC_QTYPE);
+            request(id, &qname, qtype, edns, self.unix)
         }
 
         /// One wake-up of the connection at `now`.
@@ -930,7 +951,7 @@ mod tests {
             let registry = self.poll.registry();
             let (handler, store) = (&mut self.handler, &self.store);
             self.slab
-                .service(self.index, handler, store, T0, now, registry);
+                .service(self.index, handler, store, self.unix, now, registry);
         }
 
         fn conn(&self) -> Option<&Conn> {
@@ -969,19 +990,14 @@ mod tests {
 
         // Pipelined: a query, the large stream, a query, a small stream
         // without EDNS, a query.
-        let (q1, mac1) = request(1, "example.test.", Rtype::Soa, false);
-        let stream_name = format!("{RECORDS}.example.test.");
-        let (q2, mac2) = request(2, &stream_name, Rtype::Unknown(SYNTHETIC_QTYPE), true);
-        let (q3, mac3) = request(3, "example.test.", Rtype::Soa, false);
-        let (q4, mac4) = request(
-            4,
-            "100.example.test.",
-            Rtype::Unknown(SYNTHETIC_QTYPE),
-            false,
-        );
-        let (q5, mac5) = request(5, "example.test.", Rtype::Soa, false);
+        let (q1, mac1) = f.soa_query(1);
+        let (q2, mac2) = f.stream_request(2, RECORDS, true);
+        let (q3, mac3) = f.soa_query(3);
+        let (q4, mac4) = f.stream_request(4, 100, false);
+        let (q5, mac5) = f.soa_query(5);
+        let sent = [q1, q2, q3, q4, q5].concat();
         let mut writer = client.try_clone().unwrap();
-        writer.write_all(&[q1, q2, q3, q4, q5].concat()).unwrap();
+        writer.write_all(&sent).unwrap();
         let (go, wait) = std::sync::mpsc::channel::<()>();
         let reader = thread::spawn(move || {
             wait.recv().unwrap();
@@ -1047,11 +1063,47 @@ mod tests {
         assert!(stream.len() > 60, "{} messages", stream.len());
         check_stream(stream, &mac2, true, RECORDS, 1);
         check_stream(&messages[a3 + 1..a5], &mac4, false, 100, 2);
+        dnspython_agrees(&sent, &messages);
         eprintln!(
             "{} messages, {total} octets; {blocked_at} written before the client read, \
              then {wake_ups} wake-ups",
             stream.len()
         );
+    }
+
+    /// dnspython's zone-transfer client code verifies every response and
+    /// the TSIG chain of each stream (tests/py/stream_chain.py). Fails,
+    /// never skips, without /usr/bin/python3 and dnspython (as
+    /// tests/crosscheck.rs does).
+    fn dnspython_agrees(sent: &[u8], received: &[Vec<u8>]) {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let requests = dir.path().join("requests");
+        let responses = dir.path().join("responses");
+        std::fs::write(&requests, sent).unwrap();
+        let framed: Vec<u8> = received
+            .iter()
+            .flat_map(|m| [&(m.len() as u16).to_be_bytes()[..], m].concat())
+            .collect();
+        std::fs::write(&responses, framed).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/stream_chain.py");
+        let secret = base64::engine::general_purpose::STANDARD.encode(SECRET);
+        let out = std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(secret)
+            .arg(&requests)
+            .arg(&responses)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run /usr/bin/python3 ({e}): install python3-dnspython")
+            });
+        assert!(
+            out.status.success(),
+            "dnspython refused the stream:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+        assert_eq!(lines, received.len(), "dnspython read every message");
     }
 
     /// The messages of one synthetic stream, answering a request whose MAC
@@ -1095,9 +1147,8 @@ mod tests {
     #[test]
     fn a_stream_out_of_time_closes_its_connection_once_its_output_is_sent() {
         let (mut f, mut client) = Fixture::new();
-        let stream_name = format!("{RECORDS}.example.test.");
-        let (q1, _) = request(1, &stream_name, Rtype::Unknown(SYNTHETIC_QTYPE), false);
-        let (q2, _) = request(2, "example.test.", Rtype::Soa, false);
+        let (q1, _) = f.stream_request(1, RECORDS, false);
+        let (q2, _) = f.soa_query(2);
         client.write_all(&[q1, q2].concat()).unwrap();
         let blocked_at = f.serve_until_blocked();
         // While it streams, the connection's deadline is the idle timeout
@@ -1141,8 +1192,7 @@ mod tests {
     #[test]
     fn a_stalled_stream_is_closed_at_the_idle_timeout() {
         let (mut f, mut client) = Fixture::new();
-        let stream_name = format!("{RECORDS}.example.test.");
-        let (q1, _) = request(1, &stream_name, Rtype::Unknown(SYNTHETIC_QTYPE), false);
+        let (q1, _) = f.stream_request(1, RECORDS, false);
         client.write_all(&q1).unwrap();
         f.serve_until_blocked();
         let registry = f.poll.registry();
