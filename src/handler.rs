@@ -8,11 +8,12 @@ use std::sync::Arc;
 use crate::metrics::{self, Counters, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
 use crate::store::{ReadError, Reader, Replay, Store, StoreError, WriteBatch};
+use crate::transfer::{self, Stream, StreamError, Streams};
 use crate::tsig::{self, KeySet, Reason, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
-    BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, Opcode, Rcode,
-    Rtype, Section, UDP_LIMIT,
+    BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, OPT_LEN, Opcode,
+    Rcode, Rtype, Section, UDP_LIMIT,
 };
 use crate::zone::Limits;
 
@@ -63,7 +64,7 @@ pub struct Auth {
 }
 
 /// An answer written by [`Handler::handle_in`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Reply {
     /// Length of the response.
     pub len: usize,
@@ -72,6 +73,11 @@ pub struct Reply {
     /// "the response is not sent until ... the update has been committed to
     /// stable storage").
     pub held: bool,
+    /// The response is the first message of a stream (a zone transfer):
+    /// the rest comes from this producer, which the TCP connection drains
+    /// before it answers any later request (RFC 7766 §6.2.1.1). Only ever
+    /// set over TCP.
+    pub stream: Option<Stream>,
 }
 
 /// Where, when and how a request arrived.
@@ -246,6 +252,9 @@ enum Disposition {
     /// An UPDATE that went into the batch: question only, held until the
     /// batch settles. The zone's new serial when records changed.
     Held(Rcode, Option<u32>),
+    /// Several messages (TCP only): the first is the reply, the rest come
+    /// from the [`Stream`] handed to the connection.
+    Stream(transfer::Kind),
 }
 
 /// The request handler of one worker.
@@ -257,6 +266,8 @@ pub struct Handler {
     updater: Updater,
     book: Box<Book>,
     counters: Box<Counters>,
+    /// The streams this handler started that are still running.
+    streams: Streams,
 }
 
 impl Handler {
@@ -270,6 +281,7 @@ impl Handler {
             updater: Updater::new(),
             book: Box::new(Book::new()),
             counters: Box::default(),
+            streams: Streams::default(),
         })
     }
 
@@ -294,6 +306,11 @@ impl Handler {
         self
     }
 
+    /// The streams this handler started that are still running.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
     /// Moves the read snapshot to the newest committed data if a write committed
     /// (an import, an update on another worker). Call it once per wake-up and on
     /// a timer; it costs one read of LMDB's meta page.
@@ -307,7 +324,9 @@ impl Handler {
     /// `None` when the request must be dropped (RFC 1035 §4.1.1: shorter than a
     /// header; a response, QR=1, sent to us). `now` is seconds since the Unix
     /// epoch; `peer` is who sent the request. An UPDATE is committed before
-    /// this returns (its own transaction and `fsync`).
+    /// this returns (its own transaction and `fsync`). A request answered by
+    /// a stream of messages gets its first message only (the TCP connection
+    /// uses [`Handler::handle_in`], which hands the stream over).
     pub fn handle(
         &mut self,
         now: u64,
@@ -431,7 +450,9 @@ impl Handler {
     /// DESIGN.md "Storage schema"), and its answer is held: the I/O layer
     /// hands the batch to [`Handler::settle`] once for all the requests of a
     /// wake-up, and sends the answers only after that. `ticket` says where
-    /// the I/O layer keeps this request and its answer.
+    /// the I/O layer keeps this request and its answer. A request answered
+    /// by several messages (over TCP only) gets its first message in
+    /// `response` and the rest as [`Reply::stream`].
     ///
     /// The one exit of the request path: every reply is written here, from
     /// what `dispatch` decided.
@@ -466,7 +487,7 @@ impl Handler {
             peer.is_ipv6(),
             header.flags.opcode(),
         );
-        let (len, disposition, result) = match Message::parse(request) {
+        let (len, disposition, result, stream) = match Message::parse(request) {
             Ok(msg) => {
                 let auth: &Auth = &self.auth;
                 let (writer, disposition, result) = dispatch(
@@ -481,7 +502,21 @@ impl Handler {
                     transport,
                     &msg,
                 );
+                let mut stream = None;
                 let len = match disposition {
+                    Disposition::Stream(kind) => {
+                        let streams = &self.streams;
+                        match start_stream(&self.store, streams, kind, &msg, &writer, response) {
+                            Ok((len, started)) => {
+                                stream = Some(started);
+                                Some(len)
+                            }
+                            Err(e) => {
+                                log::error!("starting a stream for {peer} failed: {e:?}");
+                                writer.question_only(&msg, Rcode::ServFail, response)
+                            }
+                        }
+                    }
                     Disposition::Answered => {
                         if let Some(q) = msg.question() {
                             counters.query_type(q.qtype);
@@ -506,7 +541,7 @@ impl Handler {
                 {
                     self.book.changed(zone.name, serial);
                 }
-                (len?, disposition, result)
+                (len?, disposition, result, stream)
             }
             // RFC 1035 §4.1.1 / RFC 6891 §7 / RFC 8945 §5.1: a malformed
             // request (a TSIG that is not last, two TSIGs, TSIG RDATA cut
@@ -519,6 +554,7 @@ impl Handler {
                     error_reply(&header, rcode, response)?,
                     Disposition::QuestionOnly(rcode),
                     result,
+                    None,
                 )
             }
         };
@@ -527,7 +563,8 @@ impl Handler {
         // since a failed commit turns it into SERVFAIL.
         let (rcode, tc) = match disposition {
             Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => (rcode, false),
-            Disposition::Answered => match response.get(2..4) {
+            // A stream is counted once, by its first message.
+            Disposition::Answered | Disposition::Stream(_) => match response.get(2..4) {
                 Some(&[flags, low]) => (Rcode::from(u16::from(low & 0x0f)), flags & 0x02 != 0),
                 _ => (Rcode::ServFail, false),
             },
@@ -547,7 +584,7 @@ impl Handler {
                 counters.update(result);
             }
         }
-        Some(Reply { len, held })
+        Some(Reply { len, held, stream })
     }
 }
 
@@ -601,7 +638,11 @@ fn dispatch<'a>(
         (Disposition::QuestionOnly(Rcode::BadVers), None)
     } else {
         match msg.header().flags.opcode() {
-            Opcode::Query => (Disposition::Answered, None),
+            Opcode::Query => match transfer::requested(msg) {
+                Some(kind) if transport == Transport::Udp => (over_udp(kind), None),
+                Some(kind) => (Disposition::Stream(kind), None),
+                None => (Disposition::Answered, None),
+            },
             Opcode::Update => {
                 let rules = Rules {
                     policy: &auth.policy,
@@ -621,6 +662,54 @@ fn dispatch<'a>(
         }
     };
     (writer, disposition, result)
+}
+
+/// What a request that would stream gets over UDP, which never streams: one
+/// datagram is all a UDP answer can be. The transfer issue decides per kind
+/// here: AXFR over UDP is NOTIMP (as Knot and NSD answer; RFC 5936 §4.2
+/// leaves AXFR over UDP undefined), IXFR over UDP the SOA alone (RFC 1995
+/// §2).
+fn over_udp(kind: transfer::Kind) -> Disposition {
+    match kind {
+        #[cfg(test)]
+        transfer::Kind::Synthetic { .. } => Disposition::QuestionOnly(Rcode::NotImp),
+    }
+}
+
+/// Starts the stream `kind` answering `msg` and writes its first message
+/// into `response` with the request's writer settings (OPT, TSIG); returns
+/// the message length and the stream. Fails (the request is answered
+/// SERVFAIL: the transfer issue may choose per kind) when the worker runs
+/// [`transfer::STREAMS_PER_WORKER`] streams already, when no snapshot can be
+/// opened, or when the stream's data is missing. The stream owns a snapshot of the
+/// newest committed data and a signer that copies the request MAC, so it
+/// outlives the request's buffer.
+fn start_stream(
+    store: &Store,
+    streams: &Streams,
+    kind: transfer::Kind,
+    msg: &Message<'_>,
+    writer: &ReplyWriter<'_>,
+    response: &mut [u8],
+) -> Result<(usize, Stream), StreamError> {
+    let question = msg.question().ok_or(StreamError::Missing)?;
+    let signer = match &writer.tsig {
+        Some(responder) => Some(responder.stream().ok_or(StreamError::Missing)?),
+        None => None,
+    };
+    let payload = writer.edns.then(|| writer.config.max_udp_payload.max(512));
+    let open = || store.snapshot();
+    let mut stream = Stream::new(
+        streams,
+        kind,
+        &question,
+        writer.header,
+        payload,
+        signer,
+        open,
+    )?;
+    let len = stream.first(&question, response, writer.now)?;
+    Ok((len, stream))
 }
 
 /// RFC 2136 §3: an UPDATE, authenticated by `signer`. Returns what its
@@ -835,16 +924,13 @@ struct ReplyWriter<'r> {
     tsig: Option<Responder<'r>>,
 }
 
-/// Size of our OPT record: root owner, type, class, TTL, empty RDLENGTH.
-const OPT_LEN: usize = 11;
-
 impl ReplyWriter<'_> {
     /// A response header for the request: same ID and opcode, QR set, RD and
     /// CD copied (RFC 1035 §4.1.1, RFC 6840 §5.9), with room held back for
     /// our OPT and TSIG.
     fn start<'b>(&self, response: &'b mut [u8]) -> Result<MessageBuilder<'b>, BuildError> {
         let mut b = MessageBuilder::new(response, self.limit)?;
-        reply_header(&mut b, &self.header);
+        b.reply_to(&self.header);
         if self.edns {
             b.reserve(OPT_LEN)?;
         }
@@ -888,20 +974,10 @@ impl ReplyWriter<'_> {
     }
 }
 
-/// The response's ID, QR, opcode, RD and CD from the request's header.
-fn reply_header(b: &mut MessageBuilder<'_>, request: &Header) {
-    b.set_id(request.id);
-    let flags = b.flags_mut();
-    flags.set_qr(true);
-    flags.set_opcode(request.flags.opcode());
-    flags.set_rd(request.flags.rd());
-    flags.set_cd(request.flags.cd());
-}
-
 /// A header-only reply to a request that did not parse (FORMERR).
 fn error_reply(request: &Header, rcode: Rcode, response: &mut [u8]) -> Option<usize> {
     let mut b = MessageBuilder::new(response, UDP_LIMIT).ok()?;
-    reply_header(&mut b, request);
+    b.reply_to(request);
     b.set_rcode(rcode);
     Some(b.finish())
 }

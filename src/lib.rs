@@ -12,8 +12,15 @@ pub mod metrics;
 pub mod query;
 pub mod server;
 pub mod store;
+pub mod transfer;
 pub mod tsig;
 pub mod update;
 pub mod wire;
 pub mod zone;
 pub mod zonefile;
+
+/// The counting allocator of `tests/alloc.rs`, for the unit tests that show
+/// a path allocates nothing (the TCP stream test in `server::conn`).
+#[cfg(test)]
+#[path = "../tests/common/counting.rs"]
+mod counting;

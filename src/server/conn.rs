@@ -15,6 +15,15 @@
 //!   before it are sent, as BIND does. Dropping the frame alone, as UDP does,
 //!   would let `00 00` sent every few seconds hold a slot forever, each one
 //!   renewing the idle timeout.
+//! - A request answered by several messages (a zone transfer) leaves its
+//!   [`Stream`] with the connection, at most one at a time: whenever the write
+//!   buffer has room for a whole frame, the stream writes its next message
+//!   there. Until its last message is written, no further frame of the
+//!   connection is read or answered, so the answers stay in request order
+//!   (RFC 7766 §6.2.1.1) and the earlier answers are already ahead of it. A
+//!   stream has a time limit ([`STREAM_TIME`]); one that runs out, or fails,
+//!   closes the connection once what was written is sent (the client sees a
+//!   transfer without its end, not a wrong one).
 //! - When every slot is taken, a new connection evicts the one whose last
 //!   complete request is oldest (RFC 7766 §6.2.2 lets a server close idle
 //!   connections under pressure); an attacker holding connections open without
@@ -30,6 +39,7 @@ use mio::{Interest, Registry, Token};
 use crate::handler::{Handler, Origin, Ticket, Transport};
 use crate::metrics::{self, TcpCounts};
 use crate::store::{Store, WriteBatch};
+use crate::transfer::Stream;
 use crate::wire::{Frame, Header, MAX_MESSAGE, Opcode, frame_prefix, parse_frame};
 
 /// One frame: the length prefix and the largest message.
@@ -40,8 +50,12 @@ const READ_CAP: usize = FRAME_MAX;
 /// Write buffer of a connection: room for one largest response plus as much
 /// again of earlier output still waiting to be sent.
 const WRITE_CAP: usize = 2 * FRAME_MAX;
-/// Frames answered on one connection per wake-up before the others get a turn.
+/// Frames answered (or stream messages written) on one connection per
+/// wake-up before the others get a turn.
 const FRAME_BUDGET: usize = 32;
+/// The longest a stream may take from its request to its last message.
+/// While it lasts, its snapshot keeps LMDB from reusing freed pages.
+pub(super) const STREAM_TIME: Duration = Duration::from_secs(300);
 
 /// Whether a TCP frame can be a request at all: it holds a header and QR is
 /// clear. BIND's `ns__client_request` answers anything else on TCP with
@@ -102,13 +116,110 @@ struct Conn {
     closing: bool,
     /// Work is left over because the frame budget ran out.
     again: bool,
+    /// The multi-message response being written; later frames wait.
+    transfer: Option<Stream>,
+    /// When the stream must have written its last message.
+    stream_until: Instant,
+}
+
+/// What [`Conn::pump`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pumped {
+    /// Wrote one message of the stream.
+    Wrote,
+    /// The stream had written its last message and is gone.
+    Ended,
+    /// No room in the write buffer, or no budget: try again later.
+    Wait,
+    /// The stream failed or ran out of time; the connection closes.
+    Aborted,
 }
 
 impl Conn {
     /// When this connection is closed unless something happens first.
     fn deadline(&self, timeout: Duration) -> Instant {
         let since = self.frame_started.unwrap_or(self.last_request);
-        since.checked_add(timeout).unwrap_or(since)
+        let idle = since.checked_add(timeout).unwrap_or(since);
+        // A stream's messages count as activity (`last_request`), so a client
+        // that reads on keeps it going, up to the stream's own limit.
+        match self.transfer {
+            Some(_) => idle.min(self.stream_until),
+            None => idle,
+        }
+    }
+
+    /// Writes the next message of the stream into the write buffer, if there
+    /// is room for a whole frame and budget left.
+    fn pump(
+        &mut self,
+        write: &mut [u8],
+        unix_now: u64,
+        now: Instant,
+        budget: &mut usize,
+    ) -> Pumped {
+        if let Some(stream) = self.transfer.take_if(|s| s.is_done()) {
+            log::debug!(
+                "stream to {} ended after {} messages",
+                self.peer,
+                stream.messages()
+            );
+            return Pumped::Ended;
+        }
+        if *budget == 0 {
+            self.again = true;
+            return Pumped::Wait;
+        }
+        if now >= self.stream_until {
+            log::warn!(
+                "closing TCP connection from {}: a stream took longer than {} s",
+                self.peer,
+                STREAM_TIME.as_secs()
+            );
+            return self.abort_stream();
+        }
+        if !self.make_room(write) {
+            return Pumped::Wait;
+        }
+        let Some(stream) = self.transfer.as_mut() else {
+            return Pumped::Ended;
+        };
+        let body = self.wend.saturating_add(2);
+        let Some(out) = write.get_mut(body..body.saturating_add(MAX_MESSAGE)) else {
+            return self.abort_stream();
+        };
+        match stream.next(out, unix_now) {
+            Ok(Some(len)) => {
+                let Some(prefix) = frame_prefix(len) else {
+                    return self.abort_stream();
+                };
+                let Some(slot) = write.get_mut(self.wend..body) else {
+                    return self.abort_stream();
+                };
+                slot.copy_from_slice(&prefix);
+                self.wend = body.saturating_add(len);
+                *budget = budget.saturating_sub(1);
+                self.last_request = now;
+                Pumped::Wrote
+            }
+            // Not reached: a stream that is done was taken above.
+            Ok(None) => {
+                self.transfer = None;
+                Pumped::Ended
+            }
+            Err(e) => {
+                log::error!("stream to {} failed: {e:?}", self.peer);
+                self.abort_stream()
+            }
+        }
+    }
+
+    /// Drops the stream, and every frame after it: the connection closes once
+    /// what was written is sent.
+    fn abort_stream(&mut self) -> Pumped {
+        self.transfer = None;
+        self.closing = true;
+        self.rstart = self.rend;
+        Pumped::Aborted
     }
 
     /// Makes room at the end of the write buffer for one more largest framed
@@ -158,6 +269,13 @@ impl Conn {
         let mut batch = WriteBatch::new(store);
         let mut holding = false;
         loop {
+            // A stream in progress goes first: later frames wait for its end.
+            if self.transfer.is_some() {
+                match self.pump(write, unix_now, now, budget) {
+                    Pumped::Wrote | Pumped::Ended => continue,
+                    Pumped::Wait | Pumped::Aborted => break,
+                }
+            }
             let input = read.get(self.rstart..self.rend).unwrap_or(&[]);
             let Frame::Complete { message, consumed } = parse_frame(input) else {
                 break;
@@ -211,6 +329,11 @@ impl Conn {
                     slot.copy_from_slice(&prefix);
                     self.wend = body.saturating_add(reply.len);
                     holding |= reply.held;
+                    if let Some(stream) = reply.stream {
+                        // Not an UPDATE: nothing is held behind it.
+                        self.transfer = Some(stream);
+                        self.stream_until = now.checked_add(STREAM_TIME).unwrap_or(now);
+                    }
                 }
             }
             self.rstart = self.rstart.saturating_add(consumed);
@@ -419,6 +542,8 @@ impl Slab {
             peer_closed: false,
             closing: false,
             again: false,
+            transfer: None,
+            stream_until: now,
         });
         self.counts.accepted = self.counts.accepted.wrapping_add(1);
         self.counts.open = self.counts.open.wrapping_add(1);
@@ -519,7 +644,9 @@ impl Slab {
             };
             let deadline = conn.deadline(self.idle_timeout);
             if deadline <= now {
-                if conn.frame_started.is_some() {
+                if conn.transfer.is_some() {
+                    log::debug!("closing TCP connection from {}: stream stalled", conn.peer);
+                } else if conn.frame_started.is_some() {
                     log::debug!("closing TCP connection from {}: frame too slow", conn.peer);
                 } else {
                     log::debug!("closing idle TCP connection from {}", conn.peer);
@@ -567,7 +694,14 @@ fn drive(
         if conn.flush(write).is_err() {
             return Status::Close;
         }
-        if conn.peer_closed || conn.closing || conn.again || !conn.make_room(write) {
+        if conn.closing || conn.again || !conn.make_room(write) {
+            break;
+        }
+        if conn.transfer.is_some() {
+            // Room for the stream's next message; nothing is read meanwhile.
+            continue;
+        }
+        if conn.peer_closed {
             break;
         }
         match conn.fill(read, now) {
@@ -583,7 +717,11 @@ fn drive(
         }
     }
     let output_pending = conn.wstart < conn.wend;
-    if (conn.peer_closed || conn.closing) && !output_pending && !conn.again {
+    if (conn.peer_closed || conn.closing)
+        && !output_pending
+        && !conn.again
+        && conn.transfer.is_none()
+    {
         return Status::Close;
     }
     if output_pending != conn.writable {
@@ -601,4 +739,543 @@ fn drive(
         conn.writable = output_pending;
     }
     Status::Open
+}
+
+#[cfg(test)]
+mod tests {
+    //! A stream through a real connection: a loopback TCP socket, a real
+    //! store, a TSIG key, and the client's side checked without the crate's
+    //! TSIG code.
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::sync::Arc;
+    use std::thread;
+
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use super::*;
+    use crate::handler::{Auth, Config};
+    use crate::transfer::SYNTHETIC_QTYPE;
+    use crate::tsig::{Algorithm, Key, KeySet, sign_request};
+    use crate::wire::{Class, Message, MessageBuilder, NameBuf, RData, Rtype, Section};
+
+    const T0: u64 = 1_700_000_000;
+    const SECRET: [u8; 32] = [0x5a; 32];
+    /// TXT records of the synthetic stream: about 1.3 MB.
+    const RECORDS: u32 = 5000;
+    /// `xfr-key.` and `hmac-sha256.`, uncompressed.
+    const KEY_WIRE: &[u8] = b"\x07xfr-key\x00";
+    const ALG_WIRE: &[u8] = b"\x0bhmac-sha256\x00";
+    /// The TSIG record of a response signed with that key: owner, TYPE,
+    /// CLASS, TTL, RDLENGTH, algorithm, time signed, fudge, MAC size, MAC,
+    /// original ID, error, other len.
+    const TSIG_LEN: usize = KEY_WIRE.len() + 10 + ALG_WIRE.len() + 6 + 2 + 2 + 32 + 2 + 2 + 2;
+
+    fn zone(serial: u32) -> String {
+        format!(
+            "$ORIGIN example.test.\n\
+             @ 3600 IN SOA ns1 hostmaster {serial} 3600 900 604800 300\n\
+             @ 3600 IN NS ns1\n\
+             ns1 3600 IN A 127.0.0.1\n"
+        )
+    }
+
+    fn load(store: &Store, serial: u32) {
+        let parsed = crate::zonefile::parse(&zone(serial), None).unwrap();
+        store
+            .replace_zone(parsed.apex.as_name(), &parsed.records)
+            .unwrap();
+    }
+
+    fn key() -> Key {
+        let name = NameBuf::from_text("xfr-key.").unwrap();
+        Key::new(name.as_name(), Algorithm::HmacSha256, SECRET.to_vec()).unwrap()
+    }
+
+    /// A signed query, framed, and its MAC (read from where RFC 8945 §4.2
+    /// puts it: before the original ID, error and other len).
+    fn request(id: u16, qname: &str, qtype: Rtype, edns: bool, time: u64) -> (Vec<u8>, Vec<u8>) {
+        let mut buf = vec![0u8; 512];
+        let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+        b.set_id(id);
+        b.question(
+            NameBuf::from_text(qname).unwrap().as_name(),
+            qtype,
+            Class::In,
+        )
+        .unwrap();
+        if edns {
+            b.opt(1232, 0, 0, 0, &[]).unwrap();
+        }
+        let len = sign_request(&key(), b, time, 300).unwrap();
+        let msg = &buf[..len];
+        let mac = msg[len - 6 - 32..len - 6].to_vec();
+        let mut framed = (len as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(msg);
+        (framed, mac)
+    }
+
+    /// RFC 8945 §5.3.1, checked from the bytes: the message without its
+    /// TSIG record (ARCOUNT one less) is what the digest covers; the first
+    /// message chains from the request MAC with all TSIG variables, each
+    /// later one from the prior MAC with the timers only. Returns the MAC.
+    fn check_tsig(message: &[u8], prior: &[u8], first: bool) -> Vec<u8> {
+        assert!(message.len() > 12 + TSIG_LEN);
+        let start = message.len() - TSIG_LEN;
+        let tsig = &message[start..];
+        assert_eq!(&tsig[..KEY_WIRE.len()], KEY_WIRE, "TSIG owner");
+        let rr = &tsig[KEY_WIRE.len()..];
+        assert_eq!(&rr[..4], &[0, 250, 0, 255], "TYPE TSIG, CLASS ANY");
+        let rdata = &rr[10..];
+        assert_eq!(&rdata[..ALG_WIRE.len()], ALG_WIRE);
+        let fields = &rdata[ALG_WIRE.len()..];
+        let (time, fudge, mac_size) = (&fields[..6], &fields[6..8], &fields[8..10]);
+        assert_eq!(mac_size, &[0, 32]);
+        let mac = &fields[10..42];
+        assert_eq!(&fields[44..48], &[0, 0, 0, 0], "no error, no other data");
+
+        let mut unsigned = message[..start].to_vec();
+        let arcount = u16::from_be_bytes([unsigned[10], unsigned[11]]) - 1;
+        unsigned[10..12].copy_from_slice(&arcount.to_be_bytes());
+        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(&SECRET).unwrap();
+        h.update(&(prior.len() as u16).to_be_bytes());
+        h.update(prior);
+        h.update(&unsigned);
+        if first {
+            h.update(KEY_WIRE);
+            h.update(&[0, 255, 0, 0, 0, 0]);
+            h.update(ALG_WIRE);
+            h.update(time);
+            h.update(fudge);
+            h.update(&[0, 0, 0, 0]);
+        } else {
+            h.update(time);
+            h.update(fudge);
+        }
+        let expected = h.finalize().into_bytes();
+        assert_eq!(mac, expected.as_slice(), "TSIG MAC");
+        mac.to_vec()
+    }
+
+    fn soa_serial(msg: &Message<'_>) -> Option<u32> {
+        msg.records(Section::Answer).find_map(|r| match r.data {
+            RData::Soa(soa) => Some(soa.serial),
+            _ => None,
+        })
+    }
+
+    /// Reads framed messages until the one with `last_id` arrived.
+    fn read_until(mut client: StdStream, last_id: u16) -> Vec<Vec<u8>> {
+        let mut messages = Vec::new();
+        loop {
+            let mut prefix = [0u8; 2];
+            client.read_exact(&mut prefix).unwrap();
+            let mut msg = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+            client.read_exact(&mut msg).unwrap();
+            let id = u16::from_be_bytes([msg[0], msg[1]]);
+            messages.push(msg);
+            if id == last_id {
+                return messages;
+            }
+        }
+    }
+
+    /// A worker's side of one connection: a store holding `example.test`
+    /// (serial 1), a handler that knows the key, a slab of one slot.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        handler: Handler,
+        poll: mio::Poll,
+        slab: Slab,
+        index: usize,
+        /// The time requests are signed with and the connection is
+        /// serviced at: now, so that dnspython accepts the TSIG times.
+        unix: u64,
+    }
+
+    impl Fixture {
+        /// The fixture and the client's end of its connection. Both ends
+        /// have small socket buffers, so that a stream outruns the client.
+        fn new() -> (Fixture, StdStream) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), 64 << 20).unwrap();
+            load(&store, 1);
+            let mut keys = KeySet::new();
+            keys.add(key()).unwrap();
+            let auth = Arc::new(Auth {
+                keys,
+                policy: Default::default(),
+            });
+            let handler = Handler::new(&store, Config::default())
+                .unwrap()
+                .with_auth(auth);
+            let poll = mio::Poll::new().unwrap();
+            let mut slab = Slab::new(1, 0, Duration::from_secs(30));
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (accepted, peer) = listener.accept().unwrap();
+            accepted.set_nonblocking(true).unwrap();
+            socket2::SockRef::from(&accepted)
+                .set_send_buffer_size(16 << 10)
+                .unwrap();
+            socket2::SockRef::from(&client)
+                .set_recv_buffer_size(16 << 10)
+                .unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+            let stream = TcpStream::from_std(accepted);
+            let index = slab
+                .insert(stream, peer, Instant::now(), poll.registry())
+                .unwrap();
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let fixture = Fixture {
+                _dir: dir,
+                store,
+                handler,
+                poll,
+                slab,
+                index,
+                unix,
+            };
+            (fixture, client)
+        }
+
+        /// A signed `example.test. SOA` query, framed, and its MAC.
+        fn soa_query(&self, id: u16) -> (Vec<u8>, Vec<u8>) {
+            request(id, "example.test.", Rtype::Soa, false, self.unix)
+        }
+
+        /// A signed request for a synthetic stream of `records` TXT
+        /// records, framed, and its MAC.
+        fn stream_request(&self, id: u16, records: u32, edns: bool) -> (Vec<u8>, Vec<u8>) {
+            let qname = format!("{records}.example.test.");
+            let qtype = Rtype::Unknown(SYNTHETIC_QTYPE);
+            request(id, &qname, qtype, edns, self.unix)
+        }
+
+        /// One wake-up of the connection at `now`.
+        fn service(&mut self, now: Instant) {
+            let registry = self.poll.registry();
+            let (handler, store) = (&mut self.handler, &self.store);
+            self.slab
+                .service(self.index, handler, store, self.unix, now, registry);
+        }
+
+        fn conn(&self) -> Option<&Conn> {
+            self.slab.slots[self.index].conn.as_ref()
+        }
+
+        /// Services the connection, whose client does not read, until a
+        /// stream has started and waits for the socket (the messages it has
+        /// written stop growing); returns how many it wrote.
+        fn serve_until_blocked(&mut self) -> u32 {
+            let started = Instant::now();
+            let mut last = None;
+            let mut unchanged = 0;
+            while unchanged < 20 {
+                assert!(started.elapsed() < Duration::from_secs(30));
+                self.service(Instant::now());
+                let written = self
+                    .conn()
+                    .and_then(|c| c.transfer.as_ref())
+                    .map(Stream::messages);
+                if written.is_some() && written == last {
+                    unchanged += 1;
+                } else {
+                    unchanged = 0;
+                }
+                last = written;
+                thread::sleep(Duration::from_millis(1));
+            }
+            last.expect("the stream started and waits for the socket")
+        }
+    }
+
+    #[test]
+    fn a_large_signed_stream_arrives_in_order_between_pipelined_answers() {
+        let (mut f, client) = Fixture::new();
+
+        // Pipelined: a query, the large stream, a query, a small stream
+        // without EDNS, a query.
+        let (q1, mac1) = f.soa_query(1);
+        let (q2, mac2) = f.stream_request(2, RECORDS, true);
+        let (q3, mac3) = f.soa_query(3);
+        let (q4, mac4) = f.stream_request(4, 100, false);
+        let (q5, mac5) = f.soa_query(5);
+        let sent = [q1, q2, q3, q4, q5].concat();
+        let mut writer = client.try_clone().unwrap();
+        writer.write_all(&sent).unwrap();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let reader = thread::spawn(move || {
+            wait.recv().unwrap();
+            read_until(client, 5)
+        });
+
+        // The client does not read yet: the first answer goes out, the stream
+        // starts and writes until the socket and the write buffer are full,
+        // and then it waits, however often the connection is serviced.
+        let blocked_at = f.serve_until_blocked();
+        assert!(
+            blocked_at < 20,
+            "{blocked_at} messages before the socket is full"
+        );
+        let conn = f.conn().unwrap();
+        assert!(conn.wstart < conn.wend, "output waits in the write buffer");
+        assert!(
+            conn.rend > conn.rstart,
+            "the later requests wait unanswered"
+        );
+        // A write commits while the stream runs: the stream keeps its
+        // snapshot, what comes after it sees the new serial.
+        load(&f.store, 2);
+        go.send(()).unwrap();
+        let started = Instant::now();
+        let mut wake_ups = 0;
+        let mut allocations = 0;
+        while !reader.is_finished() {
+            assert!(started.elapsed() < Duration::from_secs(60), "stream stuck");
+            let ((), n) = crate::counting::count(|| f.service(Instant::now()));
+            allocations += n;
+            wake_ups += 1;
+            thread::sleep(Duration::from_millis(1));
+        }
+        let messages = reader.join().unwrap();
+        // More than 60 messages were left, at most 32 per wake-up (the budget).
+        assert!(wake_ups >= 2, "{wake_ups} wake-ups");
+        // Writing and signing the streams' messages, and answering the
+        // queries between them, allocate nothing on the Rust side (DESIGN.md,
+        // "Zero allocation"; the snapshots are LMDB's, in C).
+        assert_eq!(allocations, 0, "allocations while streaming");
+
+        // In request order: each answer where its request was.
+        let ids: Vec<u16> = messages
+            .iter()
+            .map(|m| u16::from_be_bytes([m[0], m[1]]))
+            .collect();
+        let at = |id: u16| ids.iter().position(|&i| i == id).unwrap();
+        let (a3, a5) = (at(3), at(5));
+        assert_eq!(at(1), 0);
+        assert_eq!(a5, messages.len() - 1);
+        assert!(ids[1..a3].iter().all(|&i| i == 2));
+        assert!(ids[a3 + 1..a5].iter().all(|&i| i == 4));
+        for (index, mac, serial) in [(0, &mac1, 1), (a3, &mac3, 2), (a5, &mac5, 2)] {
+            let answer = Message::parse(&messages[index]).unwrap();
+            assert_eq!(soa_serial(&answer), Some(serial));
+            check_tsig(&messages[index], mac, true);
+        }
+
+        let stream = &messages[1..a3];
+        let total: usize = stream.iter().map(|m| m.len() + 2).sum();
+        assert!(total > 1 << 20, "more than 1 MiB: {total}");
+        assert!(stream.len() > 60, "{} messages", stream.len());
+        check_stream(stream, &mac2, true, RECORDS, 1);
+        check_stream(&messages[a3 + 1..a5], &mac4, false, 100, 2);
+        dnspython_agrees(&sent, &messages);
+        eprintln!(
+            "{} messages, {total} octets; {blocked_at} written before the client read, \
+             then {wake_ups} wake-ups",
+            stream.len()
+        );
+    }
+
+    /// dnspython's zone-transfer client code verifies every response and
+    /// the TSIG chain of each stream (tests/py/stream_chain.py). Fails,
+    /// never skips, without /usr/bin/python3 and dnspython (as
+    /// tests/crosscheck.rs does).
+    fn dnspython_agrees(sent: &[u8], received: &[Vec<u8>]) {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let requests = dir.path().join("requests");
+        let responses = dir.path().join("responses");
+        std::fs::write(&requests, sent).unwrap();
+        let framed: Vec<u8> = received
+            .iter()
+            .flat_map(|m| [&(m.len() as u16).to_be_bytes()[..], m].concat())
+            .collect();
+        std::fs::write(&responses, framed).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/stream_chain.py");
+        let secret = base64::engine::general_purpose::STANDARD.encode(SECRET);
+        let out = std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(secret)
+            .arg(&requests)
+            .arg(&responses)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run /usr/bin/python3 ({e}): install python3-dnspython")
+            });
+        assert!(
+            out.status.success(),
+            "dnspython refused the stream:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+        assert_eq!(lines, received.len(), "dnspython read every message");
+    }
+
+    /// The messages of one synthetic stream, answering a request whose MAC
+    /// was `request_mac`: each parses, has AA and no TC, OPT when the request
+    /// had EDNS, the question in the first only; SOA, `records` TXT records
+    /// in order, SOA, both SOAs at `serial`; and the TSIG chain verifies.
+    fn check_stream(stream: &[Vec<u8>], request_mac: &[u8], edns: bool, records: u32, serial: u32) {
+        let mut prior = request_mac.to_vec();
+        let mut txt = 0u32;
+        let mut soas = Vec::new();
+        for (i, bytes) in stream.iter().enumerate() {
+            assert!(bytes.len() <= crate::transfer::MESSAGE_TARGET + 512);
+            let msg = Message::parse(bytes).unwrap();
+            let h = msg.header();
+            assert!(h.flags.qr() && h.flags.aa() && !h.flags.tc());
+            assert_eq!(h.flags.rcode_bits(), 0);
+            let questions = if i == 0 { 1 } else { 0 };
+            assert_eq!(h.count(Section::Question), questions);
+            assert_eq!(msg.edns().is_some(), edns, "OPT in every message or none");
+            for r in msg.records(Section::Answer) {
+                match r.data {
+                    RData::Soa(soa) => soas.push(soa.serial),
+                    RData::Txt(t) => {
+                        txt += 1;
+                        let text = t.strings().next().unwrap();
+                        assert_eq!(&text[..10], format!("{txt:010}").as_bytes());
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            prior = check_tsig(bytes, &prior, i == 0);
+        }
+        assert_eq!(txt, records);
+        assert_eq!(
+            soas,
+            [serial, serial],
+            "SOA first and last, from the snapshot"
+        );
+    }
+
+    #[test]
+    fn a_stream_out_of_time_closes_its_connection_once_its_output_is_sent() {
+        let (mut f, mut client) = Fixture::new();
+        let (q1, _) = f.stream_request(1, RECORDS, false);
+        let (q2, _) = f.soa_query(2);
+        client.write_all(&[q1, q2].concat()).unwrap();
+        let blocked_at = f.serve_until_blocked();
+        // While it streams, the connection's deadline is the idle timeout
+        // after its last message, at most the stream's own limit.
+        let conn = f.conn().unwrap();
+        assert!(conn.deadline(Duration::from_secs(30)) <= conn.stream_until);
+        // The stream's time is up: it stops, the answer to the second
+        // request is never written, and the connection closes once the
+        // client has taken what was written.
+        let late = Instant::now() + STREAM_TIME + Duration::from_secs(1);
+        f.service(late);
+        let conn = f.conn().unwrap();
+        assert!(conn.transfer.is_none() && conn.closing);
+        let reader = thread::spawn(move || {
+            let mut all = Vec::new();
+            client.read_to_end(&mut all).unwrap();
+            all
+        });
+        let started = Instant::now();
+        while f.conn().is_some() {
+            assert!(started.elapsed() < Duration::from_secs(30), "not closed");
+            f.service(late);
+            thread::sleep(Duration::from_millis(1));
+        }
+        let all = reader.join().unwrap();
+        let mut rest = &all[..];
+        let mut messages = 0;
+        while let [hi, lo, tail @ ..] = rest {
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            let msg = Message::parse(&tail[..len]).unwrap();
+            assert_eq!(msg.header().id, 1, "only the stream's messages");
+            messages += 1;
+            rest = &tail[len..];
+        }
+        assert!(
+            messages >= blocked_at && messages < 80,
+            "{messages} messages"
+        );
+    }
+
+    #[test]
+    fn a_stalled_stream_is_closed_at_the_idle_timeout() {
+        let (mut f, mut client) = Fixture::new();
+        let (q1, _) = f.stream_request(1, RECORDS, false);
+        client.write_all(&q1).unwrap();
+        f.serve_until_blocked();
+        let registry = f.poll.registry();
+        let soon = Instant::now() + Duration::from_secs(1);
+        assert!(f.slab.expire(soon, registry).is_some(), "still open");
+        assert!(f.conn().is_some());
+        let idle = Instant::now() + Duration::from_secs(31);
+        f.slab.expire(idle, registry);
+        assert!(f.conn().is_none(), "closed: the client stopped reading");
+    }
+
+    #[test]
+    fn streams_are_tcp_only_and_bounded_per_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 16 << 20).unwrap();
+        load(&store, 1);
+        let mut handler = Handler::new(&store, Config::default()).unwrap();
+        let mut buf = vec![0u8; 512];
+        let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+        b.set_id(9);
+        let name = NameBuf::from_text("10.example.test.").unwrap();
+        b.question(name.as_name(), Rtype::Unknown(SYNTHETIC_QTYPE), Class::In)
+            .unwrap();
+        let len = b.finish();
+        let mut out = vec![0u8; 4096];
+        let peer = "127.0.0.1:5353".parse().unwrap();
+        let n = handler
+            .handle(T0, peer, Transport::Udp, &buf[..len], &mut out)
+            .unwrap();
+        let reply = Message::parse(&out[..n]).unwrap();
+        assert_eq!(reply.header().flags.rcode_bits(), 4);
+        // Over TCP the same request streams: SOA, ten TXT, SOA in one message.
+        let n = handler
+            .handle(T0, peer, Transport::Tcp, &buf[..len], &mut out)
+            .unwrap();
+        let reply = Message::parse(&out[..n]).unwrap();
+        assert_eq!(reply.header().flags.rcode_bits(), 0);
+        assert_eq!(reply.header().count(Section::Answer), 12);
+        assert_eq!(handler.streams().live(), 0, "handle() ends the stream");
+
+        // At most STREAMS_PER_WORKER run at once; the next is SERVFAIL until
+        // one of them ends.
+        let origin = Origin::new(T0, peer, Transport::Tcp);
+        let mut ask = |handler: &mut Handler| {
+            let mut batch = WriteBatch::none();
+            let request = &buf[..len];
+            let reply = handler
+                .handle_in(&mut batch, Ticket::default(), origin, request, &mut out)
+                .unwrap();
+            let rcode = Message::parse(&out[..reply.len])
+                .unwrap()
+                .header()
+                .flags
+                .rcode_bits();
+            (rcode, reply.stream)
+        };
+        let mut running = Vec::new();
+        for _ in 0..crate::transfer::STREAMS_PER_WORKER {
+            let (rcode, stream) = ask(&mut handler);
+            assert_eq!(rcode, 0);
+            running.push(stream.unwrap());
+        }
+        let (rcode, stream) = ask(&mut handler);
+        assert_eq!((rcode, stream.is_none()), (2, true), "SERVFAIL, no stream");
+        running.pop();
+        let (rcode, stream) = ask(&mut handler);
+        assert_eq!((rcode, stream.is_some()), (0, true));
+        drop(stream);
+        drop(running);
+        assert_eq!(handler.streams().live(), 0);
+    }
 }

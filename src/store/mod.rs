@@ -36,7 +36,7 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
 use crate::wire::{MAX_NAME_LEN, Name, NameBuf};
 
 pub use key::{DataType, NameKey};
-pub use reader::{ReadError, Reader};
+pub use reader::{ReadError, Reader, Snapshot};
 pub use record::ZoneRecord;
 pub use stats::ZoneStats;
 pub use value::{Node, Rrset};
@@ -229,6 +229,14 @@ impl Store {
     /// A reader for one worker thread.
     pub fn reader(&self) -> Result<Reader, StoreError> {
         Reader::new(self.env.clone(), self.records, self.zones)
+    }
+
+    /// A read snapshot of the newest committed data, for a multi-message
+    /// response to own until it ends (see [`Snapshot`] for LMDB's rules).
+    /// Fails with `ReadError::Lmdb(MDB_READERS_FULL)` when every reader slot
+    /// is taken.
+    pub fn snapshot(&self) -> Result<Snapshot, ReadError> {
+        Ok(Snapshot::new(&self.env, self.records)?)
     }
 
     /// The apex names of every zone in the database.

@@ -1,5 +1,6 @@
 //! The request path's view of the store: one long-lived read transaction per
-//! worker, renewed only after a write has committed.
+//! worker, renewed only after a write has committed ([`Reader`]), and the
+//! fixed read snapshots that multi-message responses own ([`Snapshot`]).
 
 use heed::types::Bytes;
 use heed::{Database, Env, RoTxn, WithoutTls};
@@ -44,10 +45,29 @@ impl From<heed::Error> for ReadError {
 /// differ (DESIGN.md, "Zero allocation").
 pub struct Reader {
     env: Env<WithoutTls>,
-    records: Database<Bytes, Bytes>,
     zones: Database<Bytes, Bytes>,
-    txn: RoTxn<'static, WithoutTls>,
+    snapshot: Snapshot,
     apexes: ZoneCache,
+}
+
+/// One read snapshot of the records, owned: a read-only LMDB transaction
+/// that owns its handle on the environment (heed's `RoTxn<'static>`), so it
+/// can live in a TCP connection's stream for as long as the stream lasts.
+///
+/// LMDB's rules, as this store keeps them: the environment is opened with
+/// `MDB_NOTLS` (heed's `WithoutTls`), which ties each reader slot to its
+/// transaction rather than to its thread, so one worker thread may hold its
+/// [`Reader`] and any number of snapshots at once, and a write transaction
+/// may commit on the same thread while they are open. Each snapshot takes
+/// one of the environment's reader slots (`max_readers`, shared by every
+/// process that opens the database); when none is free, opening one fails
+/// with `MDB_READERS_FULL`. While a snapshot is open, LMDB cannot reuse the
+/// pages that later writes free, so the file grows: whoever holds one must
+/// bound how long (a TCP stream has a time limit). `mdb_txn_begin` allocates
+/// in C; nothing is allocated on the Rust side.
+pub struct Snapshot {
+    records: Database<Bytes, Bytes>,
+    txn: RoTxn<'static, WithoutTls>,
 }
 
 /// How many zone apexes a reader keeps in memory; with more zones than this,
@@ -143,17 +163,16 @@ impl Reader {
         records: Database<Bytes, Bytes>,
         zones: Database<Bytes, Bytes>,
     ) -> Result<Reader, StoreError> {
-        let txn = env.clone().static_read_txn()?;
+        let snapshot = Snapshot::new(&env, records)?;
         let mut reader = Reader {
             env,
-            records,
             zones,
-            txn,
+            snapshot,
             apexes: ZoneCache::EMPTY,
         };
         reader
             .apexes
-            .fill(&reader.zones, &reader.txn)
+            .fill(&reader.zones, &reader.snapshot.txn)
             .map_err(|_| StoreError::Damaged)?;
         Ok(reader)
     }
@@ -162,20 +181,19 @@ impl Reader {
     /// snapshot was taken. Returns whether it moved. Cheap when nothing changed:
     /// one read of LMDB's meta page, no allocation.
     pub fn refresh(&mut self) -> Result<bool, ReadError> {
-        if self.env.info().last_txn_id == self.txn.id() {
+        if self.env.info().last_txn_id == self.snapshot.id() {
             return Ok(false);
         }
         // Begin the new snapshot before dropping the old one so that a failure
         // leaves the reader usable on the old data.
-        let txn = self.env.clone().static_read_txn()?;
-        self.txn = txn;
-        self.apexes.fill(&self.zones, &self.txn)?;
+        self.snapshot = Snapshot::new(&self.env, self.snapshot.records)?;
+        self.apexes.fill(&self.zones, &self.snapshot.txn)?;
         Ok(true)
     }
 
     /// The transaction id of the snapshot being read.
     pub fn snapshot_id(&self) -> usize {
-        self.txn.id()
+        self.snapshot.id()
     }
 
     /// Number of labels of the deepest zone apex at or above the name of `key`,
@@ -188,7 +206,7 @@ impl Reader {
         for labels in (0..=key.labels()).rev() {
             if self
                 .zones
-                .get(&self.txn, key.zone_key(labels, &mut buf)?)?
+                .get(&self.snapshot.txn, key.zone_key(labels, &mut buf)?)?
                 .is_some()
             {
                 return Ok(Some(labels));
@@ -199,9 +217,7 @@ impl Reader {
 
     /// The node of the ancestor of `key` with `labels` labels, if that name exists.
     pub fn node(&self, key: &NameKey, labels: usize) -> Result<Option<Node<'_>>, ReadError> {
-        let mut buf = [0u8; MAX_KEY];
-        let k = key.node_key(labels, &mut buf)?;
-        self.get_node(k)
+        self.snapshot.node(key, labels)
     }
 
     /// The node of `*.<ancestor with labels labels>`, if that wildcard exists.
@@ -215,7 +231,7 @@ impl Reader {
         let Ok(k) = key.wildcard_node_key(labels, &mut buf) else {
             return Ok(None);
         };
-        self.get_node(k)
+        self.snapshot.get_node(k)
     }
 
     /// The RRset of `rtype` at the ancestor of `key` with `labels` labels
@@ -226,12 +242,7 @@ impl Reader {
         labels: usize,
         rtype: Rtype,
     ) -> Result<Option<Rrset<'_>>, ReadError> {
-        let Some(rtype) = DataType::new(rtype) else {
-            return Ok(None);
-        };
-        let mut buf = [0u8; MAX_KEY];
-        let k = key.rrset_key(labels, rtype, &mut buf)?;
-        self.get_rrset(k)
+        self.snapshot.rrset(key, labels, rtype)
     }
 
     /// The RRset of `rtype` at `*.<ancestor with labels labels>`.
@@ -249,6 +260,47 @@ impl Reader {
         let Ok(k) = key.wildcard_key(labels, rtype, &mut buf) else {
             return Ok(None);
         };
+        self.snapshot.get_rrset(k)
+    }
+}
+
+impl Snapshot {
+    /// A snapshot of the newest committed data.
+    pub(super) fn new(
+        env: &Env<WithoutTls>,
+        records: Database<Bytes, Bytes>,
+    ) -> Result<Snapshot, heed::Error> {
+        Ok(Snapshot {
+            records,
+            txn: env.clone().static_read_txn()?,
+        })
+    }
+
+    /// The LMDB transaction id of the snapshot: the last write it sees.
+    pub fn id(&self) -> usize {
+        self.txn.id()
+    }
+
+    /// The node of the ancestor of `key` with `labels` labels, if that name exists.
+    pub fn node(&self, key: &NameKey, labels: usize) -> Result<Option<Node<'_>>, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let k = key.node_key(labels, &mut buf)?;
+        self.get_node(k)
+    }
+
+    /// The RRset of `rtype` at the ancestor of `key` with `labels` labels
+    /// (none of type 0: that type keys node entries, see [`DataType`]).
+    pub fn rrset(
+        &self,
+        key: &NameKey,
+        labels: usize,
+        rtype: Rtype,
+    ) -> Result<Option<Rrset<'_>>, ReadError> {
+        let Some(rtype) = DataType::new(rtype) else {
+            return Ok(None);
+        };
+        let mut buf = [0u8; MAX_KEY];
+        let k = key.rrset_key(labels, rtype, &mut buf)?;
         self.get_rrset(k)
     }
 

@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 
 use super::algorithm::{Algorithm, MAX_MAC_LEN, MacState};
 use super::key::{Key, KeySet};
+use super::stream::StreamSigner;
 use crate::wire::{
     BuildError, Class, MAX_TSIG_TIME, Message, MessageBuilder, Name, Rcode, TsigData, TsigError,
 };
@@ -19,7 +20,7 @@ pub const RESPONSE_FUDGE: u16 = 300;
 /// Octets of a TSIG RR beyond its two names and its MAC and other data:
 /// TYPE, CLASS, TTL, RDLENGTH (10), then time signed (6), fudge, MAC size,
 /// original ID, error and other len (2 each).
-const FIXED_LEN: usize = 10 + 6 + 2 + 2 + 2 + 2 + 2;
+pub(super) const FIXED_LEN: usize = 10 + 6 + 2 + 2 + 2 + 2 + 2;
 
 /// What [`verify`] made of a request.
 #[derive(Debug, Clone, Copy)]
@@ -334,6 +335,27 @@ impl Responder<'_> {
         }
     }
 
+    /// The owned signer of a multi-message response to the request (RFC 8945
+    /// §5.3.1): the key, its keyed HMAC and a copy of the request MAC, so
+    /// that it outlives the request's buffer. `None` for a reply that is
+    /// unsigned or reports a TSIG error: those are single messages.
+    pub fn stream(&self) -> Option<StreamSigner> {
+        match self.kind {
+            Kind::Signed {
+                key,
+                request_mac,
+                error: TsigError::NoError,
+                echo: None,
+            } => StreamSigner::new(
+                key.mac(),
+                key.algorithm(),
+                key.name().to_canonical(),
+                request_mac,
+            ),
+            _ => None,
+        }
+    }
+
     /// Whether the reply's TSIG record carries a MAC.
     pub fn is_signed(&self) -> bool {
         matches!(self.kind, Kind::Signed { .. })
@@ -436,11 +458,11 @@ fn response_mac(
 }
 
 /// The TSIG variables of RFC 8945 §4.3.3 that vary per message.
-struct Variables<'a> {
-    time_signed: u64,
-    fudge: u16,
-    error: TsigError,
-    other: &'a [u8],
+pub(super) struct Variables<'a> {
+    pub(super) time_signed: u64,
+    pub(super) fudge: u16,
+    pub(super) error: TsigError,
+    pub(super) other: &'a [u8],
 }
 
 impl Variables<'_> {
@@ -453,10 +475,22 @@ impl Variables<'_> {
         mac: &[u8],
         original_id: u16,
     ) -> Result<(), BuildError> {
+        self.append_with(builder, key.name(), key.algorithm(), mac, original_id)
+    }
+
+    /// [`Variables::append`] for a key known by its name and algorithm.
+    pub(super) fn append_with(
+        &self,
+        builder: &mut MessageBuilder<'_>,
+        key_name: Name<'_>,
+        algorithm: Algorithm,
+        mac: &[u8],
+        original_id: u16,
+    ) -> Result<(), BuildError> {
         builder.tsig(
-            key.name(),
+            key_name,
             &TsigData {
-                algorithm: key.algorithm().wire_name(),
+                algorithm: algorithm.wire_name(),
                 time_signed: self.time_signed,
                 fudge: self.fudge,
                 mac,
@@ -472,10 +506,16 @@ impl Variables<'_> {
     /// Error, Other Len, Other Data. "The RR type, RDATA length, MAC and
     /// original ID are not included; names are in canonical form."
     fn digest(&self, mac: &mut MacState, key: &Key) {
-        mac.update(key.canonical_name());
+        self.digest_with(mac, key.canonical_name(), key.algorithm());
+    }
+
+    /// [`Variables::digest`] for a key known by its canonical wire name and
+    /// algorithm.
+    pub(super) fn digest_with(&self, mac: &mut MacState, key_name: &[u8], algorithm: Algorithm) {
+        mac.update(key_name);
         mac.update(&u16::from(Class::Any).to_be_bytes());
         mac.update(&0u32.to_be_bytes());
-        mac.update(key.algorithm().wire_form());
+        mac.update(algorithm.wire_form());
         mac.update(&time48(self.time_signed));
         mac.update(&self.fudge.to_be_bytes());
         mac.update(&u16::from(self.error).to_be_bytes());
@@ -486,7 +526,7 @@ impl Variables<'_> {
 }
 
 /// A time as the 48-bit big-endian field TSIG uses (higher bits dropped).
-fn time48(t: u64) -> [u8; 6] {
+pub(super) fn time48(t: u64) -> [u8; 6] {
     let b = t.to_be_bytes();
     [b[2], b[3], b[4], b[5], b[6], b[7]]
 }

@@ -13,6 +13,10 @@ pub const UDP_LIMIT: usize = 512;
 /// The largest message (TCP, RFC 1035 §4.2.2).
 pub const MAX_MESSAGE: usize = 65535;
 
+/// Octets of an OPT record without options (RFC 6891 §6.1.2): root owner,
+/// TYPE, CLASS (the payload size), TTL, an empty RDLENGTH.
+pub const OPT_LEN: usize = 11;
+
 /// Earlier names a compression pointer can refer to. More are not remembered;
 /// later names are then written with less compression, never wrongly.
 const COMPRESS_SLOTS: usize = 64;
@@ -140,6 +144,17 @@ impl<'b> MessageBuilder<'b> {
     /// Sets the message ID.
     pub fn set_id(&mut self, id: u16) {
         self.header.id = id;
+    }
+
+    /// Makes this the header of a response to `request`: same ID and
+    /// opcode, QR set, RD and CD copied (RFC 1035 §4.1.1, RFC 6840 §5.9).
+    pub fn reply_to(&mut self, request: &Header) {
+        self.header.id = request.id;
+        let flags = &mut self.header.flags;
+        flags.set_qr(true);
+        flags.set_opcode(request.flags.opcode());
+        flags.set_rd(request.flags.rd());
+        flags.set_cd(request.flags.cd());
     }
 
     /// The flags, to read or change (the builder sets TC itself).

@@ -38,7 +38,7 @@ mod tcp;
 mod type_info;
 mod types;
 
-pub use builder::{MAX_MESSAGE, MessageBuilder, UDP_LIMIT, write_rdata};
+pub use builder::{MAX_MESSAGE, MessageBuilder, OPT_LEN, UDP_LIMIT, write_rdata};
 pub use error::{BuildError, ParseError};
 pub use header::{Flags, Header, Section};
 pub use message::{Edns, Message, Question, Questions, Record, Records, TsigRecord};
