@@ -57,8 +57,8 @@ const FRAME_BUDGET: usize = 32;
 /// While it lasts, its snapshot keeps LMDB from reusing freed pages.
 pub(super) const STREAM_TIME: Duration = Duration::from_secs(300);
 
-/// Whether a TCP frame can be a request at all: it holds a header and QR is
-/// clear. BIND's `ns__client_request` answers anything else on TCP with
+/// The header of a TCP frame that can be a request at all: it holds a header
+/// and QR is clear (`None` otherwise). BIND's `ns__client_request` answers anything else on TCP with
 /// `isc_nm_bad_request`, which closes the connection:
 ///
 /// ```text
@@ -80,8 +80,8 @@ pub(super) const STREAM_TIME: Duration = Duration::from_secs(300);
 ///         ...
 ///         isc_nm_bad_request(handle);
 /// ```
-fn can_be_request(message: &[u8]) -> bool {
-    Header::parse(message).is_ok_and(|h| !h.flags.qr())
+fn request_header(message: &[u8]) -> Option<Header> {
+    Header::parse(message).ok().filter(|h| !h.flags.qr())
 }
 
 /// What the caller must do with a connection after servicing it.
@@ -280,7 +280,7 @@ impl Conn {
             let Frame::Complete { message, consumed } = parse_frame(input) else {
                 break;
             };
-            if !can_be_request(message) {
+            let Some(header) = request_header(message) else {
                 log::debug!(
                     "closing TCP connection from {}: a {}-octet frame that is not a request",
                     self.peer,
@@ -290,13 +290,12 @@ impl Conn {
                 self.closing = true;
                 self.rstart = self.rend;
                 break;
-            }
+            };
             if *budget == 0 {
                 self.again = true;
                 break;
             }
-            let is_update =
-                Header::parse(message).is_ok_and(|h| h.flags.opcode() == Opcode::Update);
+            let is_update = header.flags.opcode() == Opcode::Update;
             // The held answers' places in the write buffer must not move:
             // settle before `make_room` could move them, or before a
             // request that must see the UPDATEs' effect.
@@ -315,11 +314,7 @@ impl Conn {
                 answer: body,
             };
             if let Some(out) = write.get_mut(body..body.saturating_add(MAX_MESSAGE)) {
-                let origin = Origin {
-                    now: unix_now,
-                    peer: self.peer,
-                    transport: Transport::Tcp,
-                };
+                let origin = Origin::new(unix_now, self.peer, Transport::Tcp);
                 let reply = handler.handle_in(&mut batch, ticket, origin, message, out);
                 // A dropped answer (None) produces nothing for this frame.
                 if let Some(reply) = reply
