@@ -217,6 +217,9 @@ pub struct Message<'a> {
     edns: Option<Edns<'a>>,
     /// The TSIG record's view, kept from the one parse.
     tsig: Option<TsigRecord<'a>>,
+    /// The first question's view, kept from the one parse (every request
+    /// asks for it, some several times).
+    first_question: Option<Question<'a>>,
     /// The generation of the names the parse remembered (0: none), which the
     /// iterators resume so that walking the records again costs what the
     /// parse did, not a plain walk of every pointer chain.
@@ -272,8 +275,11 @@ impl<'a> Message<'a> {
     fn check(buf: &'a [u8], header: Header, memo: u32) -> Result<Message<'a>, ParseError> {
         let mut section_start = [HEADER_LEN; 4];
         let mut pos = HEADER_LEN;
+        let mut first_question = None;
         for _ in 0..header.count(Section::Question) {
-            pos = Question::parse(buf, pos)?.1;
+            let (question, next) = Question::parse(buf, pos)?;
+            first_question = first_question.or(Some(question));
+            pos = next;
         }
         let mut edns = None;
         let mut tsig = None;
@@ -329,6 +335,7 @@ impl<'a> Message<'a> {
             section_start,
             edns,
             tsig,
+            first_question,
             memo,
         })
     }
@@ -355,7 +362,7 @@ impl<'a> Message<'a> {
 
     /// The first question, if any.
     pub fn question(&self) -> Option<Question<'a>> {
-        self.questions().next()
+        self.first_question
     }
 
     /// The records of one section (for `Section::Question`, none).
