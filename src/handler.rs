@@ -74,10 +74,12 @@ pub struct Reply {
     /// stable storage").
     pub held: bool,
     /// The response is the first message of a stream (a zone transfer):
-    /// the rest comes from this producer, which the TCP connection drains
-    /// before it answers any later request (RFC 7766 §6.2.1.1). Only ever
-    /// set over TCP.
-    pub stream: Option<Stream>,
+    /// the rest comes from the producer [`Handler::take_stream`] hands over,
+    /// which the TCP connection drains before it answers any later request
+    /// (RFC 7766 §6.2.1.1). Only ever set over TCP. (The producer, about
+    /// 1 KiB, stays in the handler until taken, so that the reply of every
+    /// other request is three words to move, not a kilobyte.)
+    pub stream: bool,
 }
 
 /// Where, when and how a request arrived.
@@ -268,6 +270,8 @@ pub struct Handler {
     counters: Box<Counters>,
     /// The streams this handler started that are still running.
     streams: Streams,
+    /// The stream the last request started, until the I/O layer takes it.
+    started: Option<Stream>,
 }
 
 impl Handler {
@@ -282,6 +286,7 @@ impl Handler {
             book: Box::new(Book::new()),
             counters: Box::default(),
             streams: Streams::default(),
+            started: None,
         })
     }
 
@@ -309,6 +314,12 @@ impl Handler {
     /// The streams this handler started that are still running.
     pub fn streams(&self) -> &Streams {
         &self.streams
+    }
+
+    /// The stream whose first message the last [`Handler::handle_in`] wrote
+    /// (its [`Reply::stream`] said so); the next request drops one not taken.
+    pub fn take_stream(&mut self) -> Option<Stream> {
+        self.started.take()
     }
 
     /// Moves the read snapshot to the newest committed data if a write committed
@@ -343,12 +354,16 @@ impl Handler {
             Some(store) => WriteBatch::new(store),
             None => WriteBatch::none(),
         };
-        let origin = Origin {
-            now,
-            peer,
-            transport,
-        };
+        let origin = Origin::new(now, peer, transport);
         let reply = self.handle_in(&mut batch, Ticket::default(), origin, request, response)?;
+        // The first message only: the stream, and its snapshot, end here.
+        if reply.stream {
+            drop(self.take_stream());
+        }
+        // Only an UPDATE can be held; a query's batch has nothing to settle.
+        if !is_update {
+            return Some(reply.len);
+        }
         let settled = self.settle(batch);
         match settled.servfail().next() {
             Some(held) => settled.rewrite(&held, request, response),
@@ -452,7 +467,7 @@ impl Handler {
     /// wake-up, and sends the answers only after that. `ticket` says where
     /// the I/O layer keeps this request and its answer. A request answered
     /// by several messages (over TCP only) gets its first message in
-    /// `response` and the rest as [`Reply::stream`].
+    /// `response` and the rest from [`Handler::take_stream`].
     ///
     /// The one exit of the request path: every reply is written here, from
     /// what `dispatch` decided.
@@ -487,6 +502,8 @@ impl Handler {
             peer.is_ipv6(),
             header.flags.opcode(),
         );
+        // A stream the I/O layer did not take ends here (its snapshot too).
+        self.started = None;
         let (len, disposition, result, stream) = match Message::parse(request) {
             Ok(msg) => {
                 let auth: &Auth = &self.auth;
@@ -502,13 +519,14 @@ impl Handler {
                     transport,
                     &msg,
                 );
-                let mut stream = None;
+                let mut stream = false;
                 let len = match disposition {
                     Disposition::Stream(kind) => {
                         let streams = &self.streams;
                         match start_stream(&self.store, streams, kind, &msg, &writer, response) {
                             Ok((len, started)) => {
-                                stream = Some(started);
+                                self.started = Some(started);
+                                stream = true;
                                 Some(len)
                             }
                             Err(e) => {
@@ -554,7 +572,7 @@ impl Handler {
                     error_reply(&header, rcode, response)?,
                     Disposition::QuestionOnly(rcode),
                     result,
-                    None,
+                    false,
                 )
             }
         };

@@ -324,7 +324,9 @@ impl Conn {
                     slot.copy_from_slice(&prefix);
                     self.wend = body.saturating_add(reply.len);
                     holding |= reply.held;
-                    if let Some(stream) = reply.stream {
+                    if reply.stream
+                        && let Some(stream) = handler.take_stream()
+                    {
                         // Not an UPDATE: nothing is held behind it.
                         self.transfer = Some(stream);
                         self.stream_until = now.checked_add(STREAM_TIME).unwrap_or(now);
@@ -1256,7 +1258,7 @@ mod tests {
                 .header()
                 .flags
                 .rcode_bits();
-            (rcode, reply.stream)
+            (rcode, reply.stream.then(|| handler.take_stream()).flatten())
         };
         let mut running = Vec::new();
         for _ in 0..crate::transfer::STREAMS_PER_WORKER {

@@ -235,11 +235,7 @@ impl Batch {
             };
             // None: the request is dropped (RFC 1035 §4.1.1), and the answer
             // buffer serves the next one.
-            let origin = Origin {
-                now: unix_now,
-                peer,
-                transport: Transport::Udp,
-            };
+            let origin = Origin::new(unix_now, peer, Transport::Udp);
             let Some(reply) = handler.handle_in(&mut batch, ticket, origin, request, output) else {
                 continue;
             };
