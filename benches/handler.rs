@@ -70,6 +70,29 @@ fn handler(c: &mut Criterion) {
                 .is_some(),
             "{label} is answered"
         );
+        // `HANDLER_COUNT=<label>:<n>` answers that query n times and exits,
+        // without criterion: benches/handler_instructions.sh counts the
+        // instructions under callgrind, which unlike time is the same from
+        // run to run.
+        if let Ok(spec) = std::env::var("HANDLER_COUNT") {
+            let Some((which, n)) = spec.split_once(':') else {
+                panic!("HANDLER_COUNT=<label>:<n>");
+            };
+            if which != label {
+                continue;
+            }
+            let n: u64 = n.parse().expect("HANDLER_COUNT=<label>:<n>");
+            for _ in 0..n {
+                black_box(handler.handle(
+                    0,
+                    peer,
+                    Transport::Udp,
+                    black_box(&request),
+                    black_box(&mut out),
+                ));
+            }
+            std::process::exit(0);
+        }
         c.bench_function(label, |b| {
             b.iter(|| {
                 handler.handle(
