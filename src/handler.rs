@@ -107,13 +107,16 @@ impl Origin {
 /// Where the I/O layer keeps a request and its answer: opaque to the core,
 /// handed back by [`Settled::servfail`] so that the I/O layer can find the
 /// bytes to rewrite. UDP: the datagram's slot and the answer's slot; TCP:
-/// offsets in the connection's buffers.
+/// offsets in the connection's buffers, and the connection (the answers of
+/// several connections may wait for one commit).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ticket {
     /// Where the request is.
     pub request: usize,
     /// Where the answer is.
     pub answer: usize,
+    /// Who holds them: TCP, the connection's serial number; UDP, 0.
+    pub holder: u64,
 }
 
 /// An answer held until its batch is settled.
@@ -316,6 +319,13 @@ impl Handler {
         &self.streams
     }
 
+    /// Whether another UPDATE answer can be held in the batch now; when not,
+    /// an UPDATE would be answered SERVFAIL, so the I/O layer settles first.
+    pub fn can_hold(&self) -> bool {
+        // A settled book is cleared by the next request.
+        self.book.settled || !self.book.is_full()
+    }
+
     /// The stream whose first message the last [`Handler::handle_in`] wrote
     /// (its [`Reply::stream`] said so); the next request drops one not taken.
     pub fn take_stream(&mut self) -> Option<Stream> {
@@ -376,6 +386,10 @@ impl Handler {
     /// it once its batch is over (a UDP receive batch, the frames of one TCP
     /// wake-up), before it sends any answer of the batch.
     pub fn settle(&mut self, mut batch: WriteBatch<'_>) -> Settled<'_> {
+        // Settled already, and no request since: nothing is held any more.
+        if self.book.settled {
+            self.book.clear();
+        }
         let commit = if self.book.count == 0 {
             // Nothing waits: nothing to make durable (a batch of queries, or
             // UPDATEs refused before they reached the store).

@@ -24,6 +24,12 @@
 //!   stream has a time limit ([`STREAM_TIME`]); one that runs out, or fails,
 //!   closes the connection once what was written is sent (the client sees a
 //!   transfer without its end, not a wrong one).
+//! - The UPDATEs of every connection served in one wake-up join one batch of
+//!   the worker and commit together ([`Slab::settle`]): their answers, and
+//!   everything behind them on their connection, wait in the write buffer
+//!   (neither buffer moves meanwhile), then leave in request order, rewritten
+//!   as SERVFAIL if the commit failed (RFC 2136 §3.5: no answer before the
+//!   update is on stable storage).
 //! - When every slot is taken, a new connection evicts the one whose last
 //!   complete request is oldest (RFC 7766 §6.2.2 lets a server close idle
 //!   connections under pressure); an attacker holding connections open without
@@ -36,9 +42,9 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::handler::{Handler, Origin, Ticket, Transport};
+use crate::handler::{Handler, Origin, Settled, Ticket, Transport};
 use crate::metrics::{self, TcpCounts};
-use crate::store::{Store, WriteBatch};
+use crate::store::WriteBatch;
 use crate::transfer::Stream;
 use crate::wire::{Frame, Header, MAX_MESSAGE, Opcode, frame_prefix, parse_frame};
 
@@ -118,6 +124,14 @@ struct Conn {
     again: bool,
     /// The multi-message response being written; later frames wait.
     transfer: Option<Stream>,
+    /// This connection's number in the slab, unique for the worker's life:
+    /// the `holder` of its tickets, so that a settle never touches another
+    /// connection that took the slot meanwhile.
+    serial: u64,
+    /// Where the frame of the first answer waiting for the batch's commit
+    /// starts in the write buffer: nothing from there on is sent, and neither
+    /// buffer moves, until [`Slab::settle`].
+    held_from: Option<usize>,
     /// When the stream must have written its last message.
     stream_until: Instant,
 }
@@ -233,6 +247,10 @@ impl Conn {
         if write.len().saturating_sub(self.wend) >= FRAME_MAX {
             return true;
         }
+        // Held answers stay where their tickets say until the settle.
+        if self.held_from.is_some() {
+            return false;
+        }
         let pending = self.wend.saturating_sub(self.wstart);
         if self.wstart > 0
             && self.wstart <= self.wend
@@ -250,24 +268,24 @@ impl Conn {
     /// Answers the complete frames at the front of the read buffer, in order,
     /// while the write buffer has room and the budget lasts.
     ///
-    /// The UPDATEs among them share one commit (group commit, as the UDP path
-    /// does: certbot and `nsupdate -v` send over TCP), which the handler
-    /// settles before any of their answers is sent. A request that is not an
-    /// UPDATE settles the UPDATEs before it first, so that it sees what they
-    /// wrote: the answers stay in request order and in effect order.
+    /// The UPDATEs among them join `batch`, the worker's TCP batch of this
+    /// wake-up, which every connection shares (group commit, as the UDP path
+    /// does: certbot and `nsupdate -v` send over TCP); their answers wait in
+    /// the write buffer until [`Slab::settle`] says the batch is durable. A
+    /// request that is not an UPDATE, behind a held answer, waits for that
+    /// settle too, so that it sees what the UPDATEs wrote: the answers stay
+    /// in request order and in effect order (RFC 7766 §6.2.1.1).
     #[allow(clippy::too_many_arguments)]
     fn answer(
         &mut self,
         read: &[u8],
         write: &mut [u8],
         handler: &mut Handler,
-        store: &Store,
+        batch: &mut WriteBatch<'_>,
         unix_now: u64,
         now: Instant,
         budget: &mut usize,
     ) {
-        let mut batch = WriteBatch::new(store);
-        let mut holding = false;
         loop {
             // A stream in progress goes first: later frames wait for its end.
             if self.transfer.is_some() {
@@ -296,13 +314,13 @@ impl Conn {
                 break;
             }
             let is_update = header.flags.opcode() == Opcode::Update;
-            // The held answers' places in the write buffer must not move:
-            // settle before `make_room` could move them, or before a
-            // request that must see the UPDATEs' effect.
-            if holding && (!is_update || write.len().saturating_sub(self.wend) < FRAME_MAX) {
-                self.settle(handler, batch, read, write);
-                batch = WriteBatch::new(store);
-                holding = false;
+            // Wait for the settle: a request that must see the held UPDATEs'
+            // effect, an UPDATE the batch has no room to hold, or no room
+            // left without moving the held answers.
+            let holding = self.held_from.is_some();
+            if (holding && !is_update) || (is_update && !handler.can_hold()) {
+                self.again = true;
+                break;
             }
             if !self.make_room(write) {
                 break;
@@ -312,22 +330,25 @@ impl Conn {
             let ticket = Ticket {
                 request: self.rstart.saturating_add(2),
                 answer: body,
+                holder: self.serial,
             };
             if let Some(out) = write.get_mut(body..body.saturating_add(MAX_MESSAGE)) {
                 let origin = Origin::new(unix_now, self.peer, Transport::Tcp);
-                let reply = handler.handle_in(&mut batch, ticket, origin, message, out);
+                let reply = handler.handle_in(batch, ticket, origin, message, out);
                 // A dropped answer (None) produces nothing for this frame.
                 if let Some(reply) = reply
                     && let Some(prefix) = frame_prefix(reply.len)
                     && let Some(slot) = write.get_mut(self.wend..body)
                 {
                     slot.copy_from_slice(&prefix);
+                    if reply.held && self.held_from.is_none() {
+                        self.held_from = Some(self.wend);
+                    }
                     self.wend = body.saturating_add(reply.len);
-                    holding |= reply.held;
                     if reply.stream
                         && let Some(stream) = handler.take_stream()
                     {
-                        // Not an UPDATE: nothing is held behind it.
+                        // Not an UPDATE: nothing is held before it.
                         self.transfer = Some(stream);
                         self.stream_until = now.checked_add(STREAM_TIME).unwrap_or(now);
                     }
@@ -337,31 +358,30 @@ impl Conn {
             self.last_request = now;
             self.frame_started = None;
         }
-        self.settle(handler, batch, read, write);
-        if self.rstart >= self.rend {
+        // The held requests stay where their tickets say until the settle.
+        if self.rstart >= self.rend && self.held_from.is_none() {
             self.rstart = 0;
             self.rend = 0;
             self.frame_started = None;
-        } else if self.frame_started.is_none() {
+        } else if self.rstart < self.rend && self.frame_started.is_none() {
             self.frame_started = Some(now);
         }
     }
 
-    /// Settles `batch` and rewrites in place the answers whose commit failed.
-    /// A rewritten answer has the length of the one it replaces (the same
-    /// question, OPT and TSIG); if one cannot be written so, it and every
-    /// answer after it are dropped and the connection closes, so that no
-    /// answer for an unapplied UPDATE is ever sent.
-    fn settle(
-        &mut self,
-        handler: &mut Handler,
-        batch: WriteBatch<'_>,
-        read: &[u8],
-        write: &mut [u8],
-    ) {
-        let settled = handler.settle(batch);
-        for held in settled.servfail() {
-            let Ticket { request, answer } = held.ticket;
+    /// After the batch settled: rewrites in place this connection's answers
+    /// whose commit failed, then lets its output go. A rewritten answer has
+    /// the length of the one it replaces (the same question, OPT and TSIG);
+    /// if one cannot be written so, it and every answer after it are dropped
+    /// and the connection closes, so that no answer for an unapplied UPDATE
+    /// is ever sent.
+    fn settled(&mut self, settled: &Settled<'_>, read: &[u8], write: &mut [u8]) {
+        let mine = settled
+            .servfail()
+            .filter(|held| held.ticket.holder == self.serial);
+        for held in mine {
+            let Ticket {
+                request, answer, ..
+            } = held.ticket;
             let request_len = request
                 .checked_sub(2)
                 .and_then(|at| read.get(at..request))
@@ -381,15 +401,25 @@ impl Conn {
                 self.wend = answer.saturating_sub(2).min(self.wend);
                 self.closing = true;
                 self.rstart = self.rend;
-                return;
+                break;
             }
         }
+        self.held_from = None;
+        if self.rstart >= self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+        }
+        // Read and answer on at the next round, now that the frames behind
+        // the held answers may go on.
+        self.again = true;
     }
 
     /// Sends unsent output until it is gone or the socket would block.
     fn flush(&mut self, write: &[u8]) -> io::Result<()> {
-        while self.wstart < self.wend {
-            let pending = write.get(self.wstart..self.wend).unwrap_or(&[]);
+        // Answers waiting for the batch's commit are not sent before it.
+        let end = self.held_from.map_or(self.wend, |h| h.min(self.wend));
+        while self.wstart < end {
+            let pending = write.get(self.wstart..end).unwrap_or(&[]);
             match self.stream.write(pending) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.wstart = self.wstart.saturating_add(n),
@@ -398,8 +428,10 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
-        self.wstart = 0;
-        self.wend = 0;
+        if self.wstart >= self.wend {
+            self.wstart = 0;
+            self.wend = 0;
+        }
         Ok(())
     }
 
@@ -455,6 +487,11 @@ pub(super) struct Slab {
     idle_timeout: Duration,
     /// Counted at accept, eviction and close, for the metrics.
     counts: TcpCounts,
+    /// The serial number of the next connection.
+    next_serial: u64,
+    /// Slots whose connection holds answers for the current batch; its
+    /// capacity is the slab's, so pushing never grows it.
+    pending: Vec<usize>,
 }
 
 impl Slab {
@@ -478,6 +515,8 @@ impl Slab {
             base,
             idle_timeout,
             counts: TcpCounts::default(),
+            next_serial: 1,
+            pending: Vec::with_capacity(capacity),
         }
     }
 
@@ -541,7 +580,10 @@ impl Slab {
             again: false,
             transfer: None,
             stream_until: now,
+            serial: self.next_serial,
+            held_from: None,
         });
+        self.next_serial = self.next_serial.wrapping_add(1);
         self.counts.accepted = self.counts.accepted.wrapping_add(1);
         self.counts.open = self.counts.open.wrapping_add(1);
         Some(index)
@@ -576,31 +618,72 @@ impl Slab {
     /// Reads, answers and writes on the connection in slot `index` for as long
     /// as it makes progress, then registers the interest it needs next. Closes
     /// the connection when it is finished or failed.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn service(
         &mut self,
         index: usize,
         handler: &mut Handler,
-        store: &Store,
+        batch: &mut WriteBatch<'_>,
         unix_now: u64,
         now: Instant,
         registry: &Registry,
     ) {
-        let Some(token) = self.base.checked_add(index).map(Token) else {
+        let Some((token, conn, read, write)) = self.parts(index) else {
             return;
         };
-        let Some(slot) = self.slots.get_mut(index) else {
-            return;
-        };
-        let Some(conn) = slot.conn.as_mut() else {
-            return;
-        };
-        let (read, write) = slot.buf.split_at_mut(READ_CAP.min(slot.buf.len()));
         conn.again = false;
-        let core = (handler, store);
-        if drive(conn, read, write, core, unix_now, now, token, registry) == Status::Close {
+        let core = (handler, batch);
+        let status = drive(conn, read, write, core, unix_now, now, token, registry);
+        let holds = conn.held_from.is_some();
+        if status == Status::Close {
             log::debug!("closing TCP connection from {}", conn.peer);
             self.close(index, registry);
+        } else if holds
+            && !self.pending.contains(&index)
+            && self.pending.len() < self.pending.capacity()
+        {
+            self.pending.push(index);
         }
+    }
+
+    /// Ends the worker's TCP batch of this wake-up: commits it once for
+    /// every connection's held UPDATE answers (the handler says what each
+    /// becomes), rewrites those whose commit failed, and sends them. Call it
+    /// after the wake-up's TCP events, and before anything else settles a
+    /// batch of the same handler (the UDP path).
+    pub(super) fn settle(
+        &mut self,
+        handler: &mut Handler,
+        batch: WriteBatch<'_>,
+        registry: &Registry,
+    ) {
+        let settled = handler.settle(batch);
+        let mut i = 0;
+        while let Some(&index) = self.pending.get(i) {
+            i += 1;
+            let Some((token, conn, read, write)) = self.parts(index) else {
+                continue;
+            };
+            conn.settled(&settled, read, write);
+            let status = match conn.flush(write) {
+                Ok(()) => register(conn, token, registry),
+                Err(_) => Status::Close,
+            };
+            if status == Status::Close {
+                log::debug!("closing TCP connection from {}", conn.peer);
+                self.close(index, registry);
+            }
+        }
+        self.pending.clear();
+    }
+
+    /// The token, connection and buffers of the open connection in slot `index`.
+    fn parts(&mut self, index: usize) -> Option<(Token, &mut Conn, &mut [u8], &mut [u8])> {
+        let token = self.base.checked_add(index).map(Token)?;
+        let slot = self.slots.get_mut(index)?;
+        let conn = slot.conn.as_mut()?;
+        let (read, write) = slot.buf.split_at_mut(READ_CAP.min(slot.buf.len()));
+        Some((token, conn, read, write))
     }
 
     /// Slots whose connection has work left over from an exhausted budget.
@@ -614,7 +697,7 @@ impl Slab {
     pub(super) fn service_leftovers(
         &mut self,
         handler: &mut Handler,
-        store: &Store,
+        batch: &mut WriteBatch<'_>,
         unix_now: u64,
         now: Instant,
         registry: &Registry,
@@ -626,7 +709,7 @@ impl Slab {
                 .and_then(|s| s.conn.as_ref())
                 .is_some_and(|c| c.again);
             if again {
-                self.service(index, handler, store, unix_now, now, registry);
+                self.service(index, handler, batch, unix_now, now, registry);
             }
         }
     }
@@ -679,7 +762,7 @@ fn drive(
     conn: &mut Conn,
     read: &mut [u8],
     write: &mut [u8],
-    (handler, store): (&mut Handler, &Store),
+    (handler, batch): (&mut Handler, &mut WriteBatch<'_>),
     unix_now: u64,
     now: Instant,
     token: Token,
@@ -687,11 +770,13 @@ fn drive(
 ) -> Status {
     let mut budget = FRAME_BUDGET;
     loop {
-        conn.answer(read, write, handler, store, unix_now, now, &mut budget);
+        conn.answer(read, write, handler, batch, unix_now, now, &mut budget);
         if conn.flush(write).is_err() {
             return Status::Close;
         }
-        if conn.closing || conn.again || !conn.make_room(write) {
+        // Held answers wait for the settle; reading more would move the
+        // requests they answer.
+        if conn.closing || conn.again || conn.held_from.is_some() || !conn.make_room(write) {
             break;
         }
         if conn.transfer.is_some() {
@@ -713,10 +798,18 @@ fn drive(
             Err(_) => return Status::Close,
         }
     }
-    let output_pending = conn.wstart < conn.wend;
+    register(conn, token, registry)
+}
+
+/// Closes a connection that is done, or registers the interest it needs:
+/// WRITABLE too while output it may send is waiting.
+fn register(conn: &mut Conn, token: Token, registry: &Registry) -> Status {
+    let sendable = conn.held_from.map_or(conn.wend, |h| h.min(conn.wend));
+    let output_pending = conn.wstart < sendable;
     if (conn.peer_closed || conn.closing)
-        && !output_pending
+        && conn.wstart >= conn.wend
         && !conn.again
+        && conn.held_from.is_none()
         && conn.transfer.is_none()
     {
         return Status::Close;
@@ -754,6 +847,7 @@ mod tests {
 
     use super::*;
     use crate::handler::{Auth, Config};
+    use crate::store::Store;
     use crate::transfer::SYNTHETIC_QTYPE;
     use crate::tsig::{Algorithm, Key, KeySet, sign_request};
     use crate::wire::{Class, Message, MessageBuilder, NameBuf, RData, Rtype, Section};
@@ -789,6 +883,19 @@ mod tests {
     fn key() -> Key {
         let name = NameBuf::from_text("xfr-key.").unwrap();
         Key::new(name.as_name(), Algorithm::HmacSha256, SECRET.to_vec()).unwrap()
+    }
+
+    /// A handler over `store` that knows [`key`], with no grants.
+    fn keyed_handler(store: &Store) -> Handler {
+        let mut keys = KeySet::new();
+        keys.add(key()).unwrap();
+        let auth = Arc::new(Auth {
+            keys,
+            policy: Default::default(),
+        });
+        Handler::new(store, Config::default())
+            .unwrap()
+            .with_auth(auth)
     }
 
     /// A signed query, framed, and its MAC (read from where RFC 8945 §4.2
@@ -900,15 +1007,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let store = Store::open(dir.path(), 64 << 20).unwrap();
             load(&store, 1);
-            let mut keys = KeySet::new();
-            keys.add(key()).unwrap();
-            let auth = Arc::new(Auth {
-                keys,
-                policy: Default::default(),
-            });
-            let handler = Handler::new(&store, Config::default())
-                .unwrap()
-                .with_auth(auth);
+            let handler = keyed_handler(&store);
             let poll = mio::Poll::new().unwrap();
             let mut slab = Slab::new(1, 0, Duration::from_secs(30));
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -960,9 +1059,11 @@ mod tests {
         /// One wake-up of the connection at `now`.
         fn service(&mut self, now: Instant) {
             let registry = self.poll.registry();
-            let (handler, store) = (&mut self.handler, &self.store);
+            let handler = &mut self.handler;
+            let mut batch = WriteBatch::new(&self.store);
             self.slab
-                .service(self.index, handler, store, self.unix, now, registry);
+                .service(self.index, handler, &mut batch, self.unix, now, registry);
+            self.slab.settle(handler, batch, registry);
         }
 
         fn conn(&self) -> Option<&Conn> {
@@ -1274,5 +1375,116 @@ mod tests {
         drop(stream);
         drop(running);
         assert_eq!(handler.streams().live(), 0);
+    }
+
+    /// A signed UPDATE of `example.test` adding `u<id>.example.test A`, framed.
+    fn update_request(id: u16, time: u64) -> Vec<u8> {
+        let mut buf = vec![0u8; 512];
+        let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+        b.set_id(id);
+        b.flags_mut().set_opcode(Opcode::Update);
+        let zone = NameBuf::from_text("example.test.").unwrap();
+        b.question(zone.as_name(), Rtype::Soa, Class::In).unwrap();
+        let owner = NameBuf::from_text(&format!("u{id}.example.test.")).unwrap();
+        let a = RData::A([192, 0, 2, id as u8].into());
+        b.record(
+            Section::UPDATE,
+            owner.as_name(),
+            Rtype::A,
+            Class::In,
+            300,
+            &a,
+        )
+        .unwrap();
+        let len = sign_request(&key(), b, time, 300).unwrap();
+        let mut framed = (len as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&buf[..len]);
+        framed
+    }
+
+    /// The UPDATEs of several connections served in one wake-up share one
+    /// commit: nothing is sent before [`Slab::settle`], then every
+    /// connection gets its answer, and LMDB counted one transaction.
+    #[test]
+    fn updates_of_several_connections_in_one_wake_up_share_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 64 << 20).unwrap();
+        load(&store, 1);
+        let mut handler = keyed_handler(&store);
+        let poll = mio::Poll::new().unwrap();
+        let registry = poll.registry();
+        let mut slab = Slab::new(3, 0, Duration::from_secs(30));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut clients = Vec::new();
+        let mut slots = Vec::new();
+        for id in 1..=3u16 {
+            let mut client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let (accepted, peer) = listener.accept().unwrap();
+            accepted.set_nonblocking(true).unwrap();
+            let stream = TcpStream::from_std(accepted);
+            slots.push(slab.insert(stream, peer, Instant::now(), registry).unwrap());
+            client.write_all(&update_request(id, unix)).unwrap();
+            clients.push(client);
+        }
+        // Loopback delivers at once; leave the kernel a moment all the same.
+        thread::sleep(Duration::from_millis(50));
+        let before = store.snapshot().unwrap().id();
+        let mut batch = WriteBatch::new(&store);
+        for &index in &slots {
+            slab.service(
+                index,
+                &mut handler,
+                &mut batch,
+                unix,
+                Instant::now(),
+                registry,
+            );
+        }
+        for client in &mut clients {
+            client.set_nonblocking(true).unwrap();
+            let mut byte = [0u8; 1];
+            let early = client.read(&mut byte);
+            assert!(
+                early
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock),
+                "an answer left before the commit: {early:?}"
+            );
+            client.set_nonblocking(false).unwrap();
+        }
+        assert_eq!(
+            store.snapshot().unwrap().id(),
+            before,
+            "nothing committed yet"
+        );
+        slab.settle(&mut handler, batch, registry);
+        assert_eq!(
+            store.snapshot().unwrap().id(),
+            before + 1,
+            "one commit for three"
+        );
+        for (client, id) in clients.iter_mut().zip(1..=3u16) {
+            let mut len = [0u8; 2];
+            client.read_exact(&mut len).unwrap();
+            let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            client.read_exact(&mut msg).unwrap();
+            let reply = Message::parse(&msg).unwrap();
+            assert_eq!(reply.header().id, id);
+            assert_eq!(reply.rcode(), crate::wire::Rcode::NoError);
+        }
+        let reader = store.reader().unwrap();
+        for id in 1..=3u16 {
+            let owner = NameBuf::from_text(&format!("u{id}.example.test.")).unwrap();
+            let key = crate::store::NameKey::new(owner.as_name());
+            let set = reader.rrset(&key, key.labels(), Rtype::A).unwrap();
+            assert!(set.is_some(), "u{id} applied");
+        }
     }
 }

@@ -232,6 +232,7 @@ impl Batch {
             let ticket = Ticket {
                 request: index,
                 answer: answers,
+                holder: 0,
             };
             // None: the request is dropped (RFC 1035 §4.1.1), and the answer
             // buffer serves the next one.
@@ -250,7 +251,9 @@ impl Batch {
         }
         let settled = handler.settle(batch);
         for held in settled.servfail() {
-            let Ticket { request, answer } = held.ticket;
+            let Ticket {
+                request, answer, ..
+            } = held.ticket;
             let start = request.saturating_mul(DATAGRAM_MAX);
             let len = self.received.get(request).map_or(0, |d| d.len);
             let request = self

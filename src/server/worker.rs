@@ -16,7 +16,7 @@ use super::conn::Slab;
 use super::udp::{Batch, Drained, Headers};
 use crate::handler::Handler;
 use crate::metrics::{Board, PUBLISH_EVERY};
-use crate::store::Store;
+use crate::store::{Store, WriteBatch};
 
 /// Token of the waker that interrupts `poll` at shutdown.
 pub(super) const WAKER: Token = Token(0);
@@ -175,24 +175,29 @@ impl Worker {
             core.handler.refresh();
             let now = Instant::now();
             let unix_now = unix_seconds();
-            core.leftovers(unix_now, now, registry, headers);
+            // The UPDATEs of every TCP connection served in this wake-up
+            // share one commit (a handle on the store per wake-up, none per
+            // request); it is settled before the UDP path settles its own
+            // batches, and at the end of the wake-up.
+            let store = core.store.clone();
+            let mut tcp = WriteBatch::new(&store);
+            core.leftovers(unix_now, now, registry, headers, &mut tcp);
             for event in self.events.iter() {
                 match core.target(event.token()) {
                     Some(Target::Waker) | None => {}
-                    Some(Target::Udp(i)) => core.udp_ready(i, unix_now, headers),
-                    Some(Target::Listener(i)) => core.accept(i, now, unix_now, registry),
+                    Some(Target::Udp(i)) => {
+                        core.conns.settle(&mut core.handler, tcp, registry);
+                        tcp = WriteBatch::new(&store);
+                        core.udp_ready(i, unix_now, headers);
+                    }
+                    Some(Target::Listener(i)) => core.accept(i, now, unix_now, registry, &mut tcp),
                     Some(Target::Conn(i)) => {
-                        core.conns.service(
-                            i,
-                            &mut core.handler,
-                            &core.store,
-                            unix_now,
-                            now,
-                            registry,
-                        );
+                        core.conns
+                            .service(i, &mut core.handler, &mut tcp, unix_now, now, registry);
                     }
                 }
             }
+            core.conns.settle(&mut core.handler, tcp, registry);
             if core.next_deadline.is_some_and(|d| d <= now) {
                 core.next_deadline = core.conns.expire(now, registry);
             }
@@ -252,7 +257,9 @@ impl Core {
         now: Instant,
         registry: &Registry,
         headers: &mut Headers,
+        tcp: &mut WriteBatch<'_>,
     ) {
+        // Before any TCP work joins the batch: UDP settles batches itself.
         for i in 0..self.udp.len() {
             if self.udp.get(i).is_some_and(|e| e.leftover) {
                 self.udp_ready(i, unix_now, headers);
@@ -261,11 +268,11 @@ impl Core {
         for i in 0..self.tcp.len() {
             let due = |e: &Endpoint<TcpListener>| e.retry_at.is_some_and(|t| t <= now);
             if self.tcp.get(i).is_some_and(|e| e.leftover || due(e)) {
-                self.accept(i, now, unix_now, registry);
+                self.accept(i, now, unix_now, registry, tcp);
             }
         }
         self.conns
-            .service_leftovers(&mut self.handler, &self.store, unix_now, now, registry);
+            .service_leftovers(&mut self.handler, tcp, unix_now, now, registry);
     }
 
     /// Answers datagrams on UDP socket `i` in batches until it would block or
@@ -289,7 +296,14 @@ impl Core {
     }
 
     /// Accepts connections on listener `i` and starts servicing them.
-    fn accept(&mut self, i: usize, now: Instant, unix_now: u64, registry: &Registry) {
+    fn accept(
+        &mut self,
+        i: usize,
+        now: Instant,
+        unix_now: u64,
+        registry: &Registry,
+        tcp: &mut WriteBatch<'_>,
+    ) {
         let Some(endpoint) = self.tcp.get_mut(i) else {
             return;
         };
@@ -326,14 +340,8 @@ impl Core {
             }
             // Data may have arrived with the connection; edge-triggered readiness
             // would not report it again.
-            self.conns.service(
-                index,
-                &mut self.handler,
-                &self.store,
-                unix_now,
-                now,
-                registry,
-            );
+            self.conns
+                .service(index, &mut self.handler, tcp, unix_now, now, registry);
         }
         endpoint.leftover = true;
     }
