@@ -471,3 +471,40 @@ fn every_supported_type_round_trips_through_the_database() {
         );
     }
 }
+
+/// A process that ends without closing the database (`kill -9`) leaves its
+/// LMDB reader slots behind, and the pages its snapshot saw can then never
+/// be reused. The server clears such slots every
+/// `server::STALE_READERS_EVERY` (10 s) and says how many (issue 11).
+#[test]
+fn reader_slots_of_a_killed_process_are_cleared_and_logged() {
+    let server = TestServer::start(ZONE, "example.test", &[]);
+    // A second server on the same database: its worker holds a read snapshot.
+    let port = common::pick_port();
+    let listen = format!("127.0.0.1:{port}");
+    let db = server.db_path();
+    let mut other = std::process::Command::new(common::binary())
+        .args(["serve", "--listen", &listen, "--workers", "1", "--db"])
+        .arg(&db)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting a second dynzone serve");
+    let serving = time_until(LIVENESS_BOUND, || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(serving.is_some(), "the second server did not start");
+    other.kill().expect("SIGKILL to the second server");
+    other.wait().expect("reaping the second server");
+    let bound = dynzone::server::STALE_READERS_EVERY + LIVENESS_BOUND;
+    let cleared = time_until(bound, || {
+        server
+            .log_contents()
+            .contains("stale LMDB reader slot(s) left by a process")
+    });
+    println!("stale reader slots cleared after {cleared:?} (bound {bound:?})");
+    assert!(cleared.is_some(), "log:\n{}", server.log_contents());
+    // And the server still answers from the same database.
+    assert_eq!(dig(&server, &["www.example.test", "A"]).status, "NOERROR");
+}

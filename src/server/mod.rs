@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UdpSocket};
 use mio::{Poll, Waker};
@@ -44,6 +44,8 @@ pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 256;
 
 /// How often the main thread looks at the workers while waiting for signals.
 const SUPERVISE: Duration = Duration::from_secs(1);
+/// How often the main thread clears LMDB reader slots of dead processes.
+pub const STALE_READERS_EVERY: Duration = Duration::from_secs(10);
 
 /// Settings of the event loop.
 #[derive(Debug, Clone, Copy)]
@@ -221,6 +223,8 @@ pub struct Server {
     workers: Vec<WorkerHandle>,
     stop: Arc<AtomicBool>,
     board: Arc<Board>,
+    /// For the main thread's upkeep of the store (stale reader slots).
+    store: Store,
 }
 
 impl Server {
@@ -262,6 +266,7 @@ impl Server {
             workers: Vec::with_capacity(ready.len()),
             stop,
             board,
+            store: store.clone(),
         };
         for (id, waker, worker) in ready {
             let spawned = std::thread::Builder::new()
@@ -301,6 +306,18 @@ impl Server {
         }
     }
 
+    /// Clears the LMDB reader slots that processes which ended without
+    /// closing the database left behind (see [`Store::clear_stale_readers`]).
+    fn clear_stale_readers(&self) {
+        match self.store.clear_stale_readers() {
+            Ok(0) => {}
+            Ok(n) => log::info!(
+                "cleared {n} stale LMDB reader slot(s) left by a process that ended without closing the database"
+            ),
+            Err(e) => log::warn!("clearing stale LMDB reader slots: {e}"),
+        }
+    }
+
     /// The id of a worker whose thread has ended although no stop was asked.
     fn exited_worker(&self) -> Option<usize> {
         self.workers
@@ -318,7 +335,12 @@ impl Server {
         on_reopen: &mut dyn FnMut(),
     ) -> Result<(), ServerError> {
         let mut failure = None;
+        let mut readers_checked = Instant::now();
         loop {
+            if readers_checked.elapsed() >= STALE_READERS_EVERY {
+                self.clear_stale_readers();
+                readers_checked = Instant::now();
+            }
             let mut stop = None;
             let waited = signals.wait(SUPERVISE, &mut |request| match request {
                 Request::Reopen => on_reopen(),

@@ -226,6 +226,14 @@ impl Store {
         Ok(count)
     }
 
+    /// Clears the reader slots of processes that ended without closing the
+    /// database (`kill -9` of a server or an `export`): LMDB keeps the pages
+    /// such a slot's snapshot saw, so the file grows until the map is full.
+    /// Returns how many were cleared.
+    pub fn clear_stale_readers(&self) -> Result<usize, StoreError> {
+        Ok(self.env.clear_stale_readers()?)
+    }
+
     /// A reader for one worker thread.
     pub fn reader(&self) -> Result<Reader, StoreError> {
         Reader::new(self.env.clone(), self.records, self.zones)

@@ -270,10 +270,20 @@ impl Snapshot {
         env: &Env<WithoutTls>,
         records: Database<Bytes, Bytes>,
     ) -> Result<Snapshot, heed::Error> {
-        Ok(Snapshot {
-            records,
-            txn: env.clone().static_read_txn()?,
-        })
+        let txn = match env.clone().static_read_txn() {
+            // Every reader slot taken: some may belong to processes that
+            // died holding one (a killed `export`, a second server). Clear
+            // those and try once more.
+            Err(heed::Error::Mdb(heed::MdbError::ReadersFull)) => {
+                let cleared = env.clear_stale_readers()?;
+                log::warn!(
+                    "every LMDB reader slot was taken; cleared {cleared} left by dead processes"
+                );
+                env.clone().static_read_txn()?
+            }
+            other => other?,
+        };
+        Ok(Snapshot { records, txn })
     }
 
     /// The LMDB transaction id of the snapshot: the last write it sees.
