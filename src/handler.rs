@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::metrics::{self, Counters, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
 use crate::store::{ReadError, Reader, Replay, Store, StoreError, WriteBatch};
+use crate::throttle::{More, Noise, Throttle, Verdict};
 use crate::transfer::{self, Stream, StreamError, Streams};
 use crate::tsig::{self, KeySet, Reason, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
@@ -275,6 +276,8 @@ pub struct Handler {
     streams: Streams,
     /// The stream the last request started, until the I/O layer takes it.
     started: Option<Stream>,
+    /// Lines anyone can cause, logged once per reason per interval.
+    throttle: Throttle,
 }
 
 impl Handler {
@@ -290,6 +293,7 @@ impl Handler {
             counters: Box::default(),
             streams: Streams::default(),
             started: None,
+            throttle: Throttle::default(),
         })
     }
 
@@ -324,6 +328,12 @@ impl Handler {
     pub fn can_hold(&self) -> bool {
         // A settled book is cleared by the next request.
         self.book.settled || !self.book.is_full()
+    }
+
+    /// Ends the log windows whose interval is over, saying how many lines
+    /// each kept back (see [`crate::throttle`]); call it on every wake-up.
+    pub fn flush_logs(&mut self, now: u64) {
+        self.throttle.flush(now);
     }
 
     /// The stream whose first message the last [`Handler::handle_in`] wrote
@@ -526,6 +536,7 @@ impl Handler {
                     &self.config,
                     &mut self.updater,
                     counters,
+                    &mut self.throttle,
                     self.book.is_full(),
                     batch,
                     now,
@@ -630,6 +641,7 @@ fn dispatch<'a>(
     config: &Config,
     updater: &mut Updater,
     counters: &mut Counters,
+    throttle: &mut Throttle,
     book_full: bool,
     batch: &mut WriteBatch<'_>,
     now: u64,
@@ -652,11 +664,19 @@ fn dispatch<'a>(
                 Reason::MacTooShort | Reason::MacTooLong => TsigResult::BadMacSize,
                 Reason::BadTime => TsigResult::BadTime,
             });
-            log::warn!(
-                "TSIG check failed for a request from {peer}: {} (key {})",
-                failure.reason,
-                msg.tsig().map(|t| t.key_name).unwrap_or(Name::ROOT)
-            );
+            let key_name = msg.tsig().map(|t| t.key_name);
+            let noise = Noise::BadTsig {
+                reason: failure.reason,
+                key: key_name.and_then(|name| auth.keys.find_index(name)),
+            };
+            if let Verdict::Log { earlier } = throttle.admit(noise, now) {
+                log::warn!(
+                    "TSIG check failed for a request from {peer}: {} (key {}){}",
+                    failure.reason,
+                    key_name.unwrap_or(Name::ROOT),
+                    More(earlier)
+                );
+            }
             let writer = writer(config, msg, transport, now, failure.reply);
             let result =
                 (msg.header().flags.opcode() == Opcode::Update).then_some(UpdateResult::NotAuth);
@@ -681,8 +701,9 @@ fn dispatch<'a>(
                     limits: config.limits,
                     max_window: u64::from(config.tsig_fudge_max),
                 };
-                let (disposition, result) =
-                    update(updater, &rules, batch, book_full, msg, signer, peer, now);
+                let (disposition, result) = update(
+                    updater, &rules, batch, throttle, book_full, msg, signer, peer, now,
+                );
                 if result == UpdateResult::Replay {
                     counters.tsig(TsigResult::Replay);
                     writer.tsig = signer.map(|s| s.replayed());
@@ -752,6 +773,7 @@ fn update(
     updater: &mut Updater,
     rules: &Rules<'_>,
     batch: &mut WriteBatch<'_>,
+    throttle: &mut Throttle,
     book_full: bool,
     msg: &Message<'_>,
     signer: Option<Signer<'_>>,
@@ -761,7 +783,9 @@ fn update(
     // An UPDATE without a valid TSIG changes nothing: REFUSED (RFC 2136
     // §3.3 leaves the policy to the server; BIND and Knot answer so).
     let Some(signer) = signer else {
-        log::warn!("unsigned UPDATE from {peer} refused");
+        if let Verdict::Log { earlier } = throttle.admit(Noise::Unsigned, now) {
+            log::warn!("unsigned UPDATE from {peer} refused{}", More(earlier));
+        }
         return (
             Disposition::QuestionOnly(Rcode::Refused),
             UpdateResult::Unsigned,
@@ -814,10 +838,13 @@ fn update(
             (Disposition::Held(Rcode::Refused, None), UpdateResult::Quota)
         }
         Err(Failure::Replayed) => {
-            log::warn!(
-                "UPDATE from {peer} for zone {zone} with key {key_name} (time signed {}) was seen before: a replay, answered NOTAUTH (BADTIME), nothing applied",
-                signer.time_signed
-            );
+            if let Verdict::Log { earlier } = throttle.admit(Noise::Replay, now) {
+                log::warn!(
+                    "UPDATE from {peer} for zone {zone} with key {key_name} (time signed {}) was seen before: a replay, answered NOTAUTH (BADTIME), nothing applied{}",
+                    signer.time_signed,
+                    More(earlier)
+                );
+            }
             (
                 Disposition::QuestionOnly(Rcode::NotAuth),
                 UpdateResult::Replay,

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod query;
 pub mod server;
 pub mod store;
+pub mod throttle;
 pub mod transfer;
 pub mod tsig;
 pub mod update;

@@ -508,3 +508,57 @@ fn reader_slots_of_a_killed_process_are_cleared_and_logged() {
     // And the server still answers from the same database.
     assert_eq!(dig(&server, &["www.example.test", "A"]).status, "NOERROR");
 }
+
+/// Anyone can send unsigned UPDATEs, from spoofed addresses: 20,000 of them
+/// are each answered REFUSED and counted, but the log gets one line per
+/// reason per 10 s, not one per datagram (issue 11: under 64 KiB; before,
+/// 1.8 MB).
+#[test]
+fn a_flood_of_unsigned_updates_writes_a_few_log_lines() {
+    let server = TestServer::start(ZONE, "example.test", &[]);
+    let before = std::fs::metadata(server.dir().join("server.log"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let update = common::wire::Query::new(0x2136, "example.test", Rtype::Soa)
+        .opcode(dynzone::wire::Opcode::Update)
+        .bytes();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+    socket
+        .connect(("127.0.0.1", server.port()))
+        .expect("connecting the UDP socket");
+    let mut answers = 0u32;
+    let mut refused = 0u32;
+    let mut buf = [0u8; 512];
+    let started = Instant::now();
+    for i in 0..20_000u32 {
+        socket.send(&update).expect("sending an UPDATE");
+        // Read the answers in flight now and then, so that neither side's
+        // buffer overflows; the last round waits for the stragglers.
+        if i % 32 == 31 || i == 19_999 {
+            let wait = if i == 19_999 { 500 } else { 20 };
+            socket
+                .set_read_timeout(Some(Duration::from_millis(wait)))
+                .expect("a read timeout");
+            while answers <= i {
+                let Ok(n) = socket.recv(&mut buf) else {
+                    break;
+                };
+                answers += 1;
+                if rcode_of(&buf[..n]) == Rcode::Refused {
+                    refused += 1;
+                }
+            }
+        }
+    }
+    let log = server.log_contents();
+    let written = log.len() as u64 - before.min(log.len() as u64);
+    println!(
+        "{answers} answers ({refused} REFUSED) to 20000 unsigned UPDATEs in {:?}; {written} octets of log:\n{log}",
+        started.elapsed()
+    );
+    assert!(refused > 15_000, "the server answered {refused} of 20000");
+    assert_eq!(refused, answers, "every answer is REFUSED");
+    assert!(written < 64 * 1024, "{written} octets of log lines");
+    let lines = log.matches("unsigned UPDATE from").count();
+    assert!((1..=3).contains(&lines), "{lines} lines for the flood");
+}

@@ -175,6 +175,7 @@ impl Worker {
             core.handler.refresh();
             let now = Instant::now();
             let unix_now = unix_seconds();
+            core.handler.flush_logs(unix_now);
             // The UPDATEs of every TCP connection served in this wake-up
             // share one commit (a handle on the store per wake-up, none per
             // request); it is settled before the UDP path settles its own
