@@ -811,11 +811,21 @@ fn update(
     let zone = msg.zone().next().map_or(Name::ROOT, |z| z.name);
     match updater.apply(batch, msg, &signed, rules, now) {
         Ok(applied) => {
-            log::debug!(
-                "UPDATE from {peer} applied: changed {}, serial {}",
-                applied.changed,
-                applied.serial
-            );
+            // One line per applied update, as Knot logs DDNS: who changed
+            // which zone, and how far the serial moved.
+            let records = msg.header().count(Section::UPDATE);
+            if applied.changed {
+                log::info!(
+                    "update: zone {zone} key {key_name} peer {peer}: serial {} -> {}, {records} records",
+                    applied.previous,
+                    applied.serial
+                );
+            } else {
+                log::info!(
+                    "update: zone {zone} key {key_name} peer {peer}: no change (serial {}), {records} records",
+                    applied.serial
+                );
+            }
             let serial = applied.changed.then_some(applied.serial);
             let result = if applied.changed {
                 UpdateResult::Applied

@@ -383,6 +383,22 @@ fn nsupdate_over_tcp() {
     );
     assert_eq!(serial(&server), before + 2);
     assert_eq!(status(&server, "tcp.example.test", "TXT"), "NXDOMAIN");
+    // Each applied update is one info line: zone, key, peer, the serial's
+    // move and the records it carried (as Knot logs DDNS).
+    let log = server.log_contents();
+    let line = |from: u32, records: usize| {
+        log.lines().any(|l| {
+            l.contains("INFO")
+                && l.contains("update: zone example.test. key ")
+                && l.contains(" peer 127.0.0.1:")
+                && l.ends_with(&format!(
+                    ": serial {from} -> {}, {records} records",
+                    from + 1
+                ))
+        })
+    };
+    assert!(line(before, 20), "no line for the first update:\n{log}");
+    assert!(line(before + 1, 1), "no line for the second update:\n{log}");
 }
 
 #[test]

@@ -120,6 +120,8 @@ impl From<ReadError> for Failure {
 pub struct Applied {
     /// Whether any record changed (and so the serial moved).
     pub changed: bool,
+    /// The zone's SOA serial before.
+    pub previous: u32,
     /// The zone's SOA serial afterwards.
     pub serial: u32,
 }
@@ -231,18 +233,23 @@ impl Updater {
             prerequisites(w, msg, &zone, groups, matched)?;
             prescan(w, msg, &zone)?;
             permission(msg, signed.key, rules.policy)?;
+            let previous = current_serial(w, &zone)?;
             let mut changed = false;
             let mut soa_set = false;
             for rr in msg.updates() {
                 changed |= update(w, rdata, &rr, &zone, &rules.limits, &mut soa_set)?;
             }
-            let serial = if changed && !soa_set {
-                bump_serial(w, &zone, rdata)?
-            } else {
-                current_serial(w, &zone)?
+            let serial = match (changed, soa_set) {
+                (true, false) => bump_serial(w, &zone, rdata)?,
+                (true, true) => current_serial(w, &zone)?,
+                (false, _) => previous,
             };
             w.finish_zone(zone.encoded())?;
-            Ok(Applied { changed, serial })
+            Ok(Applied {
+                changed,
+                previous,
+                serial,
+            })
         })
     }
 }
