@@ -140,6 +140,49 @@ fn bad_flags_are_one_line() {
     }
 }
 
+/// A secret typed where it does not belong is never echoed: `--tsig=…`
+/// (taken, as `--flag=value` is), a stray argument, a secret in the
+/// algorithm or name field of a spec (issue 11).
+#[test]
+fn a_misplaced_secret_is_never_echoed() {
+    const SECRET: &str = "c2VjcmV0c2VjcmV0c2VjcmV0";
+    let spec = format!("hmac-sha256:k:{SECRET}");
+    let wrong = [
+        vec![
+            "serve".to_owned(),
+            format!("--tsig={spec}"),
+            "--bogus".to_owned(),
+        ],
+        vec!["serve".to_owned(), SECRET.to_owned()],
+        vec![
+            "serve".to_owned(),
+            "--tsig".to_owned(),
+            format!("{SECRET}:k:x"),
+        ],
+        vec![
+            "serve".to_owned(),
+            "--tsig".to_owned(),
+            format!("hmac-sha256:{SECRET}..:x"),
+        ],
+        vec!["serve".to_owned(), format!("--workers={SECRET}")],
+    ];
+    for args in wrong {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let line = one_line_failure(&dynzone(&args));
+        assert!(!line.contains("c2VjcmV0c2Vj"), "{args:?}: {line}");
+    }
+    // `--tsig=SPEC` is the same as `--tsig SPEC`: the start gets past the
+    // flags and fails on the address instead.
+    let line = one_line_failure(&dynzone(&[
+        "serve",
+        &format!("--tsig={spec}"),
+        "--listen",
+        "not-an-address",
+    ]));
+    assert!(line.contains("not-an-address"), "{line}");
+    assert!(!line.contains(SECRET), "{line}");
+}
+
 #[test]
 fn a_port_in_use_is_one_line_naming_the_address() {
     let dir = TempDir::new();

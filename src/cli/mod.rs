@@ -239,20 +239,78 @@ pub fn main() -> ExitCode {
 
 /// The parsed flags, or the exit code after `--help` output or a usage error
 /// (one line, status 2).
+/// `--flag=value` as two arguments, as GNU tools and most servers' command
+/// lines take it (argh alone would report `--tsig=alg:name:SECRET` as an
+/// unrecognized argument, echoing the secret).
+fn split_equals(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest = false;
+    for arg in args {
+        match arg.split_once('=') {
+            Some((flag, value)) if !rest && flag.starts_with("--") && flag.len() > 2 => {
+                out.push(flag.to_owned());
+                out.push(value.to_owned());
+            }
+            _ => {
+                rest |= arg == "--";
+                out.push(arg);
+            }
+        }
+    }
+    out
+}
+
+/// argh's error text with the arguments that may be secrets replaced by
+/// `<not shown>`, so that one typed in the wrong place is never echoed
+/// (issue 11): the value of `--tsig`, a stray argument argh did not
+/// recognize, and anything that looks like base64 key material (16 or more
+/// characters of its alphabet). Addresses, paths and numbers stay visible.
+fn unechoed(text: &str, args: &[String]) -> String {
+    let looks_secret = |a: &str| {
+        a.len() >= 16
+            && a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+    };
+    let stray = text.strip_prefix("Unrecognized argument: ");
+    let mut values: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            let after_tsig = i
+                .checked_sub(1)
+                .and_then(|p| args.get(p))
+                .is_some_and(|f| f == "--tsig");
+            !a.is_empty()
+                && !a.starts_with('-')
+                && (after_tsig || looks_secret(a) || stray == Some(a.as_str()))
+        })
+        .map(|(_, a)| a)
+        .collect();
+    // Longest first, so that no argument is replaced inside a longer one.
+    values.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    let mut text = text.to_owned();
+    for value in values {
+        text = text.replace(value.as_str(), "<not shown>");
+    }
+    text
+}
+
 fn parse_args() -> Result<Args, ExitCode> {
     let mut strings = Vec::new();
     for arg in std::env::args_os().skip(1) {
         match arg.into_string() {
             Ok(s) => strings.push(s),
-            Err(bad) => {
+            Err(_) => {
+                // Not shown: it may hold a secret.
                 eprintln!(
-                    "dynzone: argument {} is not valid UTF-8",
-                    bad.to_string_lossy()
+                    "dynzone: argument {} is not valid UTF-8 (not shown)",
+                    strings.len() + 1
                 );
                 return Err(ExitCode::from(2));
             }
         }
     }
+    let strings = split_equals(strings);
     let strs: Vec<&str> = strings.iter().map(String::as_str).collect();
     match Args::from_args(&["dynzone"], &strs) {
         Ok(args) => Ok(args),
@@ -272,7 +330,10 @@ fn parse_args() -> Result<Args, ExitCode> {
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .collect();
-            eprintln!("dynzone: {} (see --help)", text.join(" "));
+            eprintln!(
+                "dynzone: {} (see --help)",
+                unechoed(&text.join(" "), &strings)
+            );
             Err(ExitCode::from(2))
         }
     }

@@ -23,7 +23,7 @@ pub enum KeyErrorKind {
     /// Not `[alg:]name:secret`.
     BadSpec,
     /// An algorithm name we do not know (shown: algorithm names are not secret).
-    UnknownAlgorithm(String),
+    UnknownAlgorithm,
     /// A key name that is not a valid domain name (shown).
     BadName(String),
     /// The secret is not base64 (the secret is never shown).
@@ -74,11 +74,13 @@ impl fmt::Display for KeyError {
         }
         match &self.kind {
             KeyErrorKind::BadSpec => f.write_str("expected [algorithm:]name:secret"),
-            KeyErrorKind::UnknownAlgorithm(a) => write!(
-                f,
-                "unknown TSIG algorithm {a:?} (expected hmac-md5, hmac-sha1, hmac-sha224, \
-                 hmac-sha256, hmac-sha384 or hmac-sha512)"
+            // The field is never shown: a secret typed in the wrong place
+            // would be echoed (issue 11).
+            KeyErrorKind::UnknownAlgorithm => f.write_str(
+                "unknown TSIG algorithm (expected hmac-md5, hmac-sha1, hmac-sha224, \
+                 hmac-sha256, hmac-sha384 or hmac-sha512; the field is not shown)",
             ),
+            KeyErrorKind::BadName(n) if n.is_empty() => f.write_str("invalid key name (not shown)"),
             KeyErrorKind::BadName(n) => write!(f, "invalid key name {n:?}"),
             KeyErrorKind::BadSecret => {
                 f.write_str("the secret is not valid base64 (standard alphabet, with padding)")
@@ -108,8 +110,15 @@ impl std::error::Error for KeyError {}
 /// Without `alg`, hmac-md5, as `nsupdate` assumes (`knsupdate` assumes
 /// hmac-sha256: write the algorithm when both are used).
 pub fn parse_spec(spec: &str) -> Result<Key, KeyError> {
-    parse_one_line(spec.trim(), Some(Algorithm::HmacMd5))
-        .map_err(|kind| KeyError { line: None, kind })
+    parse_one_line(spec.trim(), Some(Algorithm::HmacMd5)).map_err(|kind| KeyError {
+        line: None,
+        // Typed on a command line, the name field may be a misplaced
+        // secret: it is not shown either.
+        kind: match kind {
+            KeyErrorKind::BadName(_) => KeyErrorKind::BadName(String::new()),
+            other => other,
+        },
+    })
 }
 
 fn parse_one_line(spec: &str, default: Option<Algorithm>) -> Result<Key, KeyErrorKind> {
@@ -121,7 +130,7 @@ fn parse_one_line(spec: &str, default: Option<Algorithm>) -> Result<Key, KeyErro
             *secret,
         ),
         [alg, name, secret] => (
-            Algorithm::from_text(alg).ok_or_else(|| KeyErrorKind::UnknownAlgorithm(shown(alg)))?,
+            Algorithm::from_text(alg).ok_or(KeyErrorKind::UnknownAlgorithm)?,
             *name,
             *secret,
         ),
@@ -389,9 +398,8 @@ impl<'t> Lexer<'t> {
                             return Err(KeyError::at(line, KeyErrorKind::Expected("an algorithm")));
                         }
                     };
-                    let alg = Algorithm::from_text(value).ok_or_else(|| {
-                        KeyError::at(line, KeyErrorKind::UnknownAlgorithm(shown(value)))
-                    })?;
+                    let alg = Algorithm::from_text(value)
+                        .ok_or(KeyError::at(line, KeyErrorKind::UnknownAlgorithm))?;
                     if algorithm.replace(alg).is_some() {
                         return Err(KeyError::at(line, KeyErrorKind::Repeated("algorithm")));
                     }

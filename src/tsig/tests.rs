@@ -563,7 +563,7 @@ fn file_errors_name_the_line_and_hide_the_secret() {
         (
             "key a. { algorithm hmac-sha999; secret \"c2VjcmV0\"; };",
             1,
-            KeyErrorKind::UnknownAlgorithm("hmac-sha999".into()),
+            KeyErrorKind::UnknownAlgorithm,
         ),
         (
             "key a. { secret \"c2VjcmV0\"; };",
@@ -655,18 +655,24 @@ fn specs() {
         ("k:====", KeyErrorKind::BadSecret),
         ("k:c2VjcmV0!", KeyErrorKind::BadSecret),
         ("k:c2VjcmV0=", KeyErrorKind::BadSecret),
-        (
-            "hmac-sha3:k:c2VjcmV0",
-            KeyErrorKind::UnknownAlgorithm("hmac-sha3".into()),
-        ),
+        ("hmac-sha3:k:c2VjcmV0", KeyErrorKind::UnknownAlgorithm),
         (":c2VjcmV0", KeyErrorKind::BadName(String::new())),
-        (".:c2VjcmV0", KeyErrorKind::BadName(".".into())),
+        (".:c2VjcmV0", KeyErrorKind::BadName(String::new())),
         ("c2VjcmV0", KeyErrorKind::BadSpec),
         ("a:b:c:c2VjcmV0", KeyErrorKind::BadSpec),
     ] {
         let e = parse_spec(spec).unwrap_err();
         assert_eq!(e, KeyError { line: None, kind }, "{spec}");
         assert!(!e.to_string().contains("c2VjcmV0"), "{e}");
+    }
+    // No field of a spec is echoed: a secret typed as the algorithm or the
+    // name stays unseen.
+    for spec in [
+        "c2VjcmV0c2VjcmV0:k:c2VjcmV0",
+        "hmac-sha256:c2VjcmV0c2Vj..:x",
+    ] {
+        let e = parse_spec(spec).unwrap_err().to_string();
+        assert!(!e.contains("c2VjcmV0c2Vj"), "{e}");
     }
     // A long misplaced value is cut short in messages.
     let long = "x".repeat(200);
