@@ -562,3 +562,33 @@ fn a_flood_of_unsigned_updates_writes_a_few_log_lines() {
     let lines = log.matches("unsigned UPDATE from").count();
     assert!((1..=3).contains(&lines), "{lines} lines for the flood");
 }
+
+/// With fewer descriptors than TCP slots (the limit lowered under a running
+/// server with `prlimit`, package util-linux), 300 idle connections cannot
+/// lock out a new query: when `accept` fails with EMFILE, the connection
+/// idle the longest is closed and the new one accepted (issue 11).
+#[test]
+fn out_of_descriptors_a_new_tcp_query_is_still_answered() {
+    let server = TestServer::start(ZONE, "example.test", &[]);
+    let limit = std::process::Command::new("prlimit")
+        .args(["--pid", &server.pid().to_string(), "--nofile=128:128"])
+        .status()
+        .expect("prlimit (Debian package util-linux) must be installed");
+    assert!(limit.success(), "prlimit --nofile=128:128 failed");
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(TcpStream::connect(server.addr()).expect("an idle TCP connection"));
+    }
+    let answer = net::tcp_exchange(server.addr(), &query(0x7cc, "www.example.test", Rtype::A));
+    assert_eq!(rcode_of(&answer), Rcode::NoError);
+    assert_eq!(Message::parse(&answer).unwrap().header().id, 0x7cc);
+    // The oldest idle ones were closed to make room.
+    let mut closed = 0;
+    for stream in &mut idle {
+        if closed_within(stream, Duration::from_millis(1)).is_some() {
+            closed += 1;
+        }
+    }
+    println!("{closed} of 300 idle connections closed to stay under 128 descriptors");
+    assert!(closed > 0, "no idle connection was closed");
+}

@@ -93,10 +93,11 @@ struct ServeArgs {
     /// request may take to arrive (default 10)
     #[argh(option, default = "10")]
     tcp_idle_timeout: u64,
-    /// TCP connections per worker; when full, a new one replaces the one idle
-    /// the longest (default 256)
-    #[argh(option, default = "dynzone::server::DEFAULT_TCP_MAX_CONNECTIONS")]
-    tcp_max_connections: usize,
+    /// TCP connections of all workers together; when a worker's share is
+    /// full, a new one replaces the one idle the longest (default 256 per
+    /// worker, always within the descriptor limit)
+    #[argh(option)]
+    tcp_max_connections: Option<usize>,
     /// a TSIG key as [ALG:]NAME:SECRET, nsupdate's -y syntax: ALG hmac-md5
     /// (default), hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or
     /// hmac-sha512, SECRET in base64; repeatable

@@ -33,13 +33,13 @@ const SOA_MINIMUM: u32 = 300;
 
 /// Runs `dynzone serve`.
 pub fn run(args: ServeArgs) -> Result<(), String> {
-    let settings = settings(&args)?;
-    let auth = auth(&args)?;
     let workers = match args.workers {
         Some(0) => return Err("--workers must be at least 1".to_owned()),
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
+    let settings = settings(&args, workers)?;
+    let auth = auth(&args)?;
     let log_file = logging::init(args.log_file.as_deref())?;
     let store = super::open_store(&args.db, args.map_size)?;
 
@@ -211,7 +211,7 @@ fn describe_auth(auth: &Auth, zones: &[NameBuf]) {
 }
 
 /// The event loop settings from the flags, checked.
-fn settings(args: &ServeArgs) -> Result<server::Settings, String> {
+fn settings(args: &ServeArgs, workers: usize) -> Result<server::Settings, String> {
     if args.max_udp_size < 512 {
         return Err(format!(
             "--max-udp-size {} is below 512, the size every DNS client accepts",
@@ -221,9 +221,11 @@ fn settings(args: &ServeArgs) -> Result<server::Settings, String> {
     if args.tcp_idle_timeout == 0 {
         return Err("--tcp-idle-timeout must be at least 1 second".to_owned());
     }
-    if args.tcp_max_connections == 0 {
-        return Err("--tcp-max-connections must be at least 1".to_owned());
-    }
+    let tcp_max_connections = match args.tcp_max_connections {
+        Some(0) => return Err("--tcp-max-connections must be at least 1".to_owned()),
+        Some(n) => n,
+        None => server::DEFAULT_TCP_MAX_CONNECTIONS.saturating_mul(workers),
+    };
     Ok(server::Settings {
         handler: handler::Config {
             max_udp_payload: args.max_udp_size,
@@ -235,7 +237,7 @@ fn settings(args: &ServeArgs) -> Result<server::Settings, String> {
             tsig_fudge_max: args.tsig_fudge_max,
         },
         tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
-        tcp_max_connections: args.tcp_max_connections,
+        tcp_max_connections,
     })
 }
 

@@ -589,6 +589,21 @@ impl Slab {
         Some(index)
     }
 
+    /// Closes the connection idle the longest, counted as an eviction;
+    /// `false` when there is none (or only ones whose answers wait for the
+    /// batch's commit, which must not be lost).
+    pub(super) fn evict_oldest(&mut self, registry: &Registry) -> bool {
+        let Some(oldest) = self.least_recent() else {
+            return false;
+        };
+        if self.pending.contains(&oldest) {
+            return false;
+        }
+        self.close(oldest, registry);
+        self.counts.evicted = self.counts.evicted.wrapping_add(1);
+        true
+    }
+
     /// The open connection whose last complete request (or acceptance) is oldest.
     fn least_recent(&self) -> Option<usize> {
         self.slots

@@ -39,13 +39,56 @@ use worker::{WAKER, Worker, WorkerSetup};
 /// Default idle timeout of a TCP connection (RFC 7766 §6.2.3 suggests seconds,
 /// not minutes, for a server under load).
 pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default number of TCP connections per worker.
+/// Default number of TCP connections per worker (the total is this many per
+/// worker, within the descriptor limit: [`connections_per_worker`]).
 pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 256;
+/// Descriptors kept for everything but the TCP connections and the sockets:
+/// standard streams, the log file, LMDB's files, the metrics listener and
+/// its one connection, and room for what a library opens.
+const RESERVED_DESCRIPTORS: u64 = 64;
 
 /// How often the main thread looks at the workers while waiting for signals.
 const SUPERVISE: Duration = Duration::from_secs(1);
 /// How often the main thread clears LMDB reader slots of dead processes.
 pub const STALE_READERS_EVERY: Duration = Duration::from_secs(10);
+
+/// Raises the soft limit on open descriptors to the hard one, as Knot and
+/// NSD do at start, and returns the soft limit then in force (1,024, the
+/// usual default, when it cannot be read).
+pub fn raise_descriptor_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(e) => {
+                log::warn!("raising the descriptor limit from {soft} to {hard}: {e}");
+                soft
+            }
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    }
+}
+
+/// TCP connections per worker: `total` split between `workers`, so that all
+/// of them, the `sockets` bound and a reserve for everything else fit under
+/// `descriptors`. The slabs then fill, and evict their oldest idle
+/// connection, before `accept` can fail for want of a descriptor (issue 11);
+/// at least one per worker.
+pub fn connections_per_worker(
+    total: usize,
+    workers: usize,
+    sockets: usize,
+    descriptors: u64,
+) -> usize {
+    let workers = workers.max(1);
+    // Per worker: its poll and its waker.
+    let fixed = RESERVED_DESCRIPTORS
+        .saturating_add(sockets as u64)
+        .saturating_add(2 * workers as u64);
+    let room = usize::try_from(descriptors.saturating_sub(fixed)).unwrap_or(usize::MAX);
+    (total.min(room) / workers).max(1)
+}
 
 /// Settings of the event loop.
 #[derive(Debug, Clone, Copy)]
@@ -55,8 +98,10 @@ pub struct Settings {
     /// A TCP connection is closed when no complete request arrived for this
     /// long, or when one frame has taken this long to arrive.
     pub tcp_idle_timeout: Duration,
-    /// TCP connections per worker; when all are taken, a new one replaces the
-    /// one whose last complete request is oldest.
+    /// TCP connections of all workers together, at most; when a worker's
+    /// share is taken, a new one replaces the one whose last complete
+    /// request is oldest. Within the descriptor limit, see
+    /// [`connections_per_worker`].
     pub tcp_max_connections: usize,
 }
 
@@ -239,6 +284,22 @@ impl Server {
     ) -> Result<Server, ServerError> {
         let stop = Arc::new(AtomicBool::new(false));
         let board = Board::new(listeners.workers.len());
+        let sockets: usize = listeners
+            .workers
+            .iter()
+            .map(|w| w.udp.len() + w.tcp.len())
+            .sum();
+        let descriptors = raise_descriptor_limit();
+        let per_worker = connections_per_worker(
+            settings.tcp_max_connections,
+            listeners.workers.len(),
+            sockets,
+            descriptors,
+        );
+        log::info!(
+            "TCP: at most {} connections ({per_worker} per worker) under a limit of {descriptors} descriptors",
+            per_worker * listeners.workers.len().max(1)
+        );
         let mut ready = Vec::with_capacity(listeners.workers.len());
         for (id, sockets) in listeners.workers.into_iter().enumerate() {
             let poll = Poll::new().map_err(|e| ServerError::Io("creating a poll", e))?;
@@ -253,7 +314,7 @@ impl Server {
                 handler,
                 udp: sockets.udp,
                 tcp: sockets.tcp,
-                max_connections: settings.tcp_max_connections.max(1),
+                max_connections: per_worker,
                 idle_timeout: settings.tcp_idle_timeout,
                 max_udp_payload: settings.handler.max_udp_payload,
                 stop: Arc::clone(&stop),
@@ -396,5 +457,22 @@ impl Drop for Server {
             self.stop();
             let _ = self.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_fit_under_the_descriptor_limit() {
+        // 128 descriptors, one worker with a UDP and a TCP socket: 64
+        // reserved, 2 sockets, poll and waker: 60 left for connections.
+        assert_eq!(connections_per_worker(256, 1, 2, 128), 60);
+        // A total split between workers, and the flag when it fits.
+        assert_eq!(connections_per_worker(512, 2, 4, 20_000), 256);
+        assert_eq!(connections_per_worker(1000, 4, 8, 1024), 236);
+        // Never none.
+        assert_eq!(connections_per_worker(256, 2, 4, 10), 1);
     }
 }

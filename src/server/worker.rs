@@ -323,6 +323,22 @@ impl Core {
                 {
                     continue;
                 }
+                // Out of descriptors although the slabs are sized to fit
+                // (another part of the process holds more than its share):
+                // make room as a full slab would, by closing the connection
+                // idle the longest, and accept again (issue 11).
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc_errno::EMFILE | libc_errno::ENFILE)
+                    ) && self.conns.evict_oldest(registry) =>
+                {
+                    log::debug!(
+                        "accepting on {}: {e}; closed the connection idle the longest",
+                        endpoint.addr
+                    );
+                    continue;
+                }
                 Err(e) => {
                     // Out of descriptors or memory: try again a little later
                     // rather than spin.
@@ -346,6 +362,12 @@ impl Core {
         }
         endpoint.leftover = true;
     }
+}
+
+/// The errno values `accept` reports when no descriptor is left.
+mod libc_errno {
+    pub const EMFILE: i32 = nix::errno::Errno::EMFILE as i32;
+    pub const ENFILE: i32 = nix::errno::Errno::ENFILE as i32;
 }
 
 fn udp_token(i: usize) -> Token {
