@@ -592,3 +592,56 @@ fn out_of_descriptors_a_new_tcp_query_is_still_answered() {
     println!("{closed} of 300 idle connections closed to stay under 128 descriptors");
     assert!(closed > 0, "no idle connection was closed");
 }
+
+/// A TCP connection from `source` (any 127/8 address works on Linux).
+fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    let source: SocketAddr = format!("{source}:0").parse().expect("an address");
+    socket
+        .bind(&source.into())
+        .expect("binding the client's source");
+    socket.connect(&server.into()).expect("connecting");
+    socket.into()
+}
+
+/// One /24 cannot take every TCP slot: at `--tcp-max-per-prefix`, a new
+/// connection from the prefix replaces that prefix's oldest, and the
+/// connections of other prefixes stay (issue 11).
+#[test]
+fn one_prefix_gets_at_most_its_share_of_tcp_connections() {
+    let server = TestServer::start(ZONE, "example.test", &["--tcp-max-per-prefix", "2"]);
+    let mut first = connect_from("127.0.1.1", server.addr());
+    thread_pause();
+    let mut other = connect_from("127.0.2.1", server.addr());
+    thread_pause();
+    let mut second = connect_from("127.0.1.2", server.addr());
+    thread_pause();
+    let mut third = connect_from("127.0.1.3", server.addr());
+    // The prefix's oldest makes room; the other prefix and the newer two stay.
+    assert!(
+        closed_within(&mut first, LIVENESS_BOUND).is_some(),
+        "the oldest of 127.0.1.0/24 is still open"
+    );
+    for (what, stream) in [
+        ("127.0.2.1", &mut other),
+        ("127.0.1.2", &mut second),
+        ("127.0.1.3", &mut third),
+    ] {
+        assert!(
+            closed_within(stream, Duration::from_millis(300)).is_none(),
+            "{what} was closed"
+        );
+    }
+    // And the newest answers.
+    third
+        .write_all(&frame(&query(0x24, "www.example.test", Rtype::A)))
+        .expect("a query");
+    let answer = read_frames(&mut third, 1);
+    assert_eq!(rcode_of(&answer[0]), Rcode::NoError);
+}
+
+/// Lets the server accept the connection just made before the next.
+fn thread_pause() {
+    std::thread::sleep(Duration::from_millis(50));
+}

@@ -98,6 +98,11 @@ struct ServeArgs {
     /// worker, always within the descriptor limit)
     #[argh(option)]
     tcp_max_connections: Option<usize>,
+    /// TCP connections from one /24 (IPv4) or /56 (IPv6) prefix, of all
+    /// workers together; at the limit, a new one from the prefix replaces
+    /// its own oldest (default 32)
+    #[argh(option, default = "dynzone::server::DEFAULT_TCP_MAX_PER_PREFIX")]
+    tcp_max_per_prefix: usize,
     /// a TSIG key as [ALG:]NAME:SECRET, nsupdate's -y syntax: ALG hmac-md5
     /// (default), hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or
     /// hmac-sha512, SECRET in base64; repeatable

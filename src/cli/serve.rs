@@ -238,6 +238,7 @@ fn settings(args: &ServeArgs, workers: usize) -> Result<server::Settings, String
         },
         tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
         tcp_max_connections,
+        tcp_max_per_prefix: args.tcp_max_per_prefix.max(1),
     })
 }
 

@@ -492,13 +492,35 @@ pub(super) struct Slab {
     /// Slots whose connection holds answers for the current batch; its
     /// capacity is the slab's, so pushing never grows it.
     pending: Vec<usize>,
+    /// Most connections from one source prefix (see [`same_prefix`]).
+    per_prefix: usize,
+}
+
+/// Whether two peers are in the same /24 (IPv4) or /56 (IPv6) prefix: one
+/// customer, one site, or one attacker's range (issue 11, as RRL groups
+/// sources).
+fn same_prefix(a: SocketAddr, b: SocketAddr) -> bool {
+    match (a.ip(), b.ip()) {
+        (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
+            a.octets().get(..3) == b.octets().get(..3)
+        }
+        (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => {
+            a.octets().get(..7) == b.octets().get(..7)
+        }
+        _ => false,
+    }
 }
 
 impl Slab {
     /// A slab of `capacity` connections registered from token `base` on. The
     /// buffers are allocated here, zeroed; the operating system backs their
     /// pages only when a connection first uses them.
-    pub(super) fn new(capacity: usize, base: usize, idle_timeout: Duration) -> Slab {
+    pub(super) fn new(
+        capacity: usize,
+        base: usize,
+        idle_timeout: Duration,
+        per_prefix: usize,
+    ) -> Slab {
         let mut slots = Vec::with_capacity(capacity);
         for _ in 0..capacity {
             slots.push(Slot {
@@ -517,6 +539,7 @@ impl Slab {
             counts: TcpCounts::default(),
             next_serial: 1,
             pending: Vec::with_capacity(capacity),
+            per_prefix: per_prefix.max(1),
         }
     }
 
@@ -543,6 +566,17 @@ impl Slab {
         now: Instant,
         registry: &Registry,
     ) -> Option<usize> {
+        // A prefix at its share makes room among its own connections: its
+        // newest connection replaces its oldest, and the others keep theirs.
+        if self.count_from_prefix(peer) >= self.per_prefix
+            && let Some(oldest) = self.least_recent_where(|c| same_prefix(c.peer, peer))
+        {
+            log::debug!(
+                "TCP connections from the prefix of {peer} at their limit: closing the oldest"
+            );
+            self.close(oldest, registry);
+            self.counts.evicted = self.counts.evicted.wrapping_add(1);
+        }
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -596,9 +630,6 @@ impl Slab {
         let Some(oldest) = self.least_recent() else {
             return false;
         };
-        if self.pending.contains(&oldest) {
-            return false;
-        }
         self.close(oldest, registry);
         self.counts.evicted = self.counts.evicted.wrapping_add(1);
         true
@@ -606,12 +637,33 @@ impl Slab {
 
     /// The open connection whose last complete request (or acceptance) is oldest.
     fn least_recent(&self) -> Option<usize> {
+        self.least_recent_where(|_| true)
+    }
+
+    /// Among the open connections `pick` takes, not waiting for a commit,
+    /// the one whose last complete request (or acceptance) is oldest.
+    fn least_recent_where(&self, pick: impl Fn(&Conn) -> bool) -> Option<usize> {
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.conn.as_ref().map(|c| (i, c.last_request)))
+            .filter(|(i, _)| !self.pending.contains(i))
+            .filter_map(|(i, s)| {
+                s.conn
+                    .as_ref()
+                    .filter(|c| pick(c))
+                    .map(|c| (i, c.last_request))
+            })
             .min_by_key(|(_, t)| *t)
             .map(|(i, _)| i)
+    }
+
+    /// How many open connections come from the prefix of `peer`.
+    fn count_from_prefix(&self, peer: SocketAddr) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|s| s.conn.as_ref())
+            .filter(|c| same_prefix(c.peer, peer))
+            .count()
     }
 
     /// Closes the connection in slot `index`, if any, and frees the slot.
@@ -1024,7 +1076,7 @@ mod tests {
             load(&store, 1);
             let handler = keyed_handler(&store);
             let poll = mio::Poll::new().unwrap();
-            let mut slab = Slab::new(1, 0, Duration::from_secs(30));
+            let mut slab = Slab::new(1, 0, Duration::from_secs(30), 8);
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
             let (accepted, peer) = listener.accept().unwrap();
@@ -1428,7 +1480,7 @@ mod tests {
         let mut handler = keyed_handler(&store);
         let poll = mio::Poll::new().unwrap();
         let registry = poll.registry();
-        let mut slab = Slab::new(3, 0, Duration::from_secs(30));
+        let mut slab = Slab::new(3, 0, Duration::from_secs(30), 8);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

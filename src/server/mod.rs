@@ -39,6 +39,8 @@ use worker::{WAKER, Worker, WorkerSetup};
 /// Default idle timeout of a TCP connection (RFC 7766 §6.2.3 suggests seconds,
 /// not minutes, for a server under load).
 pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of TCP connections from one source prefix.
+pub const DEFAULT_TCP_MAX_PER_PREFIX: usize = 32;
 /// Default number of TCP connections per worker (the total is this many per
 /// worker, within the descriptor limit: [`connections_per_worker`]).
 pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 256;
@@ -103,6 +105,10 @@ pub struct Settings {
     /// request is oldest. Within the descriptor limit, see
     /// [`connections_per_worker`].
     pub tcp_max_connections: usize,
+    /// TCP connections from one /24 (IPv4) or /56 (IPv6), of all workers
+    /// together (each worker takes its share); at the limit, a prefix's new
+    /// connection replaces its own oldest.
+    pub tcp_max_per_prefix: usize,
 }
 
 impl Default for Settings {
@@ -111,6 +117,7 @@ impl Default for Settings {
             handler: handler::Config::default(),
             tcp_idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
             tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+            tcp_max_per_prefix: DEFAULT_TCP_MAX_PER_PREFIX,
         }
     }
 }
@@ -300,6 +307,7 @@ impl Server {
             "TCP: at most {} connections ({per_worker} per worker) under a limit of {descriptors} descriptors",
             per_worker * listeners.workers.len().max(1)
         );
+        let per_prefix = (settings.tcp_max_per_prefix / listeners.workers.len().max(1)).max(1);
         let mut ready = Vec::with_capacity(listeners.workers.len());
         for (id, sockets) in listeners.workers.into_iter().enumerate() {
             let poll = Poll::new().map_err(|e| ServerError::Io("creating a poll", e))?;
@@ -315,6 +323,7 @@ impl Server {
                 udp: sockets.udp,
                 tcp: sockets.tcp,
                 max_connections: per_worker,
+                max_per_prefix: per_prefix,
                 idle_timeout: settings.tcp_idle_timeout,
                 max_udp_payload: settings.handler.max_udp_payload,
                 stop: Arc::clone(&stop),
