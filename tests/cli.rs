@@ -86,6 +86,8 @@ fn help_of_each_command_lists_its_flags() {
                 "--workers",
                 "--pid-file",
                 "--log-file",
+                "--user",
+                "--group",
                 "--ns",
                 "--hostmaster",
                 "--default-ttl",
