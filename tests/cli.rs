@@ -305,6 +305,22 @@ fn sighup_reopens_the_log_file() {
     });
     assert!(reopened, "no new log file after SIGHUP");
     assert_eq!(mode_of(&log), 0o640, "the reopened log file's mode");
+
+    // A symbolic link at the log's path is not followed.
+    let victim = dir.join("victim");
+    fs::write(&victim, "keep me\n").unwrap();
+    let linked = dir.join("linked.log");
+    symlink(&victim, &linked).unwrap();
+    let line = serve_failure(
+        &format!("127.0.0.1:{}", pick_port()),
+        &dir.join("db"),
+        &["--log-file", path_str(&linked)],
+    );
+    assert!(
+        line.contains("cannot open log file") && line.contains("is a symbolic link"),
+        "{line}"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me\n");
     let old = fs::read_to_string(&rotated).unwrap();
     assert!(!old.contains("reopened log file"), "{old}");
 }
@@ -578,6 +594,12 @@ fn user_refused_when_unknown_alone_or_without_a_writable_database() {
 
     let line = serve_failure(&listen, &db, &["--user", "nosuchuser-dynzone"]);
     assert_eq!(line, "dynzone: --user nosuchuser-dynzone: no such user");
+    let line = serve_failure(
+        &listen,
+        &db,
+        &["--user", "nobody", "--group", "nosuchgroup-dynzone"],
+    );
+    assert_eq!(line, "dynzone: --group nosuchgroup-dynzone: no such group");
     let line = serve_failure(&listen, &db, &["--group", "nogroup"]);
     assert!(line.contains("--group needs --user"), "{line}");
 

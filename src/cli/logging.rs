@@ -43,11 +43,12 @@ impl LogFile {
             .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(path)
             .map_err(|e| {
-                format!(
-                    "cannot open log file {}: {}",
-                    path.display(),
+                let why = if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) {
+                    "it is a symbolic link; refusing to follow it".to_owned()
+                } else {
                     super::plain(&e)
-                )
+                };
+                format!("cannot open log file {}: {why}", path.display())
             })
     }
 
