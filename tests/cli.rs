@@ -559,6 +559,12 @@ fn user_and_group_drop_root_and_queries_and_updates_still_work() {
     let pid = server.pid();
     assert_eq!(proc_ids(pid, "Uid:"), [NOBODY; 4]);
     assert_eq!(proc_ids(pid, "Gid:"), [NOBODY; 4]);
+    // Every thread, the workers included.
+    for task in fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        assert_eq!(uid, "Uid:\t65534\t65534\t65534\t65534", "{status}");
+    }
 
     let reply = udp_query(&server.addr(), 1, "www.example.test", Rtype::A).expect("no answer");
     assert!(answers_with(&reply, 1, "192.0.2.10"));
