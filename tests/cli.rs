@@ -7,6 +7,7 @@ mod common;
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::fs::{PermissionsExt, chown, symlink};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -14,7 +15,8 @@ use std::time::Duration;
 use common::net::udp_exchange_tries;
 use common::wire::query;
 use common::{
-    LIVENESS_BOUND, TempDir, TestServer, dynzone, path_str, pick_port, time_until, wait_timeout,
+    LIVENESS_BOUND, TempDir, TestServer, dynzone, path_str, pick_port, run_tool, time_until,
+    wait_timeout,
 };
 use dynzone::store::Store;
 use dynzone::wire::{Message, NameBuf, RData, Rcode, Rtype};
@@ -84,6 +86,8 @@ fn help_of_each_command_lists_its_flags() {
                 "--workers",
                 "--pid-file",
                 "--log-file",
+                "--user",
+                "--group",
                 "--ns",
                 "--hostmaster",
                 "--default-ttl",
@@ -335,12 +339,31 @@ fn sighup_reopens_the_log_file() {
         server.log_contents()
     );
 
+    assert_eq!(mode_of(&log), 0o640, "the log file's mode");
+
     fs::rename(&log, &rotated).unwrap();
     server.signal("HUP");
     let reopened = common::eventually(Duration::from_secs(5), || {
         fs::read_to_string(&log).is_ok_and(|t| t.contains("reopened log file"))
     });
     assert!(reopened, "no new log file after SIGHUP");
+    assert_eq!(mode_of(&log), 0o640, "the reopened log file's mode");
+
+    // A symbolic link at the log's path is not followed.
+    let victim = dir.join("victim");
+    fs::write(&victim, "keep me\n").unwrap();
+    let linked = dir.join("linked.log");
+    symlink(&victim, &linked).unwrap();
+    let line = serve_failure(
+        &format!("127.0.0.1:{}", pick_port()),
+        &dir.join("db"),
+        &["--log-file", path_str(&linked)],
+    );
+    assert!(
+        line.contains("cannot open log file") && line.contains("is a symbolic link"),
+        "{line}"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me\n");
     let old = fs::read_to_string(&rotated).unwrap();
     assert!(!old.contains("reopened log file"), "{old}");
 }
@@ -525,4 +548,239 @@ fn an_import_over_a_limit_is_refused_naming_the_line() {
     assert!(line.contains("line 8:"), "{line}");
     assert!(line.contains("--max-zone-records"), "{line}");
     assert!(args("--max-records-per-rrset", "5").status.success());
+}
+
+/// The permission bits of `path`.
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Debian's `nobody` and `nogroup`.
+const NOBODY: u32 = 65534;
+
+/// The ids on the `Uid:` or `Gid:` line of /proc/PID/status (real,
+/// effective, saved, filesystem).
+fn proc_ids(pid: u32, field: &str) -> Vec<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} line in /proc/{pid}/status"));
+    println!("{line}");
+    line.split_whitespace()
+        .skip(1)
+        .map(|id| id.parse().unwrap())
+        .collect()
+}
+
+/// Gives `dir` and every file in it to `nobody:nogroup`.
+fn give_to_nobody(dir: &Path) {
+    chown(dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    for entry in fs::read_dir(dir).unwrap() {
+        chown(entry.unwrap().path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+}
+
+/// The TSIG key of the `--user` test, as `--tsig` and `nsupdate -y` take it.
+const KEY: &str = "hmac-sha256:ddns-key:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+#[test]
+fn user_and_group_drop_root_and_queries_and_updates_still_work() {
+    let mut server = TestServer::start(ZONE, "example.test", &[]);
+    assert!(server.stop().success(), "{}", server.log_contents());
+    give_to_nobody(&server.db_path());
+    server.restart(&["--user", "nobody", "--group", "nogroup", "--tsig", KEY]);
+
+    // The listener accepts (into its backlog) before the switch: wait for
+    // the line that follows it.
+    let switched = common::eventually(LIVENESS_BOUND, || {
+        server
+            .log_contents()
+            .contains("running as user nobody (uid 65534, gid 65534)")
+    });
+    assert!(switched, "{}", server.log_contents());
+    let pid = server.pid();
+    assert_eq!(proc_ids(pid, "Uid:"), [NOBODY; 4]);
+    assert_eq!(proc_ids(pid, "Gid:"), [NOBODY; 4]);
+    // Every thread, the workers included.
+    for task in fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        assert_eq!(uid, "Uid:\t65534\t65534\t65534\t65534", "{status}");
+    }
+
+    let reply = udp_query(&server.addr(), 1, "www.example.test", Rtype::A).expect("no answer");
+    assert!(answers_with(&reply, 1, "192.0.2.10"));
+
+    // A signed update: LMDB commits as nobody.
+    let script = server.dir().join("update.txt");
+    fs::write(
+        &script,
+        format!(
+            "server 127.0.0.1 {}\nzone example.test\nupdate add new.example.test 60 A 192.0.2.77\nsend\n",
+            server.port()
+        ),
+    )
+    .unwrap();
+    let out = run_tool("nsupdate", &["-t", "5", "-y", KEY, path_str(&script)]);
+    assert!(
+        out.status.success(),
+        "nsupdate: {}\nserver log:\n{}",
+        stderr_of(&out),
+        server.log_contents()
+    );
+    let reply = udp_query(&server.addr(), 2, "new.example.test", Rtype::A).expect("no answer");
+    assert!(answers_with(&reply, 2, "192.0.2.77"));
+    assert!(server.stop().success(), "{}", server.log_contents());
+}
+
+#[test]
+fn user_refused_when_unknown_alone_or_without_a_writable_database() {
+    let dir = TempDir::new();
+    let db = dir.join("db");
+    let log = dir.join("dynzone.log");
+    let listen = format!("127.0.0.1:{}", pick_port());
+
+    let line = serve_failure(&listen, &db, &["--user", "nosuchuser-dynzone"]);
+    assert_eq!(line, "dynzone: --user nosuchuser-dynzone: no such user");
+    let line = serve_failure(
+        &listen,
+        &db,
+        &["--user", "nobody", "--group", "nosuchgroup-dynzone"],
+    );
+    assert_eq!(line, "dynzone: --group nosuchgroup-dynzone: no such group");
+    let line = serve_failure(&listen, &db, &["--group", "nogroup"]);
+    assert!(line.contains("--group needs --user"), "{line}");
+
+    // Created by root here, so not writable by nobody.
+    let line = serve_failure(
+        &listen,
+        &db,
+        &["--user", "nobody", "--log-file", path_str(&log)],
+    );
+    assert!(
+        line.contains(&format!(
+            "the database {} is not writable by user nobody (uid 65534)",
+            db.display()
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn pid_file_through_a_symlink_or_over_a_live_pid_is_refused_and_a_stale_one_replaced() {
+    let dir = TempDir::new();
+    let db = dir.join("db");
+    let pid_file = dir.join("dynzone.pid");
+    let listen = format!("127.0.0.1:{}", pick_port());
+    // The log to a file, so that stderr holds only the error line.
+    let log = dir.join("dynzone.log");
+    let refused = [
+        "--pid-file",
+        path_str(&pid_file),
+        "--log-file",
+        path_str(&log),
+    ];
+
+    let victim = dir.join("victim");
+    fs::write(&victim, "keep me\n").unwrap();
+    symlink(&victim, &pid_file).unwrap();
+    let line = serve_failure(&listen, &db, &refused);
+    assert!(line.contains("is a symbolic link"), "{line}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me\n");
+    fs::remove_file(&pid_file).unwrap();
+
+    let live = std::process::id();
+    fs::write(&pid_file, format!("{live}\n")).unwrap();
+    let line = serve_failure(&listen, &db, &refused);
+    assert!(
+        line.contains(&format!("process {live} is running")),
+        "{line}"
+    );
+    assert_eq!(fs::read_to_string(&pid_file).unwrap(), format!("{live}\n"));
+
+    // Above any pid_max Linux allows (2^22), so no such process.
+    fs::write(&pid_file, "2147483646\n").unwrap();
+    let mut server = TestServer::start(ZONE, "example.test", &["--pid-file", path_str(&pid_file)]);
+    // The TCP listener accepts (into its backlog) before the pid file is
+    // written: wait for it.
+    let pid = server.pid().to_string();
+    let written = common::eventually(LIVENESS_BOUND, || {
+        fs::read_to_string(&pid_file).is_ok_and(|t| t.trim() == pid)
+    });
+    assert!(written, "pid file: {:?}", fs::read_to_string(&pid_file));
+    assert_eq!(mode_of(&pid_file), 0o644);
+    assert!(
+        server
+            .log_contents()
+            .contains("replaced a stale one (process 2147483646 is gone)"),
+        "{}",
+        server.log_contents()
+    );
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_key_file_readable_by_others_is_warned_about() {
+    let dir = TempDir::new();
+    let keys = dir.join("keys.conf");
+    fs::write(&keys, format!("{KEY}\n")).unwrap();
+    fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).unwrap();
+    let server = TestServer::start(ZONE, "example.test", &["--key-file", path_str(&keys)]);
+    let log = server.log_contents();
+    let warning = format!(
+        "key file {} has mode 0644: other users may read or change its secrets",
+        keys.display()
+    );
+    assert!(log.contains(&warning), "{log}");
+
+    fs::set_permissions(&keys, fs::Permissions::from_mode(0o640)).unwrap();
+    let quiet = TestServer::start(ZONE, "example.test", &["--key-file", path_str(&keys)]);
+    assert!(
+        !quiet.log_contents().contains("has mode"),
+        "{}",
+        quiet.log_contents()
+    );
+}
+
+#[test]
+fn a_low_port_without_privilege_names_the_capability() {
+    let unprivileged: u16 = fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        unprivileged > 1,
+        "net.ipv4.ip_unprivileged_port_start is {unprivileged}: every port is open to everyone here"
+    );
+    let port = unprivileged.min(1024) - 1;
+    let dir = TempDir::new();
+    let db = dir.join("db");
+    fs::create_dir(&db).unwrap();
+    give_to_nobody(&db);
+    let listen = format!("127.0.0.1:{port}");
+    let out = run_tool(
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            path_str(common::binary()),
+            "serve",
+            "--listen",
+            &listen,
+            "--db",
+            path_str(&db),
+        ],
+    );
+    let line = one_line_failure(&out);
+    assert!(
+        line.contains(&format!("cannot listen on {listen}/")),
+        "{line}"
+    );
+    assert!(
+        line.contains("ports below 1024 need root or the capability CAP_NET_BIND_SERVICE"),
+        "{line}"
+    );
 }

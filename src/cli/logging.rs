@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,18 +27,28 @@ pub struct LogFile {
     file: Arc<Mutex<File>>,
 }
 
+/// Mode of a new log file: the log names keys, zones and peers, so others
+/// may not read it (as Knot's and BIND's logs).
+const MODE: u32 = 0o640;
+
 impl LogFile {
+    /// Opens `path` for appending, created with [`MODE`]; a symbolic link
+    /// there is refused (O_NOFOLLOW), so that the log cannot be pointed at
+    /// another file.
     fn open_file(path: &Path) -> Result<File, String> {
         OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(MODE)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(path)
             .map_err(|e| {
-                format!(
-                    "cannot open log file {}: {}",
-                    path.display(),
+                let why = if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) {
+                    "it is a symbolic link; refusing to follow it".to_owned()
+                } else {
                     super::plain(&e)
-                )
+                };
+                format!("cannot open log file {}: {why}", path.display())
             })
     }
 
@@ -54,6 +65,18 @@ impl LogFile {
         let fresh = Self::open_file(&self.path)?;
         *self.lock() = fresh;
         Ok(())
+    }
+
+    /// Gives the open file to `uid` and `gid` (for `--user`, before the
+    /// switch), so that a SIGHUP can still reopen it when nothing moved it.
+    pub fn give_to(&self, uid: u32, gid: u32) -> Result<(), String> {
+        std::os::unix::fs::fchown(&*self.lock(), Some(uid), Some(gid)).map_err(|e| {
+            format!(
+                "cannot give log file {} to uid {uid}: {}",
+                self.path.display(),
+                super::plain(&e)
+            )
+        })
     }
 
     /// The file's path.

@@ -4,6 +4,8 @@
 mod admin;
 mod grant;
 mod logging;
+mod pid_file;
+mod privilege;
 mod serve;
 
 use std::net::SocketAddr;
@@ -56,11 +58,20 @@ struct ServeArgs {
     /// worker threads, each with its own sockets (default: one per core)
     #[argh(option)]
     workers: Option<usize>,
-    /// file to write the process id to once the sockets are bound; removed at
-    /// exit
+    /// file to write the process id to once the sockets are bound (before
+    /// --user takes effect), mode 0644; a symbolic link there or a file naming
+    /// a running process is refused, a stale one replaced; removed at exit
     #[argh(option)]
     pid_file: Option<PathBuf>,
-    /// append the log to this file instead of stderr; SIGHUP reopens it
+    /// run as this user once every socket is bound and the database is open
+    /// (initgroups, setgid, setuid); the database must be writable by it
+    #[argh(option)]
+    user: Option<String>,
+    /// with --user: run with this group instead of the user's own
+    #[argh(option)]
+    group: Option<String>,
+    /// append the log to this file instead of stderr, created with mode 0640
+    /// (not through a symbolic link); SIGHUP reopens it
     #[argh(option)]
     log_file: Option<PathBuf>,
     /// name server for the NS records and SOA MNAME of zones created with

@@ -2,7 +2,7 @@
 //! every socket, then run the workers until SIGINT or SIGTERM.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ use dynzone::wire::{NameBuf, RData, Rtype, Soa, write_rdata};
 use dynzone::zone::{Limits, ZoneRecord};
 
 use super::grant::parse_grant;
+use super::pid_file::PidFile;
+use super::privilege::Account;
 use super::{ServeArgs, logging};
 
 /// Answering on port 53 of every address, IPv4 and IPv6.
@@ -33,14 +35,15 @@ const SOA_MINIMUM: u32 = 300;
 
 /// Runs `dynzone serve`.
 pub fn run(args: ServeArgs) -> Result<(), String> {
+    let account = Account::look_up(args.user.as_deref(), args.group.as_deref())?;
     let workers = match args.workers {
         Some(0) => return Err("--workers must be at least 1".to_owned()),
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
     let settings = settings(&args, workers)?;
-    let auth = auth(&args)?;
     let log_file = logging::init(args.log_file.as_deref())?;
+    let auth = auth(&args)?;
     let store = super::open_store(&args.db, args.map_size)?;
 
     let listen = if args.listen.is_empty() {
@@ -48,7 +51,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     } else {
         args.listen.clone()
     };
-    let listeners = server::bind(&listen, workers).map_err(|e| e.to_string())?;
+    let listeners = server::bind(&listen, workers).map_err(|e| bind_error(&e))?;
     let metrics_listener = match args.metrics {
         Some(addr) => Some(
             metrics::bind(addr)
@@ -81,6 +84,14 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         Some(path) => Some(PidFile::create(path)?),
         None => None,
     };
+    // Still one thread here: the switch holds for every thread started next.
+    if let Some(account) = &account {
+        if let Some(file) = &log_file {
+            file.give_to(account.uid().as_raw(), account.gid().as_raw())?;
+        }
+        account.switch()?;
+        account.check_database(&args.db)?;
+    }
     let addrs: Vec<String> = listeners.addrs().iter().map(|a| a.to_string()).collect();
     let server =
         Server::start(&store, listeners, &settings, Arc::new(auth)).map_err(|e| e.to_string())?;
@@ -118,6 +129,17 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     result.map_err(|e| e.to_string())
 }
 
+/// A bind failure as one line; a port below 1024 refused says what grants it.
+fn bind_error(e: &server::BindError) -> String {
+    if e.error.kind() == std::io::ErrorKind::PermissionDenied && e.addr.port() < 1024 {
+        format!(
+            "{e}: ports below 1024 need root or the capability CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep on the binary, or AmbientCapabilities=CAP_NET_BIND_SERVICE in systemd)"
+        )
+    } else {
+        e.to_string()
+    }
+}
+
 /// The default addresses, without `[::]:53` on a system built without IPv6
 /// (a router image, a container), where it could never be bound.
 fn default_listen() -> Vec<SocketAddr> {
@@ -140,6 +162,7 @@ fn auth(args: &ServeArgs) -> Result<Auth, String> {
         keys.add(key).map_err(|e| format!("--tsig: {e}"))?;
     }
     for path in &args.key_file {
+        warn_if_open_to_others(path);
         let text = std::fs::read_to_string(path).map_err(|e| {
             format!(
                 "cannot read key file {}: {}",
@@ -164,6 +187,21 @@ fn auth(args: &ServeArgs) -> Result<Auth, String> {
         keys,
         policy: Policy::new(grants),
     })
+}
+
+/// Warns when a key file may be read or written by users other than its
+/// owner and group: its secrets let anyone change the zones.
+fn warn_if_open_to_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o007 != 0 {
+            log::warn!(
+                "key file {} has mode {mode:04o}: other users may read or change its secrets (chmod o= it)",
+                path.display()
+            );
+        }
+    }
 }
 
 /// Logs the keys (names and algorithms only) and what they may change.
@@ -336,34 +374,6 @@ fn record(owner: &NameBuf, rtype: Rtype, ttl: u32, data: &RData<'_>) -> Result<Z
         ttl,
         rdata: buf.get(..len).unwrap_or_default().to_vec(),
     })
-}
-
-/// The pid file: written once the sockets are bound, removed when dropped.
-struct PidFile {
-    path: PathBuf,
-}
-
-impl PidFile {
-    fn create(path: &Path) -> Result<PidFile, String> {
-        std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
-            format!(
-                "cannot write pid file {}: {}",
-                path.display(),
-                super::plain(&e)
-            )
-        })?;
-        Ok(PidFile {
-            path: path.to_owned(),
-        })
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            log::warn!("removing pid file {}: {e}", self.path.display());
-        }
-    }
 }
 
 #[cfg(test)]
