@@ -449,8 +449,8 @@ impl Batch {
             let control = from.map(|local| pktinfo.control(local));
             let control = control.as_slice();
             match send_run(fd, headers.for_local(from), slots, to, control) {
-                Ok(lost) => dropped += lost,
-                Err(lost) => return dropped + lost + answers.saturating_sub(end),
+                RunSent::Dropped(lost) => dropped += lost,
+                RunSent::BufferFull(lost) => return dropped + lost + answers.saturating_sub(end),
             }
             start = end;
         }
@@ -458,23 +458,31 @@ impl Batch {
     }
 }
 
+/// How one run of answers went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunSent {
+    /// Sent, but for this many, dropped one by one.
+    Dropped(usize),
+    /// The send buffer is full: this many of the run were dropped, and the
+    /// rest of the batch should be too.
+    BufferFull(usize),
+}
+
 /// Sends `slots` to `to` with `control` on each, in as few `sendmmsg` calls
-/// as the kernel allows: `Ok` with how many were dropped one by one, or
-/// `Err` with how many were dropped when the rest of the batch should be too
-/// (the send buffer is full).
+/// as the kernel allows.
 fn send_run(
     fd: RawFd,
     headers: &mut MultiHeaders<SockaddrStorage>,
     slots: &[[IoSlice<'_>; 1]],
     to: &[Option<SockaddrStorage>],
     control: &[ControlMessage<'_>],
-) -> Result<usize, usize> {
+) -> RunSent {
     let answers = slots.len();
     let mut start = 0;
     let mut dropped = 0;
     while start < answers {
         let (Some(slots), Some(to)) = (slots.get(start..), to.get(start..)) else {
-            return Ok(dropped + answers.saturating_sub(start));
+            return RunSent::Dropped(dropped + answers.saturating_sub(start));
         };
         // sendmmsg(2): "A nonblocking call sends as many messages as
         // possible (up to the limit specified by vlen) and returns
@@ -490,7 +498,7 @@ fn send_run(
                         "UDP: sendmmsg sent nothing, {} answers dropped",
                         answers.saturating_sub(start)
                     );
-                    return Ok(dropped + answers.saturating_sub(start));
+                    return RunSent::Dropped(dropped + answers.saturating_sub(start));
                 }
                 start = start.saturating_add(sent);
             }
@@ -502,7 +510,7 @@ fn send_run(
                     "UDP send buffer full: {} answers dropped",
                     answers.saturating_sub(start)
                 );
-                return Err(dropped + answers.saturating_sub(start));
+                return RunSent::BufferFull(dropped + answers.saturating_sub(start));
             }
             Err(e) => {
                 // An error that belongs to the first message left (its
@@ -521,7 +529,7 @@ fn send_run(
             }
         }
     }
-    Ok(dropped)
+    RunSent::Dropped(dropped)
 }
 
 /// The standard library's form of an IPv4 or IPv6 socket address, by copy.
@@ -549,6 +557,50 @@ mod tests {
         ));
         for addr in [v4, v6] {
             assert_eq!(socket_addr(&SockaddrStorage::from(addr)), Some(addr));
+        }
+    }
+
+    /// The address read from a received PKTINFO is the one written into the
+    /// answer's, in network byte order, with the IPv4 interface left to the
+    /// route and the IPv6 one kept.
+    #[test]
+    fn pktinfo_is_read_and_written_back() {
+        let spec_dst = Ipv4Addr::new(127, 0, 0, 2);
+        let received = ControlMessageOwned::Ipv4PacketInfo(libc::in_pktinfo {
+            ipi_ifindex: 1,
+            ipi_spec_dst: libc::in_addr {
+                s_addr: u32::from(spec_dst).to_be(),
+            },
+            ipi_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::new(127, 255, 255, 255)).to_be(),
+            },
+        });
+        let local = Local::from_control(&received);
+        assert_eq!(local, Some(Local::V4 { spec_dst }));
+        let mut pktinfo = Pktinfo::new();
+        match local.map(|l| pktinfo.control(l)) {
+            Some(ControlMessage::Ipv4PacketInfo(info)) => {
+                assert_eq!(info.ipi_spec_dst.s_addr, u32::from(spec_dst).to_be());
+                assert_eq!(info.ipi_ifindex, 0);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+        let received = ControlMessageOwned::Ipv6PacketInfo(libc::in6_pktinfo {
+            ipi6_addr: libc::in6_addr {
+                s6_addr: addr.octets(),
+            },
+            ipi6_ifindex: 3,
+        });
+        let local = Local::from_control(&received);
+        assert_eq!(local, Some(Local::V6 { addr, ifindex: 3 }));
+        match local.map(|l| pktinfo.control(l)) {
+            Some(ControlMessage::Ipv6PacketInfo(info)) => {
+                assert_eq!(info.ipi6_addr.s6_addr, addr.octets());
+                assert_eq!(info.ipi6_ifindex, 3);
+            }
+            other => panic!("{other:?}"),
         }
     }
 }
