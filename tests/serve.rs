@@ -114,6 +114,27 @@ fn wildcard_listens_answer_from_the_address_asked() {
             "the answer to a query sent to {asked} comes from it"
         );
     }
+    // Interleaved queries to two addresses, sent at once so that they
+    // likely share a receive batch: each answer leaves from its own.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let asked = |id: u16| SocketAddr::new([127, 0, 0, 1 + (id % 2) as u8].into(), port);
+    for id in 0..40u16 {
+        sock.send_to(&query_bytes(id, "www.example.test", Rtype::A), asked(id))
+            .unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    let mut seen = 0;
+    while let Ok((n, from)) = sock.recv_from(&mut buf) {
+        let id = u16::from_be_bytes([buf[0], buf[1]]);
+        assert!(n > 12 && id < 40, "an answer to one of the 40");
+        assert_eq!(from, asked(id), "answer {id} comes from the address asked");
+        seen += 1;
+        if seen == 40 {
+            break;
+        }
+    }
+    assert!(seen >= 30, "{seen} of 40 interleaved queries answered");
     // dig checks the source too: before, it timed out at 127.0.0.2.
     let printed = dig_at("127.0.0.2", &server, &["www.example.test", "A"]);
     assert_eq!(printed.status, "NOERROR");

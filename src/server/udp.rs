@@ -417,38 +417,61 @@ impl Batch {
 
     /// Sends the first `answers` answers with as few `sendmmsg` calls as the
     /// kernel allows; returns how many were dropped. nix's `sendmmsg` gives
-    /// every message of a call the same control messages, so each run of
-    /// answers that leave from the same local address is one call (on a
-    /// socket bound to one address, the whole batch is one run).
+    /// every message of a call the same control messages, so the answers are
+    /// grouped by the local address they leave from, each group in arrival
+    /// order, and each group is one call: queries to two addresses of a
+    /// wildcard socket, interleaved, cost two calls, not one per answer. (On
+    /// a socket bound to one address, the whole batch is one group.) Answers
+    /// to different peers may leave in another order than their queries
+    /// came; UDP promises no order, and those to one peer from one address
+    /// keep theirs.
     fn send(&self, fd: RawFd, headers: &mut SendHeaders, answers: usize) -> usize {
-        let mut outputs = self.send.chunks_exact(self.answer_cap);
-        let mut lens = self.answer_len.iter();
-        let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|_| {
-            let output = outputs.next().unwrap_or_default();
-            let len = lens.next().copied().unwrap_or(0);
-            [IoSlice::new(output.get(..len).unwrap_or_default())]
+        let answers = answers.min(BATCH);
+        let froms = self.answer_from.get(..answers).unwrap_or_default();
+        // The group of answer `k`: the first answer from the same address.
+        let group = |k: usize| {
+            let from = froms.get(k);
+            froms.iter().position(|f| Some(f) == from).unwrap_or(k)
+        };
+        let mut order = [0usize; BATCH];
+        for (k, slot) in order.iter_mut().enumerate() {
+            *slot = k;
+        }
+        let order = order.get_mut(..answers).unwrap_or_default();
+        // At most BATCH² comparisons; the keys are distinct, so an unstable
+        // sort (which allocates nothing) keeps each group in arrival order.
+        order.sort_unstable_by_key(|&k| (group(k), k));
+        let nth = |i: usize| order.get(i).copied().unwrap_or(BATCH);
+        let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
+            let k = nth(i);
+            let at = k.saturating_mul(self.answer_cap);
+            let len = self.answer_len.get(k).copied().unwrap_or(0);
+            let output = self.send.get(at..at.saturating_add(len));
+            [IoSlice::new(output.unwrap_or_default())]
         });
+        let to: [Option<SockaddrStorage>; BATCH] =
+            std::array::from_fn(|i| self.answer_to.get(nth(i)).copied().flatten());
+        let from: [Option<Local>; BATCH] =
+            std::array::from_fn(|i| self.answer_from.get(nth(i)).copied().flatten());
         let mut pktinfo = Pktinfo::new();
         let mut start = 0;
         let mut dropped = 0;
         while start < answers {
-            let from = self.answer_from.get(start).copied().flatten();
-            let run = self
-                .answer_from
+            let local = from.get(start).copied().flatten();
+            let run = from
                 .get(start..answers)
                 .unwrap_or_default()
                 .iter()
-                .take_while(|f| **f == from)
+                .take_while(|f| **f == local)
                 .count()
                 .max(1);
             let end = start.saturating_add(run);
-            let (Some(slots), Some(to)) = (iovs.get(start..end), self.answer_to.get(start..end))
-            else {
+            let (Some(slots), Some(to)) = (iovs.get(start..end), to.get(start..end)) else {
                 return dropped + answers.saturating_sub(start);
             };
-            let control = from.map(|local| pktinfo.control(local));
+            let control = local.map(|local| pktinfo.control(local));
             let control = control.as_slice();
-            match send_run(fd, headers.for_local(from), slots, to, control) {
+            match send_run(fd, headers.for_local(local), slots, to, control) {
                 RunSent::Dropped(lost) => dropped += lost,
                 RunSent::BufferFull(lost) => return dropped + lost + answers.saturating_sub(end),
             }
