@@ -315,7 +315,9 @@ impl Batch {
             // A socket bound to one address has no control buffer, and so no
             // messages; a wildcard socket gets one PKTINFO per datagram. If it
             // were missing (or cut, ENOBUFS), the answer would leave as from a
-            // specific socket, its source picked by the routing table.
+            // specific socket, its source picked by the routing table. nix
+            // copies a control message it does not know into a Vec; the
+            // socket asks for PKTINFO alone, which it decodes in place.
             let local = message
                 .cmsgs()
                 .ok()
