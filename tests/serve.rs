@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::net::{self, closed_within, read_frames};
-use common::printed::{dig, kdig, rr};
+use common::printed::{dig, dig_at, kdig, rr};
 use common::wire::{frame, query, rcode_of};
 use common::{LIVENESS_BOUND, TestServer, time_until};
 use dynzone::wire::{Message, NameBuf, Rcode, Rtype};
@@ -85,6 +85,60 @@ fn dig_and_kdig_see_authoritative_answers() {
     assert_eq!(rr(&srv.answer[0]).3, "10 60 5060 www.example.test.");
     let caa = dig(&server, &["example.test", "CAA"]);
     assert_eq!(rr(&caa.answer[0]).3, "0 issue \"ca.example.net\"");
+}
+
+/// Listening on the wildcards, an answer leaves from the address the query
+/// was sent to (RFC 1122 §3.3.4.2): a query to 127.0.0.2 (Linux routes all of
+/// 127/8 to `lo`) is answered from 127.0.0.2, not from 127.0.0.1, which the
+/// routing table would pick. A connected socket, like a resolver, takes no
+/// answer from another address; `recv_from` shows the source itself.
+#[test]
+fn wildcard_listens_answer_from_the_address_asked() {
+    let server = TestServer::start_listening(
+        ZONE,
+        "example.test",
+        &["0.0.0.0", "[::]"],
+        &["--tcp-idle-timeout", "2"],
+    );
+    let port = server.port();
+    let request = query_bytes(21, "www.example.test", Rtype::A);
+    for ip in ["127.0.0.2", "127.0.0.1", "::1"] {
+        let asked = SocketAddr::new(ip.parse().unwrap(), port);
+        let reply = net::udp_exchange_connected(asked, &request)
+            .unwrap_or_else(|| panic!("no answer from {asked} on a connected socket"));
+        assert_eq!(rcode_of(&reply), Rcode::NoError, "asked at {asked}");
+        assert_eq!(reply[..2], request[..2], "asked at {asked}: the same id");
+        assert_eq!(
+            net::udp_reply_source(asked, &request),
+            Some(asked),
+            "the answer to a query sent to {asked} comes from it"
+        );
+    }
+    // Interleaved queries to two addresses, sent at once so that they
+    // likely share a receive batch: each answer leaves from its own.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let asked = |id: u16| SocketAddr::new([127, 0, 0, 1 + (id % 2) as u8].into(), port);
+    for id in 0..40u16 {
+        sock.send_to(&query_bytes(id, "www.example.test", Rtype::A), asked(id))
+            .unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    let mut seen = 0;
+    while let Ok((n, from)) = sock.recv_from(&mut buf) {
+        let id = u16::from_be_bytes([buf[0], buf[1]]);
+        assert!(n > 12 && id < 40, "an answer to one of the 40");
+        assert_eq!(from, asked(id), "answer {id} comes from the address asked");
+        seen += 1;
+        if seen == 40 {
+            break;
+        }
+    }
+    assert!(seen >= 30, "{seen} of 40 interleaved queries answered");
+    // dig checks the source too: before, it timed out at 127.0.0.2.
+    let printed = dig_at("127.0.0.2", &server, &["www.example.test", "A"]);
+    assert_eq!(printed.status, "NOERROR");
+    assert_eq!(printed.answer.len(), 2);
 }
 
 #[test]

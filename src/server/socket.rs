@@ -7,6 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use mio::net::{TcpListener, UdpSocket};
+use nix::sys::socket::{setsockopt, sockopt};
 pub(super) use socket2::Protocol;
 use socket2::{Domain, Socket, Type};
 
@@ -56,9 +57,39 @@ pub(super) fn probe(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
     socket.bind(&addr.into())
 }
 
-/// A nonblocking UDP socket bound to `addr`.
+/// Whether a UDP socket bound to `addr` learns each datagram's destination
+/// and answers from it: only a wildcard socket (`0.0.0.0`, `[::]`) can receive
+/// on more than one local address. A socket bound to one address sends from
+/// that address anyway and needs no control messages.
+///
+/// RFC 1122 §3.3.4.2, multihoming: "If the datagram is sent in response to a
+/// received datagram, the source address for the response SHOULD be the
+/// specific-destination address of the request"; §4.1.3.5: "When a UDP
+/// datagram is received, its specific-destination address MUST be passed up
+/// to the application layer." A resolver drops an answer from another address.
+pub(super) fn answers_from_destination(addr: SocketAddr) -> bool {
+    addr.ip().is_unspecified()
+}
+
+/// A nonblocking UDP socket bound to `addr`. A wildcard socket asks for the
+/// destination of each datagram ([`answers_from_destination`]), with
+/// IP_PKTINFO for IPv4 (ip(7): "Pass an IP_PKTINFO ancillary message that
+/// contains a pktinfo structure that supplies some information about the
+/// incoming packet") or IPV6_RECVPKTINFO for IPv6 (RFC 3542 §6.1). An IPv6
+/// socket is IPv6-only ([`bound`]), so no v4-mapped datagram reaches `[::]`:
+/// IPv4 queries arrive on the `0.0.0.0` socket and its IP_PKTINFO.
 pub(super) fn udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = bound(addr, Type::DGRAM, Protocol::UDP)?;
+    if answers_from_destination(addr) {
+        let set = if addr.is_ipv6() {
+            setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)
+        } else {
+            setsockopt(&socket, sockopt::Ipv4PacketInfo, &true)
+        };
+        // Not best effort: without it, answers would leave from whichever
+        // address the routing table picks, and resolvers would drop them.
+        set.map_err(io::Error::from)?;
+    }
     if let Err(e) = socket.set_recv_buffer_size(UDP_RCVBUF) {
         // Best effort: the default buffer works, only with less headroom.
         log::debug!("SO_RCVBUF on {addr}: {e}");

@@ -159,7 +159,7 @@ impl Worker {
     /// are allocated here, in the worker's own thread, before the loop.
     pub(super) fn run(mut self) -> io::Result<()> {
         log::debug!("worker {} running", self.core.id);
-        let mut headers = Headers::new(self.core.udp.len());
+        let mut headers = Headers::new(self.core.udp.iter().map(|e| e.addr));
         let result = self.run_loop(&mut headers);
         self.core.conns.close_all(self.poll.registry());
         log::debug!("worker {} stopped", self.core.id);

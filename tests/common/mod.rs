@@ -219,6 +219,8 @@ pub struct TestServer {
     port: u16,
     dir: TempDir,
     log: PathBuf,
+    /// The hosts it listens on, each with the port (`127.0.0.1`, `[::]`).
+    listen: Vec<String>,
 }
 
 impl TestServer {
@@ -228,6 +230,18 @@ impl TestServer {
     /// may give `--workers` itself), with its stderr in a log file, and waits
     /// until it accepts TCP connections.
     pub fn start(zonefile_text: &str, origin: &str, extra_args: &[&str]) -> TestServer {
+        TestServer::start_listening(zonefile_text, origin, &["127.0.0.1"], extra_args)
+    }
+
+    /// [`TestServer::start`] with one `--listen HOST:PORT` for each of
+    /// `hosts` (`0.0.0.0`, `[::]`) instead of `127.0.0.1:PORT`; the start is
+    /// awaited on 127.0.0.1, which the first host must cover.
+    pub fn start_listening(
+        zonefile_text: &str,
+        origin: &str,
+        hosts: &[&str],
+        extra_args: &[&str],
+    ) -> TestServer {
         let dir = TempDir::new();
         let db = dir.join("db");
         if !zonefile_text.is_empty() {
@@ -253,6 +267,7 @@ impl TestServer {
             port: 0,
             dir,
             log,
+            listen: hosts.iter().map(|h| h.to_string()).collect(),
         };
         if let Err(text) = server.launch(extra_args, false) {
             panic!("dynzone serve did not start:\n{text}");
@@ -269,8 +284,12 @@ impl TestServer {
         let mut last_log = String::new();
         for _ in 0..3 {
             let port = pick_port();
-            let listen = format!("127.0.0.1:{port}");
-            let mut args = vec!["serve", "--listen", &listen, "--db", path_str(&db)];
+            let listen: Vec<String> = self.listen.iter().map(|h| format!("{h}:{port}")).collect();
+            let mut args = vec!["serve"];
+            for addr in &listen {
+                args.extend_from_slice(&["--listen", addr]);
+            }
+            args.extend_from_slice(&["--db", path_str(&db)]);
             if !extra_args.contains(&"--workers") {
                 args.extend_from_slice(&["--workers", "1"]);
             }

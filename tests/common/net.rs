@@ -28,6 +28,49 @@ pub fn udp_exchange_tries(addr: SocketAddr, request: &[u8], tries: usize) -> Opt
     None
 }
 
+/// Sends `request` to `addr` from a socket `connect`ed to it, which takes
+/// datagrams only from that exact address and port, and returns the reply:
+/// an answer from any other source address is never seen, as by a resolver.
+/// Five tries, as [`udp_exchange`].
+pub fn udp_exchange_connected(addr: SocketAddr, request: &[u8]) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind(unspecified(addr)).expect("a local UDP socket");
+    sock.connect(addr).expect("connecting a UDP socket");
+    sock.set_read_timeout(Some(UDP_TRY))
+        .expect("a read timeout");
+    let mut buf = [0u8; 65535];
+    for _ in 0..5 {
+        sock.send(request).expect("sending a datagram");
+        if let Ok(n) = sock.recv(&mut buf) {
+            return Some(buf[..n].to_vec());
+        }
+    }
+    None
+}
+
+/// Sends `request` to `addr` from an unconnected socket and returns the
+/// source address of the first reply; five tries.
+pub fn udp_reply_source(addr: SocketAddr, request: &[u8]) -> Option<SocketAddr> {
+    let sock = UdpSocket::bind(unspecified(addr)).expect("a local UDP socket");
+    sock.set_read_timeout(Some(UDP_TRY))
+        .expect("a read timeout");
+    let mut buf = [0u8; 65535];
+    for _ in 0..5 {
+        sock.send_to(request, addr).expect("sending a datagram");
+        if let Ok((_, from)) = sock.recv_from(&mut buf) {
+            return Some(from);
+        }
+    }
+    None
+}
+
+/// The wildcard address of `addr`'s family with port 0 (an ephemeral port).
+fn unspecified(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    }
+}
+
 /// [`udp_exchange_tries`] with five tries.
 pub fn udp_exchange(addr: SocketAddr, request: &[u8]) -> Option<Vec<u8>> {
     udp_exchange_tries(addr, request, 5)

@@ -106,11 +106,12 @@ pub fn rr(fields: &[String]) -> (String, u32, String, String) {
     )
 }
 
-/// Runs `tool @127.0.0.1 -p PORT OPTIONS ARGS` and reads what it printed;
-/// fails the test when it exits non-zero.
-fn ask(tool: &str, server: &TestServer, options: &[&str], args: &[&str]) -> Printed {
+/// Runs `tool @AT -p PORT OPTIONS ARGS` and reads what it printed; fails
+/// the test when it exits non-zero.
+fn ask(tool: &str, at: &str, server: &TestServer, options: &[&str], args: &[&str]) -> Printed {
     let port = server.port().to_string();
-    let mut all = vec!["@127.0.0.1", "-p", &port];
+    let at = format!("@{at}");
+    let mut all = vec![at.as_str(), "-p", &port];
     all.extend_from_slice(options);
     all.extend_from_slice(args);
     let out = run_tool(tool, &all);
@@ -121,10 +122,22 @@ fn ask(tool: &str, server: &TestServer, options: &[&str], args: &[&str]) -> Prin
 
 /// `dig ARGS` at `server`, no recursion asked, one try of two seconds.
 pub fn dig(server: &TestServer, args: &[&str]) -> Printed {
-    ask("dig", server, &["+time=2", "+tries=1", "+norec"], args)
+    dig_at("127.0.0.1", server, args)
+}
+
+/// [`dig`] at address `at` of `server` (one it listens on, or a loopback
+/// address its wildcard listen covers).
+pub fn dig_at(at: &str, server: &TestServer, args: &[&str]) -> Printed {
+    ask("dig", at, server, &["+time=2", "+tries=1", "+norec"], args)
 }
 
 /// `kdig ARGS` at `server`, no recursion asked, one try of two seconds.
 pub fn kdig(server: &TestServer, args: &[&str]) -> Printed {
-    ask("kdig", server, &["+timeout=2", "+retry=0", "+norec"], args)
+    ask(
+        "kdig",
+        "127.0.0.1",
+        server,
+        &["+timeout=2", "+retry=0", "+norec"],
+        args,
+    )
 }
