@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::metrics::{self, Counters, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
+use crate::rrl::{Action as RrlAction, Rrl};
 use crate::store::{ReadError, Reader, Replay, Store, StoreError, WriteBatch};
 use crate::throttle::{More, Noise, Throttle, Verdict};
 use crate::transfer::{self, Stream, StreamError, Streams};
@@ -39,6 +40,11 @@ pub struct Config {
     /// at most this (300 by default, nsupdate's fudge). The replay memory
     /// keeps each UPDATE for as long.
     pub tsig_fudge_max: u16,
+    /// Response rate limiting of this handler ([`crate::rrl`]): responses
+    /// a second per flow, 0 for none (the default here; `serve` turns it on).
+    pub rrl_rate: u32,
+    /// Every `rrl_slip`-th limited response goes out truncated (0: none).
+    pub rrl_slip: u32,
 }
 
 impl Default for Config {
@@ -47,6 +53,8 @@ impl Default for Config {
             max_udp_payload: 1232,
             limits: Limits::default(),
             tsig_fudge_max: DEFAULT_TSIG_FUDGE_MAX,
+            rrl_rate: 0,
+            rrl_slip: crate::rrl::DEFAULT_SLIP,
         }
     }
 }
@@ -278,6 +286,8 @@ pub struct Handler {
     started: Option<Stream>,
     /// Lines anyone can cause, logged once per reason per interval.
     throttle: Throttle,
+    /// Answers to forgeable sources, limited per flow.
+    rrl: Rrl,
 }
 
 impl Handler {
@@ -294,6 +304,7 @@ impl Handler {
             streams: Streams::default(),
             started: None,
             throttle: Throttle::default(),
+            rrl: Rrl::new(config.rrl_rate, config.rrl_slip),
         })
     }
 
@@ -584,7 +595,40 @@ impl Handler {
                 {
                     self.book.changed(zone.name, serial);
                 }
-                (len?, disposition, result, stream)
+                // Response rate limiting: UDP answers to unsigned queries,
+                // whose source anyone can forge (TCP and TSIG prove theirs).
+                let mut len = len?;
+                if transport == Transport::Udp
+                    && self.rrl.is_on()
+                    && msg.tsig().is_none()
+                    && matches!(
+                        disposition,
+                        Disposition::Answered | Disposition::QuestionOnly(_)
+                    )
+                {
+                    let rcode = written_rcode(response);
+                    let question = msg.question();
+                    let qtype = question.map_or(Rtype::from(0), |q| q.qtype);
+                    match self
+                        .rrl
+                        .check(peer, question.map(|q| q.name), qtype, rcode, now)
+                    {
+                        RrlAction::Send => {}
+                        RrlAction::Drop => {
+                            counters.dropped(metrics::Drop::RateLimited);
+                            return None;
+                        }
+                        // RFC 1035 §4.1.1 TC: the client asks again over TCP.
+                        RrlAction::Slip => {
+                            counters.dropped(metrics::Drop::RateSlipped);
+                            len = writer.question_only(&msg, rcode, response)?;
+                            if let Some(flags) = response.get_mut(2) {
+                                *flags |= 0x02;
+                            }
+                        }
+                    }
+                }
+                (len, disposition, result, stream)
             }
             // RFC 1035 §4.1.1 / RFC 6891 §7 / RFC 8945 §5.1: a malformed
             // request (a TSIG that is not last, two TSIGs, TSIG RDATA cut
@@ -607,10 +651,10 @@ impl Handler {
         let (rcode, tc) = match disposition {
             Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => (rcode, false),
             // A stream is counted once, by its first message.
-            Disposition::Answered | Disposition::Stream(_) => match response.get(2..4) {
-                Some(&[flags, low]) => (Rcode::from(u16::from(low & 0x0f)), flags & 0x02 != 0),
-                _ => (Rcode::ServFail, false),
-            },
+            Disposition::Answered | Disposition::Stream(_) => (
+                written_rcode(response),
+                response.get(2).is_some_and(|flags| flags & 0x02 != 0),
+            ),
         };
         let held = matches!(disposition, Disposition::Held(..));
         if held {
@@ -629,6 +673,14 @@ impl Handler {
         }
         Some(Reply { len, held, stream })
     }
+}
+
+/// The RCODE in the header of a response just written (its low four bits;
+/// SERVFAIL if there is no header).
+fn written_rcode(response: &[u8]) -> Rcode {
+    response
+        .get(3)
+        .map_or(Rcode::ServFail, |low| Rcode::from(u16::from(low & 0x0f)))
 }
 
 /// Decides what to do with a parsed request: TSIG first, then EDNS, then

@@ -10,6 +10,7 @@
 pub mod handler;
 pub mod metrics;
 pub mod query;
+pub mod rrl;
 pub mod server;
 pub mod store;
 pub mod throttle;

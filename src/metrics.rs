@@ -84,14 +84,20 @@ pub enum Drop {
     SendFailed,
     /// A TCP frame that cannot be a request closed its connection.
     NotARequest,
+    /// Response rate limiting dropped the answer.
+    RateLimited,
+    /// Response rate limiting sent a truncated answer instead.
+    RateSlipped,
 }
 
-const DROPS: [&str; 5] = [
+const DROPS: [&str; 7] = [
     "short_header",
     "response",
     "oversize",
     "send_failed",
     "not_a_request",
+    "rate_limited",
+    "rate_slipped",
 ];
 
 /// What became of an UPDATE.

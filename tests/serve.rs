@@ -699,3 +699,87 @@ fn one_prefix_gets_at_most_its_share_of_tcp_connections() {
 fn thread_pause() {
     std::thread::sleep(Duration::from_millis(50));
 }
+
+/// A flood of queries for the largest RRset from one (forgeable) source:
+/// octets answered per octet asked, and how the answers went out.
+fn flood(server: &TestServer, count: u32) -> (f64, u32, u32) {
+    let request = common::wire::Query::new(0x5151, "big.example.test", Rtype::Txt)
+        .edns(1232, 0)
+        .bytes();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+    socket
+        .connect(("127.0.0.1", server.port()))
+        .expect("connecting the UDP socket");
+    let (mut sent, mut received, mut full, mut truncated) = (0usize, 0usize, 0u32, 0u32);
+    let mut buf = [0u8; 2048];
+    for i in 0..count {
+        sent += socket.send(&request).expect("sending a query");
+        if i % 16 == 15 || i + 1 == count {
+            let wait = if i + 1 == count { 300 } else { 5 };
+            socket
+                .set_read_timeout(Some(Duration::from_millis(wait)))
+                .expect("a read timeout");
+            while let Ok(n) = socket.recv(&mut buf) {
+                received += n;
+                let msg = Message::parse(&buf[..n]).expect("an answer parses");
+                if msg.header().flags.tc() {
+                    truncated += 1;
+                } else {
+                    full += 1;
+                }
+            }
+        }
+    }
+    (received as f64 / sent as f64, full, truncated)
+}
+
+/// Response rate limiting (issue 11): a flood of spoofable queries for the
+/// largest RRset gets `--rrl-rate` full answers a second, every
+/// `--rrl-slip`-th of the rest a small truncated one, and the rest nothing;
+/// the same flood over TCP, or without the limit, is answered in full.
+#[test]
+fn rate_limiting_cuts_what_a_flood_of_spoofable_queries_reflects() {
+    let mut zone = ZONE.to_string();
+    for i in 0..12 {
+        zone.push_str(&format!(
+            "big IN TXT \"{}\"\n",
+            format!("{i:02}").repeat(40)
+        ));
+    }
+    let open = TestServer::start(&zone, "example.test", &["--rrl-rate", "0"]);
+    let (without, full_open, tc_open) = flood(&open, 1000);
+    drop(open);
+    let limited = TestServer::start(
+        &zone,
+        "example.test",
+        &["--rrl-rate", "20", "--rrl-slip", "2"],
+    );
+    let started = Instant::now();
+    let (with, full, truncated) = flood(&limited, 1000);
+    let seconds = started.elapsed().as_secs() + 1;
+    println!(
+        "1000 queries: without RRL {without:.1} octets out per octet in ({full_open} full, {tc_open} TC); \
+         with --rrl-rate 20 --rrl-slip 2 {with:.2} ({full} full, {truncated} TC, over {seconds} s)"
+    );
+    assert!(
+        full_open >= 990 && tc_open == 0,
+        "without RRL: {full_open} full, {tc_open} TC"
+    );
+    assert!(
+        full <= 20 * seconds as u32 + 20,
+        "{full} full answers in {seconds} s"
+    );
+    assert!(truncated >= 300, "{truncated} truncated answers");
+    assert!(
+        with < without / 4.0,
+        "amplification {with:.2} vs {without:.2}"
+    );
+    // TCP is never limited: the same name, many times, all answered.
+    let mut stream = TcpStream::connect(limited.addr()).expect("TCP");
+    let request = query(0x5152, "big.example.test", Rtype::Txt);
+    for _ in 0..50 {
+        stream.write_all(&frame(&request)).expect("a TCP query");
+    }
+    let answers = read_frames(&mut stream, 50);
+    assert!(answers.iter().all(|a| rcode_of(a) == Rcode::NoError));
+}

@@ -114,6 +114,15 @@ struct ServeArgs {
     /// its own oldest (default 32)
     #[argh(option, default = "dynzone::server::DEFAULT_TCP_MAX_PER_PREFIX")]
     tcp_max_per_prefix: usize,
+    /// response rate limiting: UDP answers a second to one /24 or /56 per
+    /// kind (per name and type for answers; NXDOMAIN and errors per source);
+    /// 0 turns it off (default 20; TCP and signed requests never limited)
+    #[argh(option, default = "dynzone::rrl::DEFAULT_RATE")]
+    rrl_rate: u32,
+    /// of the answers rate limiting holds back, every Nth goes out truncated
+    /// (TC) so that a real resolver retries over TCP; 0 never (default 2)
+    #[argh(option, default = "dynzone::rrl::DEFAULT_SLIP")]
+    rrl_slip: u32,
     /// a TSIG key as [ALG:]NAME:SECRET, nsupdate's -y syntax: ALG hmac-md5
     /// (default), hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or
     /// hmac-sha512, SECRET in base64; repeatable

@@ -273,6 +273,12 @@ fn settings(args: &ServeArgs, workers: usize) -> Result<server::Settings, String
                 args.max_zone_records,
             )?,
             tsig_fudge_max: args.tsig_fudge_max,
+            // Each worker limits its own share: the kernel spreads one
+            // source's datagrams over the workers' sockets.
+            rrl_rate: args
+                .rrl_rate
+                .div_ceil(u32::try_from(workers).unwrap_or(u32::MAX).max(1)),
+            rrl_slip: args.rrl_slip,
         },
         tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
         tcp_max_connections,

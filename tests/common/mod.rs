@@ -293,6 +293,12 @@ impl TestServer {
             if !extra_args.contains(&"--workers") {
                 args.extend_from_slice(&["--workers", "1"]);
             }
+            // The tests ask the same names from loopback many times a second,
+            // which response rate limiting (on by default) would hold back:
+            // off unless a test is about it and says so.
+            if !extra_args.contains(&"--rrl-rate") {
+                args.extend_from_slice(&["--rrl-rate", "0"]);
+            }
             args.extend_from_slice(extra_args);
             let stderr = fs::OpenOptions::new()
                 .create(true)
