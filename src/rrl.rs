@@ -21,12 +21,28 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::wire::{Name, Rcode, Rtype};
 
-/// Buckets per worker: 4,096 flows a second, 64 KiB.
+/// Buckets per worker: 4,096 flows a second, 96 KiB (24 octets each).
 pub const BUCKETS: usize = 4096;
 /// Default responses per second per flow (`--rrl-rate`).
 pub const DEFAULT_RATE: u32 = 20;
 /// Default slip (`--rrl-slip`): every second limited response is a TC one.
 pub const DEFAULT_SLIP: u32 = 2;
+
+/// The prefix a source is grouped by, here and in the TCP per-prefix cap:
+/// its /24 (IPv4) or /56 (IPv6), one customer, one site or one attacker's
+/// range. The first octet tells the families apart.
+pub fn source_prefix(ip: IpAddr) -> [u8; 8] {
+    let mut prefix = [0u8; 8];
+    let (family, octets): (u8, &[u8]) = match ip {
+        IpAddr::V4(a) => (4, &a.octets()[..3]),
+        IpAddr::V6(a) => (6, &a.octets()[..7]),
+    };
+    prefix[0] = family;
+    for (d, s) in prefix[1..].iter_mut().zip(octets) {
+        *d = *s;
+    }
+    prefix
+}
 
 /// What to do with a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,10 +118,7 @@ impl Rrl {
             _ => Kind::Error,
         };
         let mut hasher = FlowHasher::default();
-        match peer.ip() {
-            IpAddr::V4(a) => a.octets().get(..3).hash(&mut hasher),
-            IpAddr::V6(a) => a.octets().get(..7).hash(&mut hasher),
-        }
+        source_prefix(peer.ip()).hash(&mut hasher);
         kind.hash(&mut hasher);
         if kind == Kind::Answer {
             u16::from(qtype).hash(&mut hasher);
@@ -217,6 +230,17 @@ mod tests {
             rrl.check(peer("192.0.2.1"), q, Rtype::A, Rcode::NoError, 101),
             Send
         );
+    }
+
+    #[test]
+    fn sources_are_grouped_by_slash_24_and_slash_56() {
+        let p = |ip: &str| source_prefix(ip.parse().unwrap());
+        assert_eq!(p("192.0.2.1"), p("192.0.2.254"));
+        assert_ne!(p("192.0.2.1"), p("192.0.3.1"));
+        assert_eq!(p("2001:db8:0:1200::1"), p("2001:db8:0:12ff::9"));
+        assert_ne!(p("2001:db8:0:1200::1"), p("2001:db8:0:1300::1"));
+        // The same octets in another family are another prefix.
+        assert_ne!(p("192.0.2.1"), p("c000:2ff::"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::handler::{Handler, Origin, Settled, Ticket, Transport};
 use crate::metrics::{self, TcpCounts};
+use crate::rrl::source_prefix;
 use crate::store::WriteBatch;
 use crate::transfer::Stream;
 use crate::wire::{Frame, Header, MAX_MESSAGE, Opcode, frame_prefix, parse_frame};
@@ -496,19 +497,10 @@ pub(super) struct Slab {
     per_prefix: usize,
 }
 
-/// Whether two peers are in the same /24 (IPv4) or /56 (IPv6) prefix: one
-/// customer, one site, or one attacker's range (issue 11, as RRL groups
-/// sources).
+/// Whether two peers are in the same source prefix (a /24 or a /56, as
+/// rate limiting groups them: [`source_prefix`]).
 fn same_prefix(a: SocketAddr, b: SocketAddr) -> bool {
-    match (a.ip(), b.ip()) {
-        (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
-            a.octets().get(..3) == b.octets().get(..3)
-        }
-        (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => {
-            a.octets().get(..7) == b.octets().get(..7)
-        }
-        _ => false,
-    }
+    source_prefix(a.ip()) == source_prefix(b.ip())
 }
 
 impl Slab {
