@@ -22,6 +22,7 @@ command -v named-checkzone >/dev/null 2>&1 || missing+=(bind9-utils)
 command -v kzonecheck >/dev/null 2>&1 || missing+=(knot-dnssecutils)
 [ -x /usr/bin/kill ] || [ -x /bin/kill ] || missing+=(procps)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+command -v prlimit >/dev/null 2>&1 || missing+=(util-linux)
 /usr/bin/python3 -c 'import dns.message, dns.tsig' >/dev/null 2>&1 || missing+=(python3-dnspython)
 /usr/bin/python3 -c 'import certbot_dns_rfc2136' >/dev/null 2>&1 || missing+=(python3-certbot-dns-rfc2136)
 if ((${#missing[@]})); then

@@ -624,11 +624,9 @@ fn a_flood_of_unsigned_updates_writes_a_few_log_lines() {
 #[test]
 fn out_of_descriptors_a_new_tcp_query_is_still_answered() {
     let server = TestServer::start(ZONE, "example.test", &[]);
-    let limit = std::process::Command::new("prlimit")
-        .args(["--pid", &server.pid().to_string(), "--nofile=128:128"])
-        .status()
-        .expect("prlimit (Debian package util-linux) must be installed");
-    assert!(limit.success(), "prlimit --nofile=128:128 failed");
+    let pid = server.pid().to_string();
+    let limit = common::run_tool("prlimit", &["--pid", &pid, "--nofile=128:128"]);
+    assert!(limit.status.success(), "prlimit --nofile=128:128 failed");
     let mut idle = Vec::new();
     for _ in 0..300 {
         idle.push(TcpStream::connect(server.addr()).expect("an idle TCP connection"));

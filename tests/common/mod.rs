@@ -158,7 +158,7 @@ pub fn run_tool(cmd: &str, args: &[&str]) -> Output {
                 "kzonecheck" => "knot-dnssecutils",
                 "python3" => "python3",
                 "kill" => "procps",
-                "setpriv" => "util-linux",
+                "setpriv" | "prlimit" => "util-linux",
                 _ => "the package that provides it",
             };
             panic!("{cmd} is not installed: apt-get install {package}");
