@@ -781,3 +781,90 @@ fn rate_limiting_cuts_what_a_flood_of_spoofable_queries_reflects() {
     let answers = read_frames(&mut stream, 50);
     assert!(answers.iter().all(|a| rcode_of(a) == Rcode::NoError));
 }
+
+/// The resident memory of process `pid` in KiB (`VmRSS`).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc status")
+}
+
+/// Raises this process's soft descriptor limit to its hard one.
+fn raise_own_descriptor_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
+}
+
+/// Large TCP buffers come from a fixed pool (issue 11): 1,000 connections
+/// each holding a 64 KiB frame (all of it but the last octet) cost the
+/// server a bounded amount of memory, not 1,000 × 64 KiB, while a new query
+/// is answered at once; and the memory of an idle server is reported.
+#[test]
+fn a_thousand_connections_holding_64_kib_frames_take_bounded_memory() {
+    raise_own_descriptor_limit();
+    let server = TestServer::start(
+        ZONE,
+        "example.test",
+        &[
+            "--tcp-max-connections",
+            "1100",
+            "--tcp-max-per-prefix",
+            "1100",
+            "--tcp-idle-timeout",
+            "120",
+        ],
+    );
+    let pid = server.pid();
+    // One query over each transport first, so that idle means warmed up.
+    let answer = net::tcp_exchange(server.addr(), &query(0x1d1e, "www.example.test", Rtype::A));
+    assert_eq!(rcode_of(&answer), Rcode::NoError);
+    std::thread::sleep(Duration::from_millis(200));
+    let idle = rss_kib(pid);
+    let mut frame = vec![0xffu8, 0xff];
+    frame.resize(2 + 65_535 - 1, 0);
+    let mut held = Vec::new();
+    let started = Instant::now();
+    for i in 0..1000 {
+        let mut stream =
+            TcpStream::connect(server.addr()).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .expect("a write timeout");
+        stream
+            .write_all(&frame)
+            .unwrap_or_else(|e| panic!("a 64 KiB frame on connection {i}: {e}"));
+        held.push(stream);
+    }
+    println!("1000 frames sent in {:?}", started.elapsed());
+    // The most the server holds resident while they wait.
+    let mut under = 0;
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        under = under.max(rss_kib(pid));
+    }
+    let answer = net::tcp_exchange(server.addr(), &query(0x1d1f, "www.example.test", Rtype::A));
+    assert_eq!(rcode_of(&answer), Rcode::NoError, "a new query is answered");
+    let mut open = 0;
+    for stream in &mut held {
+        if closed_within(stream, Duration::from_millis(1)).is_none() {
+            open += 1;
+        }
+    }
+    println!(
+        "RSS idle {idle} KiB; under 1000 connections each holding a 64 KiB frame {under} KiB \
+         (+{} KiB; 1000 x 64 KiB would be 64000 KiB); {open} of them still open",
+        under.saturating_sub(idle)
+    );
+    assert_eq!(
+        open, 1000,
+        "every connection is kept (none is over a limit)"
+    );
+    assert!(
+        under.saturating_sub(idle) < 16 * 1024,
+        "{under} KiB resident under 1000 large frames, {idle} KiB idle"
+    );
+}

@@ -1,7 +1,17 @@
-//! TCP connections of one worker (RFC 7766): a slab of fixed slots, each with a
-//! read buffer for one whole frame and a write buffer for several responses, all
+//! TCP connections of one worker (RFC 7766): a slab of fixed slots, all
 //! allocated when the worker starts.
 //!
+//! - Every slot has small buffers ([`SMALL_READ`], [`SMALL_WRITE`]): enough
+//!   for the queries, UPDATEs and answers of ordinary clients. A connection
+//!   takes one of the worker's [`LARGE_BUFFERS`] large buffers (a read buffer
+//!   for one whole largest frame and a write buffer for two largest responses)
+//!   only while a frame, an answer or a stream needs it, and gives it back as
+//!   soon as what is left fits the small ones. An idle connection therefore
+//!   holds 6 KiB, not 192 KiB, and a thousand connections each sending a
+//!   64 KiB frame hold at most [`LARGE_BUFFERS`] large buffers per worker: the
+//!   others wait, their bytes in the kernel's socket buffers, until a large
+//!   buffer is free or their frame times out. Nothing is allocated after the
+//!   start: the buffers move between the slots and the pool.
 //! - Pipelined queries are answered in the order they arrive (RFC 7766 §6.2.1.1
 //!   allows any order; in order is what every client handles).
 //! - A connection whose write buffer has no room for another full-size response
@@ -42,7 +52,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::handler::{Handler, Origin, Settled, Ticket, Transport};
+use crate::handler::{Handler, Origin, Reply, Settled, Ticket, Transport};
 use crate::metrics::{self, TcpCounts};
 use crate::rrl::source_prefix;
 use crate::store::WriteBatch;
@@ -57,6 +67,25 @@ const READ_CAP: usize = FRAME_MAX;
 /// Write buffer of a connection: room for one largest response plus as much
 /// again of earlier output still waiting to be sent.
 const WRITE_CAP: usize = 2 * FRAME_MAX;
+/// The small read buffer of every slot: a frame up to this long (a query, an
+/// UPDATE of a few records, certbot's TXT) needs no large buffer.
+const SMALL_READ: usize = 2048;
+/// The small write buffer of every slot.
+const SMALL_WRITE: usize = 4096;
+/// Both small buffers of a slot.
+const SMALL: usize = SMALL_READ + SMALL_WRITE;
+/// The room a small write buffer must have before a request is answered:
+/// more than the largest answer to an UPDATE (a header, the zone, OPT without
+/// options, and a TSIG with a 255-octet key name, a 64-octet MAC and the
+/// 6-octet BADTIME data: under 700 octets), so that a held answer always
+/// lands where its ticket says without a large buffer.
+const SMALL_ROOM: usize = 1024;
+/// The large buffers of a worker (fewer when the slab is smaller): the
+/// streams of the worker ([`crate::transfer::STREAMS_PER_WORKER`]) and as
+/// many large frames or answers again.
+pub(super) const LARGE_BUFFERS: usize = 32;
+/// A large buffer: the read buffer, then the write buffer.
+const LARGE: usize = READ_CAP + WRITE_CAP;
 /// Frames answered (or stream messages written) on one connection per
 /// wake-up before the others get a turn.
 const FRAME_BUDGET: usize = 32;
@@ -123,6 +152,9 @@ struct Conn {
     closing: bool,
     /// Work is left over because the frame budget ran out.
     again: bool,
+    /// Waiting for a large buffer: a frame or an answer too large for the
+    /// small ones, or a stream, waits until one is free ([`Slab::wake`]).
+    starved: bool,
     /// The multi-message response being written; later frames wait.
     transfer: Option<Stream>,
     /// This connection's number in the slab, unique for the worker's life:
@@ -192,7 +224,7 @@ impl Conn {
             );
             return self.abort_stream();
         }
-        if !self.make_room(write) {
+        if !self.make_room(write, FRAME_MAX) {
             return Pumped::Wait;
         }
         let Some(stream) = self.transfer.as_mut() else {
@@ -237,15 +269,16 @@ impl Conn {
         Pumped::Aborted
     }
 
-    /// Makes room at the end of the write buffer for one more largest framed
-    /// response, moving unsent output to the front if that is what it takes.
-    /// `false` when the unsent output leaves no room.
-    fn make_room(&mut self, write: &mut [u8]) -> bool {
+    /// Makes room for `need` more octets at the end of the write buffer
+    /// (one largest framed response in a large buffer, [`SMALL_ROOM`] in a
+    /// small one), moving unsent output to the front if that is what it
+    /// takes. `false` when the unsent output leaves no room.
+    fn make_room(&mut self, write: &mut [u8], need: usize) -> bool {
         if self.wstart == self.wend {
             self.wstart = 0;
             self.wend = 0;
         }
-        if write.len().saturating_sub(self.wend) >= FRAME_MAX {
+        if write.len().saturating_sub(self.wend) >= need {
             return true;
         }
         // Held answers stay where their tickets say until the settle.
@@ -256,7 +289,7 @@ impl Conn {
         if self.wstart > 0
             && self.wstart <= self.wend
             && self.wend <= write.len()
-            && write.len().saturating_sub(pending) >= FRAME_MAX
+            && write.len().saturating_sub(pending) >= need
         {
             write.copy_within(self.wstart..self.wend, 0);
             self.wstart = 0;
@@ -279,8 +312,7 @@ impl Conn {
     #[allow(clippy::too_many_arguments)]
     fn answer(
         &mut self,
-        read: &[u8],
-        write: &mut [u8],
+        space: &mut Space<'_>,
         handler: &mut Handler,
         batch: &mut WriteBatch<'_>,
         unix_now: u64,
@@ -289,12 +321,16 @@ impl Conn {
     ) {
         loop {
             // A stream in progress goes first: later frames wait for its end.
+            // A connection with a stream always has a large buffer.
             if self.transfer.is_some() {
+                let (_, write, _) = space.parts();
                 match self.pump(write, unix_now, now, budget) {
                     Pumped::Wrote | Pumped::Ended => continue,
                     Pumped::Wait | Pumped::Aborted => break,
                 }
             }
+            let large = space.is_large();
+            let (read, write, scratch) = space.parts();
             let input = read.get(self.rstart..self.rend).unwrap_or(&[]);
             let Frame::Complete { message, consumed } = parse_frame(input) else {
                 break;
@@ -323,7 +359,7 @@ impl Conn {
                 self.again = true;
                 break;
             }
-            if !self.make_room(write) {
+            if !self.make_room(write, room(large)) {
                 break;
             }
             *budget = budget.saturating_sub(1);
@@ -333,12 +369,26 @@ impl Conn {
                 answer: body,
                 holder: self.serial,
             };
-            if let Some(out) = write.get_mut(body..body.saturating_add(MAX_MESSAGE)) {
-                let origin = Origin::new(unix_now, self.peer, Transport::Tcp);
-                let reply = handler.handle_in(batch, ticket, origin, message, out);
-                // A dropped answer (None) produces nothing for this frame.
-                if let Some(reply) = reply
-                    && let Some(prefix) = frame_prefix(reply.len)
+            // In a large buffer the answer is built where it is sent from;
+            // in a small one, in the worker's scratch buffer, then copied
+            // (see below).
+            let out = if large {
+                write.get_mut(body..body.saturating_add(MAX_MESSAGE))
+            } else {
+                Some(scratch)
+            };
+            let Some(out) = out else {
+                break;
+            };
+            let origin = Origin::new(unix_now, self.peer, Transport::Tcp);
+            let reply = handler.handle_in(batch, ticket, origin, message, out);
+            // A dropped answer (None) produces nothing for this frame.
+            if let Some(reply) = reply {
+                if !large && !self.place(space, handler, &reply, body) {
+                    break;
+                }
+                let (_, write, _) = space.parts();
+                if let Some(prefix) = frame_prefix(reply.len)
                     && let Some(slot) = write.get_mut(self.wend..body)
                 {
                     slot.copy_from_slice(&prefix);
@@ -366,6 +416,53 @@ impl Conn {
             self.frame_started = None;
         } else if self.rstart < self.rend && self.frame_started.is_none() {
             self.frame_started = Some(now);
+        }
+    }
+
+    /// Copies an answer built in the scratch buffer to `body` in the write
+    /// buffer, taking a large buffer first when it does not fit the small one
+    /// or starts a stream. `false` when the frame waits instead: a query's
+    /// answer (or a stream) with no large buffer free is answered again once
+    /// one is, and an UPDATE's answer that fits nowhere (which
+    /// [`SMALL_ROOM`] rules out) closes the connection.
+    fn place(
+        &mut self,
+        space: &mut Space<'_>,
+        handler: &mut Handler,
+        reply: &Reply,
+        body: usize,
+    ) -> bool {
+        let fits = body.saturating_add(reply.len) <= SMALL_WRITE;
+        if (!fits || reply.stream) && !space.grow(self) {
+            // The stream, if one started, ends here with its snapshot.
+            drop(handler.take_stream());
+            if reply.held {
+                log::error!(
+                    "closing TCP connection from {}: no buffer for the answer to an UPDATE",
+                    self.peer
+                );
+                self.closing = true;
+                self.rstart = self.rend;
+            } else {
+                self.starved = true;
+            }
+            return false;
+        }
+        let (_, write, scratch) = space.parts();
+        let answer = scratch.get(..reply.len);
+        let to = write.get_mut(body..body.saturating_add(reply.len));
+        match (answer, to) {
+            (Some(answer), Some(to)) => {
+                to.copy_from_slice(answer);
+                true
+            }
+            // Not reached: the scratch buffer holds MAX_MESSAGE octets and
+            // the write buffer has room for them.
+            _ => {
+                self.closing = true;
+                self.rstart = self.rend;
+                false
+            }
         }
     }
 
@@ -471,16 +568,123 @@ impl Conn {
     }
 }
 
-/// One slot of the slab: its buffers live as long as the worker.
+/// One slot of the slab. Its small buffers are its part of
+/// [`Slab::small`].
 struct Slot {
-    /// The read buffer (`READ_CAP` bytes) followed by the write buffer.
-    buf: Box<[u8]>,
+    /// The large buffer taken from the pool, while the connection needs it.
+    large: Option<Box<[u8]>>,
     conn: Option<Conn>,
+}
+
+/// The buffers a connection works in: its small ones, or the large one it
+/// took, and the worker's scratch buffer for answers.
+struct Space<'a> {
+    small: &'a mut [u8],
+    large: &'a mut Option<Box<[u8]>>,
+    /// The worker's free large buffers.
+    spare: &'a mut Vec<Box<[u8]>>,
+    scratch: &'a mut [u8],
+}
+
+/// The room [`Conn::answer`] needs in the write buffer for one answer.
+fn room(large: bool) -> usize {
+    if large { FRAME_MAX } else { SMALL_ROOM }
+}
+
+/// How long the frame at the front of `input` is with its prefix, once the
+/// prefix is there.
+fn frame_need(input: &[u8]) -> Option<usize> {
+    let prefix = <[u8; 2]>::try_from(input.get(..2)?).ok()?;
+    Some(2 + usize::from(u16::from_be_bytes(prefix)))
+}
+
+impl Space<'_> {
+    fn is_large(&self) -> bool {
+        self.large.is_some()
+    }
+
+    /// The read buffer, the write buffer and the scratch buffer.
+    fn parts(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
+        let (buf, cut): (&mut [u8], usize) = match self.large {
+            Some(large) => (large, READ_CAP),
+            None => (self.small, SMALL_READ),
+        };
+        let (read, write) = buf.split_at_mut(cut.min(buf.len()));
+        (read, write, self.scratch)
+    }
+
+    /// Moves the connection into a large buffer from the pool, its input and
+    /// output at the same offsets, so that the tickets of held answers stay
+    /// true. `false` when none is free.
+    fn grow(&mut self, conn: &Conn) -> bool {
+        if self.large.is_some() {
+            return true;
+        }
+        let Some(mut large) = self.spare.pop() else {
+            return false;
+        };
+        let (small_read, small_write) = self.small.split_at(SMALL_READ.min(self.small.len()));
+        let (read, write) = large.split_at_mut(READ_CAP.min(LARGE));
+        copy(small_read, read, conn.rend);
+        copy(small_write, write, conn.wend);
+        *self.large = Some(large);
+        true
+    }
+
+    /// Gives the large buffer back when the connection no longer needs it:
+    /// no stream, nothing held, and its unanswered input (with the whole
+    /// frame it starts) and unsent output fit the small buffers. Returns
+    /// whether a buffer went back.
+    fn shrink(&mut self, conn: &mut Conn) -> bool {
+        let Some(large) = self.large.as_deref() else {
+            return false;
+        };
+        if conn.transfer.is_some() || conn.held_from.is_some() {
+            return false;
+        }
+        let (read, write) = large.split_at(READ_CAP.min(large.len()));
+        let input = read.get(conn.rstart..conn.rend).unwrap_or(&[]);
+        let output = write.get(conn.wstart..conn.wend).unwrap_or(&[]);
+        if input.len() > SMALL_READ
+            || frame_need(input).is_some_and(|n| n > SMALL_READ)
+            || output.len() > SMALL_WRITE
+        {
+            return false;
+        }
+        let (small_read, small_write) = self.small.split_at_mut(SMALL_READ.min(self.small.len()));
+        copy(input, small_read, input.len());
+        copy(output, small_write, output.len());
+        (conn.rstart, conn.rend) = (0, input.len());
+        (conn.wstart, conn.wend) = (0, output.len());
+        if let Some(large) = self.large.take()
+            && self.spare.len() < self.spare.capacity()
+        {
+            self.spare.push(large);
+        }
+        true
+    }
+}
+
+/// Copies the first `len` octets of `from` to the front of `to`.
+fn copy(from: &[u8], to: &mut [u8], len: usize) {
+    if let (Some(from), Some(to)) = (from.get(..len), to.get_mut(..len)) {
+        to.copy_from_slice(from);
+    }
 }
 
 /// The TCP connections of one worker.
 pub(super) struct Slab {
     slots: Vec<Slot>,
+    /// The small buffers of every slot, [`SMALL`] octets each, in one
+    /// allocation (the pages of slots never used are never backed).
+    small: Box<[u8]>,
+    /// The free large buffers; its capacity is the pool's, so pushing never
+    /// grows it.
+    spare: Vec<Box<[u8]>>,
+    /// Where answers on connections with small buffers are built.
+    scratch: Box<[u8]>,
+    /// Where the search for a starved connection to wake starts.
+    wake_from: usize,
     /// Indices of empty slots; its capacity is the slab's, so pushing never grows it.
     free: Vec<usize>,
     /// Token of slot 0; slot `i` is registered as `base + i`.
@@ -504,11 +708,24 @@ fn same_prefix(a: SocketAddr, b: SocketAddr) -> bool {
 }
 
 impl Slab {
-    /// A slab of `capacity` connections registered from token `base` on. The
-    /// buffers are allocated here, zeroed; the operating system backs their
-    /// pages only when a connection first uses them.
+    /// A slab of `capacity` connections registered from token `base` on,
+    /// with `min(capacity, LARGE_BUFFERS)` large buffers. The buffers are
+    /// allocated here, zeroed; the operating system backs their pages only
+    /// when a connection first uses them.
     pub(super) fn new(
         capacity: usize,
+        base: usize,
+        idle_timeout: Duration,
+        per_prefix: usize,
+    ) -> Slab {
+        let large = LARGE_BUFFERS.min(capacity);
+        Slab::with_pool(capacity, large, base, idle_timeout, per_prefix)
+    }
+
+    /// A slab of `capacity` connections and `large` large buffers.
+    fn with_pool(
+        capacity: usize,
+        large: usize,
         base: usize,
         idle_timeout: Duration,
         per_prefix: usize,
@@ -516,15 +733,23 @@ impl Slab {
         let mut slots = Vec::with_capacity(capacity);
         for _ in 0..capacity {
             slots.push(Slot {
-                buf: vec![0u8; READ_CAP + WRITE_CAP].into_boxed_slice(),
+                large: None,
                 conn: None,
             });
+        }
+        let mut spare = Vec::with_capacity(large);
+        for _ in 0..large {
+            spare.push(vec![0u8; LARGE].into_boxed_slice());
         }
         // Popped from the end: slot 0 is used first.
         let mut free = Vec::with_capacity(capacity);
         free.extend((0..capacity).rev());
         Slab {
             slots,
+            small: vec![0u8; capacity.saturating_mul(SMALL)].into_boxed_slice(),
+            spare,
+            scratch: vec![0u8; MAX_MESSAGE].into_boxed_slice(),
+            wake_from: 0,
             free,
             base,
             idle_timeout,
@@ -604,6 +829,7 @@ impl Slab {
             peer_closed: false,
             closing: false,
             again: false,
+            starved: false,
             transfer: None,
             stream_until: now,
             serial: self.next_serial,
@@ -672,6 +898,29 @@ impl Slab {
                 self.free.push(index);
             }
         }
+        if let Some(large) = slot.large.take()
+            && self.spare.len() < self.spare.capacity()
+        {
+            self.spare.push(large);
+            self.wake();
+        }
+    }
+
+    /// A large buffer is free: the next connection waiting for one (round
+    /// robin over the slots) is served again on the next round.
+    fn wake(&mut self) {
+        let n = self.slots.len();
+        for step in 0..n {
+            let index = (self.wake_from + step) % n;
+            if let Some(conn) = self.slots.get_mut(index).and_then(|s| s.conn.as_mut())
+                && conn.starved
+            {
+                conn.starved = false;
+                conn.again = true;
+                self.wake_from = (index + 1) % n;
+                return;
+            }
+        }
     }
 
     /// Reads, answers and writes on the connection in slot `index` for as long
@@ -687,17 +936,23 @@ impl Slab {
         now: Instant,
         registry: &Registry,
     ) {
-        let Some((token, conn, read, write)) = self.parts(index) else {
+        let Some((token, conn, mut space)) = self.parts(index) else {
             return;
         };
         conn.again = false;
+        conn.starved = false;
         let core = (handler, batch);
-        let status = drive(conn, read, write, core, unix_now, now, token, registry);
+        let status = drive(conn, &mut space, core, unix_now, now, token, registry);
         let holds = conn.held_from.is_some();
+        let returned = status == Status::Open && space.shrink(conn);
         if status == Status::Close {
             log::debug!("closing TCP connection from {}", conn.peer);
             self.close(index, registry);
-        } else if holds
+        } else if returned {
+            self.wake();
+        }
+        if status == Status::Open
+            && holds
             && !self.pending.contains(&index)
             && self.pending.len() < self.pending.capacity()
         {
@@ -720,9 +975,10 @@ impl Slab {
         let mut i = 0;
         while let Some(&index) = self.pending.get(i) {
             i += 1;
-            let Some((token, conn, read, write)) = self.parts(index) else {
+            let Some((token, conn, mut space)) = self.parts(index) else {
                 continue;
             };
+            let (read, write, _) = space.parts();
             conn.settled(&settled, read, write);
             let status = match conn.flush(write) {
                 Ok(()) => register(conn, token, registry),
@@ -731,18 +987,26 @@ impl Slab {
             if status == Status::Close {
                 log::debug!("closing TCP connection from {}", conn.peer);
                 self.close(index, registry);
+            } else if space.shrink(conn) {
+                self.wake();
             }
         }
         self.pending.clear();
     }
 
     /// The token, connection and buffers of the open connection in slot `index`.
-    fn parts(&mut self, index: usize) -> Option<(Token, &mut Conn, &mut [u8], &mut [u8])> {
+    fn parts(&mut self, index: usize) -> Option<(Token, &mut Conn, Space<'_>)> {
         let token = self.base.checked_add(index).map(Token)?;
         let slot = self.slots.get_mut(index)?;
         let conn = slot.conn.as_mut()?;
-        let (read, write) = slot.buf.split_at_mut(READ_CAP.min(slot.buf.len()));
-        Some((token, conn, read, write))
+        let at = index.checked_mul(SMALL)?;
+        let space = Space {
+            small: self.small.get_mut(at..at.checked_add(SMALL)?)?,
+            large: &mut slot.large,
+            spare: &mut self.spare,
+            scratch: &mut self.scratch,
+        };
+        Some((token, conn, space))
     }
 
     /// Slots whose connection has work left over from an exhausted budget.
@@ -816,11 +1080,9 @@ impl Slab {
 
 /// One round of work on a connection: answer what is complete, send, read
 /// more while there is room for the answers, until nothing moves.
-#[allow(clippy::too_many_arguments)]
 fn drive(
     conn: &mut Conn,
-    read: &mut [u8],
-    write: &mut [u8],
+    space: &mut Space<'_>,
     (handler, batch): (&mut Handler, &mut WriteBatch<'_>),
     unix_now: u64,
     now: Instant,
@@ -829,13 +1091,20 @@ fn drive(
 ) -> Status {
     let mut budget = FRAME_BUDGET;
     loop {
-        conn.answer(read, write, handler, batch, unix_now, now, &mut budget);
+        conn.answer(space, handler, batch, unix_now, now, &mut budget);
+        let large = space.is_large();
+        let (read, write, _) = space.parts();
         if conn.flush(write).is_err() {
             return Status::Close;
         }
         // Held answers wait for the settle; reading more would move the
         // requests they answer.
-        if conn.closing || conn.again || conn.held_from.is_some() || !conn.make_room(write) {
+        if conn.closing
+            || conn.again
+            || conn.starved
+            || conn.held_from.is_some()
+            || !conn.make_room(write, room(large))
+        {
             break;
         }
         if conn.transfer.is_some() {
@@ -843,6 +1112,16 @@ fn drive(
             continue;
         }
         if conn.peer_closed {
+            break;
+        }
+        // A frame longer than the small read buffer: read on only into a
+        // large one, or wait (its bytes stay in the socket) until one is free.
+        let input = read.get(conn.rstart..conn.rend).unwrap_or(&[]);
+        if frame_need(input).is_some_and(|n| n > read.len()) {
+            if space.grow(conn) {
+                continue;
+            }
+            conn.starved = true;
             break;
         }
         match conn.fill(read, now) {
@@ -1461,27 +1740,32 @@ mod tests {
         framed
     }
 
-    /// The UPDATEs of several connections served in one wake-up share one
-    /// commit: nothing is sent before [`Slab::settle`], then every
-    /// connection gets its answer, and LMDB counted one transaction.
-    #[test]
-    fn updates_of_several_connections_in_one_wake_up_share_one_commit() {
+    /// A store in a temporary directory with the zone at serial 1, and a
+    /// handler that knows the TSIG key.
+    fn keyed_store() -> (tempfile::TempDir, Store, Handler) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 64 << 20).unwrap();
         load(&store, 1);
-        let mut handler = keyed_handler(&store);
-        let poll = mio::Poll::new().unwrap();
-        let registry = poll.registry();
-        let mut slab = Slab::new(3, 0, Duration::from_secs(30), 8);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let unix = std::time::SystemTime::now()
+        let handler = keyed_handler(&store);
+        (dir, store, handler)
+    }
+
+    /// Now, in seconds since the epoch.
+    fn unix_now() -> u64 {
+        std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .as_secs();
+            .as_secs()
+    }
+
+    /// `n` loopback connections in `slab`: the clients' ends (reading with
+    /// a timeout) and the slots.
+    fn connect(slab: &mut Slab, registry: &Registry, n: usize) -> (Vec<StdStream>, Vec<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut clients = Vec::new();
         let mut slots = Vec::new();
-        for id in 1..=3u16 {
-            let mut client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        for _ in 0..n {
+            let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
             client
                 .set_read_timeout(Some(Duration::from_secs(10)))
                 .unwrap();
@@ -1489,8 +1773,24 @@ mod tests {
             accepted.set_nonblocking(true).unwrap();
             let stream = TcpStream::from_std(accepted);
             slots.push(slab.insert(stream, peer, Instant::now(), registry).unwrap());
-            client.write_all(&update_request(id, unix)).unwrap();
             clients.push(client);
+        }
+        (clients, slots)
+    }
+
+    /// The UPDATEs of several connections served in one wake-up share one
+    /// commit: nothing is sent before [`Slab::settle`], then every
+    /// connection gets its answer, and LMDB counted one transaction.
+    #[test]
+    fn updates_of_several_connections_in_one_wake_up_share_one_commit() {
+        let (_dir, store, mut handler) = keyed_store();
+        let poll = mio::Poll::new().unwrap();
+        let registry = poll.registry();
+        let mut slab = Slab::new(3, 0, Duration::from_secs(30), 8);
+        let unix = unix_now();
+        let (mut clients, slots) = connect(&mut slab, registry, 3);
+        for (client, id) in clients.iter_mut().zip(1..=3u16) {
+            client.write_all(&update_request(id, unix)).unwrap();
         }
         // Loopback delivers at once; leave the kernel a moment all the same.
         thread::sleep(Duration::from_millis(50));
@@ -1545,5 +1845,114 @@ mod tests {
             let set = reader.rrset(&key, key.labels(), Rtype::A).unwrap();
             assert!(set.is_some(), "u{id} applied");
         }
+    }
+
+    /// A query for `ns1.example.test A` padded (RFC 7830) to more than the
+    /// small read buffer holds, framed.
+    fn padded_query(id: u16, padding: usize) -> Vec<u8> {
+        let mut msg = Vec::new();
+        msg.extend_from_slice(&id.to_be_bytes());
+        msg.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+        msg.extend_from_slice(b"\x03ns1\x07example\x04test\x00\x00\x01\x00\x01");
+        let rdlen = u16::try_from(4 + padding).unwrap();
+        msg.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+        msg.extend_from_slice(&rdlen.to_be_bytes());
+        msg.extend_from_slice(&[0, 12]);
+        msg.extend_from_slice(&u16::try_from(padding).unwrap().to_be_bytes());
+        msg.resize(msg.len() + padding, 0);
+        let mut framed = u16::try_from(msg.len()).unwrap().to_be_bytes().to_vec();
+        framed.extend_from_slice(&msg);
+        framed
+    }
+
+    /// Reads one framed answer and returns its ID and RCODE.
+    fn read_answer(client: &mut StdStream) -> (u16, crate::wire::Rcode) {
+        let mut len = [0u8; 2];
+        client.read_exact(&mut len).unwrap();
+        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        client.read_exact(&mut msg).unwrap();
+        let reply = Message::parse(&msg).unwrap();
+        (reply.header().id, reply.rcode())
+    }
+
+    /// Large buffers come from a fixed pool: a frame too large for the small
+    /// buffers waits, unread, while every large buffer is taken, small
+    /// requests on other connections are answered meanwhile, and the
+    /// waiting frame is answered as soon as a large buffer comes back; an
+    /// idle connection keeps none.
+    #[test]
+    fn large_frames_wait_for_a_large_buffer_and_small_ones_do_not() {
+        let (_dir, store, mut handler) = keyed_store();
+        let poll = mio::Poll::new().unwrap();
+        let registry = poll.registry();
+        let mut slab = Slab::with_pool(3, 1, 0, Duration::from_secs(30), 8);
+        let unix = unix_now();
+        let (mut clients, slots) = connect(&mut slab, registry, 3);
+        let mut service = |slab: &mut Slab, index: Option<usize>| {
+            let mut batch = WriteBatch::new(&store);
+            match index {
+                Some(index) => slab.service(
+                    index,
+                    &mut handler,
+                    &mut batch,
+                    unix,
+                    Instant::now(),
+                    registry,
+                ),
+                None => {
+                    slab.service_leftovers(&mut handler, &mut batch, unix, Instant::now(), registry)
+                }
+            }
+            slab.settle(&mut handler, batch, registry);
+        };
+        // A: half of a 10,000-octet frame takes the only large buffer.
+        clients[0].write_all(&[0x27, 0x10]).unwrap();
+        clients[0].write_all(&[0u8; 5000]).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        service(&mut slab, Some(slots[0]));
+        assert!(slab.slots[slots[0]].large.is_some());
+        assert!(slab.spare.is_empty());
+        // B: a complete 3,000-octet query waits for it, its answer unsent.
+        let big = padded_query(0xb, 3000);
+        assert!(big.len() > SMALL_READ);
+        clients[1].write_all(&big).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        service(&mut slab, Some(slots[1]));
+        let b = slab.slots[slots[1]].conn.as_ref().unwrap();
+        assert!(b.starved && !b.again, "B waits for a large buffer");
+        clients[1].set_nonblocking(true).unwrap();
+        let early = clients[1].read(&mut [0u8; 1]);
+        assert!(
+            early.is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock),
+            "B was answered without a large buffer"
+        );
+        clients[1].set_nonblocking(false).unwrap();
+        // C: a small query is answered at once, in its small buffers.
+        let (small, _) = request(0xc, "ns1.example.test.", Rtype::A, true, unix);
+        clients[2].write_all(&small).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        service(&mut slab, Some(slots[2]));
+        assert_eq!(
+            read_answer(&mut clients[2]),
+            (0xc, crate::wire::Rcode::NoError)
+        );
+        assert!(slab.slots[slots[2]].large.is_none());
+        // A goes away: its buffer goes back and wakes B, answered next round.
+        clients
+            .remove(0)
+            .shutdown(std::net::Shutdown::Both)
+            .unwrap();
+        thread::sleep(Duration::from_millis(50));
+        service(&mut slab, Some(slots[0]));
+        assert!(slab.slots[slots[0]].conn.is_none(), "A closed");
+        assert!(slab.has_leftover(), "B woken");
+        service(&mut slab, None);
+        assert_eq!(
+            read_answer(&mut clients[0]),
+            (0xb, crate::wire::Rcode::NoError)
+        );
+        // Answered and idle, B gave the large buffer back.
+        assert!(slab.slots[slots[1]].large.is_none());
+        assert_eq!(slab.spare.len(), 1);
     }
 }
