@@ -910,6 +910,86 @@ fn certbot_plugin_adds_and_deletes_challenge_records() {
     }
 }
 
+// ------------------------------------------------------------ refusal lines
+
+/// A refused UPDATE from a valid key is one info line naming the zone, the
+/// key, the peer, the first record that failed and the rule it broke; the
+/// zone is unchanged (`nsupdate_fails` compares the export).
+#[test]
+fn refused_updates_are_logged_once_with_the_record_and_the_rule() {
+    let acme = "hmac-sha256:acme:YWNtZSBjaGFsbGVuZ2Uga2V5LCBvbmx5IFRYVC4uLi4=";
+    let admin = "hmac-sha256:admin:YWRtaW4ga2V5IGZvciB0aGUgd2hvbGUgem9uZS4uLi4=";
+    let server = TestServer::start(
+        ZONE,
+        "example.test",
+        &[
+            "--tsig",
+            acme,
+            "--tsig",
+            admin,
+            "--grant",
+            "acme:_acme-challenge.example.test:TXT",
+            "--grant",
+            "admin:example.test",
+        ],
+    );
+    let z = "check-names off\nzone example.test\n";
+    let cases = [
+        (
+            acme,
+            "update add www.example.test 300 A 192.0.2.77\n",
+            "update failed: REFUSED",
+            "acme.",
+            "www.example.test. A outside grant _acme-challenge.example.test. TXT (REFUSED)",
+        ),
+        (
+            admin,
+            "prereq nxdomain www.example.test\nupdate add new.example.test 300 TXT \"x\"\n",
+            "update failed: YXDOMAIN",
+            "admin.",
+            "www.example.test. ANY prerequisite failed: name in use (YXDOMAIN)",
+        ),
+        (
+            admin,
+            "prereq yxrrset www.example.test AAAA\nupdate add new.example.test 300 TXT \"x\"\n",
+            "update failed: NXRRSET",
+            "admin.",
+            "www.example.test. AAAA prerequisite failed: RRset does not exist (NXRRSET)",
+        ),
+        (
+            admin,
+            "prereq yxrrset multi.example.test A 192.0.2.31\nupdate add new.example.test 300 TXT \"x\"\n",
+            "update failed: NXRRSET",
+            "admin.",
+            "multi.example.test. A prerequisite failed: RRset differs (NXRRSET)",
+        ),
+        (
+            admin,
+            "update add new.example.test 300 TXT \"x\"\nupdate add www.elsewhere.test 300 A 192.0.2.1\n",
+            "update failed: NOTZONE",
+            "admin.",
+            "www.elsewhere.test. A outside the zone (NOTZONE)",
+        ),
+    ];
+    for (key, body, printed, key_name, detail) in cases {
+        nsupdate_fails(&server, &["-y", key], &format!("{z}{body}send\n"), printed);
+        let log = server.log_contents();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("update refused: ") && l.ends_with(detail))
+            .collect();
+        assert_eq!(lines.len(), 1, "want one line ending {detail:?}:\n{log}");
+        let prefix = format!("update refused: zone example.test. key {key_name} peer 127.0.0.1:");
+        assert!(
+            lines[0].contains("INFO") && lines[0].contains(&prefix),
+            "{prefix:?} not in {:?}",
+            lines[0]
+        );
+    }
+    assert_eq!(status(&server, "new.example.test", "TXT"), "NXDOMAIN");
+    assert_no_secret_in_log(&server);
+}
+
 // ---------------------------------------------------------------------- grants
 
 #[test]
