@@ -1471,3 +1471,102 @@ fn pipelined_tcp_updates_are_answered_in_order_and_all_applied() {
     assert_eq!(serial(&server), before + count as u32);
     server.assert_store_invariant();
 }
+
+// ------------------------------------------------------------ a blocked log
+
+/// Logging never blocks the event loop (issue 11): with `--log-file` on a
+/// FIFO that is open but never read, the pipe (64 KiB) fills, then the log's
+/// buffer, and the server still answers queries and thousands of signed
+/// updates, each of which logs a line; the lines that did not fit are
+/// dropped and counted, and once the FIFO is read the log says how many.
+/// At shutdown every buffered line is still written (the last is `stopped`).
+#[test]
+fn a_log_nobody_reads_stalls_no_answer_and_counts_the_lines_dropped() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::{Arc, Mutex};
+
+    let fifo_dir = common::TempDir::new();
+    let fifo = fifo_dir.join("log.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    // Opened for reading (so the server's open for writing does not wait),
+    // and not read until later.
+    let mut reader = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&fifo)
+        .expect("opening the FIFO");
+    let mut server = start_with(&["--log-file", common::path_str(&fifo)]);
+
+    // 5,000 pipelined signed updates (one TCP connection): an info line
+    // each, some 600 KB of log against 64 KiB of pipe and the buffer.
+    let started = Instant::now();
+    let args = [
+        "pipeline".to_string(),
+        server.port().to_string(),
+        spec("hmac-sha256"),
+        "5000".to_string(),
+    ];
+    let (ok, output) = python("update_load.py", &args);
+    assert!(
+        ok,
+        "pipelined updates with the log blocked:\n{}",
+        tail(&output, 10)
+    );
+    let updates = started.elapsed();
+    let asked = Instant::now();
+    assert_eq!(status(&server, "www.example.test", "A"), "NOERROR");
+    let query = asked.elapsed();
+    println!("with the log blocked: 5000 updates in {updates:?}, then a query in {query:?}");
+
+    // Now read: what was buffered arrives, then the count of what was not.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let drain = {
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => seen.lock().unwrap().extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("reading the FIFO: {e}"),
+                }
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let dropped_line = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("lines dropped (the log could not keep up)"))
+            .map(str::to_owned)
+    };
+    assert!(
+        common::eventually(Duration::from_secs(10), || dropped_line(&text()).is_some()),
+        "no line counting the dropped lines; the log read:\n{}",
+        tail(&text(), 20)
+    );
+    let line = dropped_line(&text()).unwrap();
+    let dropped: u64 = line
+        .split("log: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line:?}"));
+    let written = text().matches("update: zone example.test.").count() as u64;
+    println!("{written} update lines written, {dropped} lines dropped: {line}");
+    assert!(line.contains("WARN"), "{line}");
+    assert!(dropped > 0 && written > 0, "{line}");
+    assert!(written + dropped <= 5000 + 10, "{written} + {dropped}");
+    // Nothing is lost at a clean shutdown: the last line is there.
+    server.stop();
+    drain.join().expect("the FIFO reader");
+    let all = text();
+    assert!(
+        all.trim_end().ends_with("stopped"),
+        "the log does not end with `stopped`:\n{}",
+        tail(&all, 5)
+    );
+}
