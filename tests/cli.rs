@@ -688,6 +688,15 @@ fn pid_file_through_a_symlink_or_over_a_live_pid_is_refused_and_a_stale_one_repl
     let line = serve_failure(&listen, &db, &refused);
     assert!(line.contains("is a symbolic link"), "{line}");
     assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me\n");
+    // The fatal error is in the log file too: the log writer wrote all it
+    // held before the process ended.
+    let logged = fs::read_to_string(&log).unwrap();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("ERROR") && l.contains("is a symbolic link")),
+        "the fatal error is not in the log file:\n{logged}"
+    );
     fs::remove_file(&pid_file).unwrap();
 
     let live = std::process::id();

@@ -912,27 +912,31 @@ fn certbot_plugin_adds_and_deletes_challenge_records() {
 
 // ------------------------------------------------------------ refusal lines
 
+/// A key granted TXT at `_acme-challenge.example.test` only, and one granted
+/// the whole zone.
+const ACME: &str = "hmac-sha256:acme:YWNtZSBjaGFsbGVuZ2Uga2V5LCBvbmx5IFRYVC4uLi4=";
+const ADMIN: &str = "hmac-sha256:admin:YWRtaW4ga2V5IGZvciB0aGUgd2hvbGUgem9uZS4uLi4=";
+/// The flags that configure [`ACME`] and [`ADMIN`] with their grants.
+const ACME_AND_ADMIN: [&str; 8] = [
+    "--tsig",
+    ACME,
+    "--tsig",
+    ADMIN,
+    "--grant",
+    "acme:_acme-challenge.example.test:TXT",
+    "--grant",
+    "admin:example.test",
+];
+
 /// A refused UPDATE from a valid key is one info line naming the zone, the
 /// key, the peer, the first record that failed and the rule it broke; the
-/// zone is unchanged (`nsupdate_fails` compares the export).
+/// zone is unchanged (`nsupdate_fails` compares the export). A quota
+/// refusal has the same shape.
 #[test]
 fn refused_updates_are_logged_once_with_the_record_and_the_rule() {
-    let acme = "hmac-sha256:acme:YWNtZSBjaGFsbGVuZ2Uga2V5LCBvbmx5IFRYVC4uLi4=";
-    let admin = "hmac-sha256:admin:YWRtaW4ga2V5IGZvciB0aGUgd2hvbGUgem9uZS4uLi4=";
-    let server = TestServer::start(
-        ZONE,
-        "example.test",
-        &[
-            "--tsig",
-            acme,
-            "--tsig",
-            admin,
-            "--grant",
-            "acme:_acme-challenge.example.test:TXT",
-            "--grant",
-            "admin:example.test",
-        ],
-    );
+    let (acme, admin) = (ACME, ADMIN);
+    let args = [&ACME_AND_ADMIN[..], &["--max-records-per-rrset", "2"]].concat();
+    let server = TestServer::start(ZONE, "example.test", &args);
     let z = "check-names off\nzone example.test\n";
     let cases = [
         (
@@ -970,6 +974,14 @@ fn refused_updates_are_logged_once_with_the_record_and_the_rule() {
             "admin.",
             "www.elsewhere.test. A outside the zone (NOTZONE)",
         ),
+        // A quota: the same shape, at warn.
+        (
+            admin,
+            "update add multi.example.test 300 A 192.0.2.33\n",
+            "update failed: REFUSED",
+            "admin.",
+            "multi.example.test. A more than 2 records in one RRset (--max-records-per-rrset) (REFUSED); nothing applied",
+        ),
     ];
     for (key, body, printed, key_name, detail) in cases {
         nsupdate_fails(&server, &["-y", key], &format!("{z}{body}send\n"), printed);
@@ -980,8 +992,13 @@ fn refused_updates_are_logged_once_with_the_record_and_the_rule() {
             .collect();
         assert_eq!(lines.len(), 1, "want one line ending {detail:?}:\n{log}");
         let prefix = format!("update refused: zone example.test. key {key_name} peer 127.0.0.1:");
+        let level = if detail.contains("--max-") {
+            "WARN"
+        } else {
+            "INFO"
+        };
         assert!(
-            lines[0].contains("INFO") && lines[0].contains(&prefix),
+            lines[0].contains(level) && lines[0].contains(&prefix),
             "{prefix:?} not in {:?}",
             lines[0]
         );
@@ -994,8 +1011,7 @@ fn refused_updates_are_logged_once_with_the_record_and_the_rule() {
 
 #[test]
 fn grants_limit_a_key_to_its_names_and_types() {
-    let acme = "hmac-sha256:acme:YWNtZSBjaGFsbGVuZ2Uga2V5LCBvbmx5IFRYVC4uLi4=";
-    let admin = "hmac-sha256:admin:YWRtaW4ga2V5IGZvciB0aGUgd2hvbGUgem9uZS4uLi4=";
+    let (acme, admin) = (ACME, ADMIN);
     let web = "hmac-sha1:web:d2ViIGtleSwgQSBhbmQgQUFBQQ==";
     // A key with no grant while others have one may change nothing.
     let idle = "hmac-sha512:idle:aWRsZSBrZXksIG5vIGdyYW50IGF0IGFsbA==";
@@ -1003,23 +1019,12 @@ fn grants_limit_a_key_to_its_names_and_types() {
         ZONE,
         "example.test",
         &[
-            "--zone",
-            "other.test",
-            "--tsig",
-            acme,
-            "--tsig",
-            admin,
-            "--grant",
-            "acme:_acme-challenge.example.test:TXT",
-            "--grant",
-            "admin:example.test",
-            "--tsig",
-            web,
-            "--grant",
-            "web:www.example.test:A,AAAA",
-            "--tsig",
-            idle,
-        ],
+            &["--zone", "other.test"][..],
+            &ACME_AND_ADMIN,
+            &["--tsig", web, "--grant", "web:www.example.test:A,AAAA"],
+            &["--tsig", idle],
+        ]
+        .concat(),
     );
     // check-names off: nsupdate itself refuses an A record at an owner
     // with an underscore, and the server is what is tested here.

@@ -86,6 +86,20 @@ struct Shared {
 }
 
 impl Shared {
+    /// Nothing pending yet; the buffer's whole capacity reserved now.
+    fn new(destination: Destination) -> Shared {
+        Shared {
+            pending: Mutex::new(Pending {
+                lines: Vec::with_capacity(BUFFER),
+                dropped: 0,
+                closing: false,
+                stopped: false,
+            }),
+            wake: Condvar::new(),
+            destination: Mutex::new(destination),
+        }
+    }
+
     fn destination(&self) -> Destination {
         lock(&self.destination).clone()
     }
@@ -229,16 +243,7 @@ pub fn init(file: Option<&Path>) -> Result<Option<LogFile>, String> {
         None if io::stderr().is_terminal() => (Destination::Stderr, WriteStyle::Always),
         None => (Destination::Stderr, WriteStyle::Never),
     };
-    let shared = Arc::new(Shared {
-        pending: Mutex::new(Pending {
-            lines: Vec::with_capacity(BUFFER),
-            dropped: 0,
-            closing: false,
-            stopped: false,
-        }),
-        wake: Condvar::new(),
-        destination: Mutex::new(destination),
-    });
+    let shared = Arc::new(Shared::new(destination));
     let writer = {
         let shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -274,4 +279,50 @@ pub fn finish() {
     shared.wake.notify_one();
     // A writer that panicked has nothing more to write.
     let _ = writer.join();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared::new(Destination::Stderr))
+    }
+
+    #[test]
+    fn a_full_buffer_drops_whole_lines_and_counts_them() {
+        let shared = shared();
+        let mut sink = Sink(Arc::clone(&shared));
+        let line = [b'x'; 1000];
+        for _ in 0..200 {
+            assert_eq!(sink.write(&line).unwrap(), line.len());
+        }
+        let p = lock(&shared.pending);
+        assert_eq!(p.lines.len(), BUFFER / 1000 * 1000);
+        assert_eq!(p.dropped, 200 - (BUFFER / 1000) as u64);
+        // Filled within the capacity reserved at start: it never grew.
+        assert_eq!(p.lines.capacity(), BUFFER);
+    }
+
+    #[test]
+    fn the_writer_writes_what_is_left_and_stops() {
+        let shared = shared();
+        let path = std::env::temp_dir().join(format!("dynzone-log-{}", std::process::id()));
+        let file = File::create(&path).unwrap();
+        *lock(&shared.destination) = Destination::File(Arc::new(file));
+        let mut sink = Sink(Arc::clone(&shared));
+        sink.write_all(b"one\n").unwrap();
+        sink.write_all(b"two\n").unwrap();
+        let writer = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || shared.run())
+        };
+        lock(&shared.pending).closing = true;
+        shared.wake.notify_one();
+        writer.join().unwrap();
+        // Stopped: a later line is written directly.
+        sink.write_all(b"three\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\nthree\n");
+        std::fs::remove_file(&path).unwrap();
+    }
 }
