@@ -13,8 +13,11 @@
 //! line, never time. This is the shape of Knot's and BIND's loggers, which
 //! also write from their own thread or queue, not from the query path.
 //!
-//! [`finish`] writes what is buffered and stops the writer; after it, lines
-//! are written directly (nothing is left running then to block).
+//! [`init`] starts buffering; [`start_writer`] starts the thread, after
+//! `--user` took effect, so that the process has one thread when it switches
+//! (the start-up lines wait in the buffer until then). [`finish`] writes what
+//! is buffered and stops the writer; after it, lines are written directly
+//! (nothing is left running then to block).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
@@ -30,8 +33,12 @@ use env_logger::{Builder, Env, Target, WriteStyle};
 /// well as to stderr.
 static TO_FILE: AtomicBool = AtomicBool::new(false);
 
-/// The writer thread and what it shares with the loggers, until [`finish`].
-static WRITER: Mutex<Option<(Arc<Shared>, JoinHandle<()>)>> = Mutex::new(None);
+/// What the loggers share, and the writer thread once [`start_writer`]
+/// started it, until [`finish`].
+static WRITER: Mutex<Option<Logging>> = Mutex::new(None);
+
+/// The buffer and its writer thread, if started.
+type Logging = (Arc<Shared>, Option<JoinHandle<()>>);
 
 /// Octets of log lines held at most while the writer is busy (twice this in
 /// all: the buffer being filled and the one being written).
@@ -70,6 +77,9 @@ struct Pending {
     lines: Vec<u8>,
     /// Lines dropped since the writer last reported.
     dropped: u64,
+    /// Set by [`start_writer`]; before, only the start-up thread logs, and
+    /// writes a full buffer out itself rather than drop a line.
+    writer_started: bool,
     /// Set by [`finish`]: write what is left and stop.
     closing: bool,
     /// Set when the writer has stopped: write directly.
@@ -92,6 +102,7 @@ impl Shared {
             pending: Mutex::new(Pending {
                 lines: Vec::with_capacity(BUFFER),
                 dropped: 0,
+                writer_started: false,
                 closing: false,
                 stopped: false,
             }),
@@ -150,6 +161,12 @@ impl Write for Sink {
         if p.stopped {
             drop(p);
             self.0.destination().write_all(buf);
+        } else if !p.writer_started && p.lines.len() + buf.len() > BUFFER {
+            // Start-up, one thread: nothing to block but itself.
+            let destination = self.0.destination();
+            destination.write_all(&p.lines);
+            p.lines.clear();
+            destination.write_all(buf);
         } else if p.lines.len() + buf.len() <= BUFFER {
             let was_empty = p.lines.is_empty();
             // Within the capacity reserved at start: no allocation.
@@ -244,23 +261,13 @@ pub fn init(file: Option<&Path>) -> Result<Option<LogFile>, String> {
         None => (Destination::Stderr, WriteStyle::Never),
     };
     let shared = Arc::new(Shared::new(destination));
-    let writer = {
-        let shared = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name("log writer".to_owned())
-            .spawn(move || shared.run())
-            .map_err(|e| format!("cannot start the log writer thread: {e}"))?
-    };
     builder
         .target(Target::Pipe(Box::new(Sink(Arc::clone(&shared)))))
         .write_style(style);
-    if let Err(e) = builder.try_init() {
-        lock(&shared.pending).closing = true;
-        shared.wake.notify_one();
-        let _ = writer.join();
-        return Err(format!("cannot start logging: {e}"));
-    }
-    *lock(&WRITER) = Some((Arc::clone(&shared), writer));
+    builder
+        .try_init()
+        .map_err(|e| format!("cannot start logging: {e}"))?;
+    *lock(&WRITER) = Some((Arc::clone(&shared), None));
     TO_FILE.store(file.is_some(), Ordering::Relaxed);
     Ok(file.map(|path| LogFile {
         path: path.to_owned(),
@@ -268,25 +275,58 @@ pub fn init(file: Option<&Path>) -> Result<Option<LogFile>, String> {
     }))
 }
 
-/// Writes every buffered line and stops the writer thread; lines logged
-/// afterwards are written directly. Call it before the process exits, on
-/// every path (a fatal error included); a second call does nothing.
+/// Starts the `log writer` thread, which writes what [`init`] buffered so
+/// far and every line after. Call it once the process is done switching
+/// users, before the workers start.
+pub fn start_writer() -> Result<(), String> {
+    let mut writer = lock(&WRITER);
+    let Some((shared, handle @ None)) = writer.as_mut() else {
+        return Ok(());
+    };
+    let shared = Arc::clone(shared);
+    lock(&shared.pending).writer_started = true;
+    *handle = Some(
+        std::thread::Builder::new()
+            .name("log writer".to_owned())
+            .spawn(move || shared.run())
+            .map_err(|e| format!("cannot start the log writer thread: {e}"))?,
+    );
+    Ok(())
+}
+
+/// Writes every buffered line and stops the writer thread (or, when it never
+/// started, writes them here); lines logged afterwards are written directly.
+/// Call it before the process exits, on every path (a fatal error
+/// included); a second call does nothing.
 pub fn finish() {
     let Some((shared, writer)) = lock(&WRITER).take() else {
         return;
     };
-    lock(&shared.pending).closing = true;
-    shared.wake.notify_one();
-    // A writer that panicked has nothing more to write.
-    let _ = writer.join();
+    match writer {
+        Some(writer) => {
+            lock(&shared.pending).closing = true;
+            shared.wake.notify_one();
+            // A writer that panicked has nothing more to write.
+            let _ = writer.join();
+        }
+        None => {
+            let mut p = lock(&shared.pending);
+            shared.destination().write_all(&p.lines);
+            p.lines.clear();
+            p.stopped = true;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// As after [`start_writer`], without its thread.
     fn shared() -> Arc<Shared> {
-        Arc::new(Shared::new(Destination::Stderr))
+        let shared = Arc::new(Shared::new(Destination::Stderr));
+        lock(&shared.pending).writer_started = true;
+        shared
     }
 
     #[test]
