@@ -44,6 +44,9 @@ type Logging = (Arc<Shared>, Option<JoinHandle<()>>);
 /// all: the buffer being filled and the one being written).
 pub const BUFFER: usize = 128 * 1024;
 
+/// How long [`finish`] waits for the writer to write what is left.
+const FINISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Whether the log goes to a file.
 pub fn to_file() -> bool {
     TO_FILE.load(Ordering::Relaxed)
@@ -91,6 +94,8 @@ struct Shared {
     pending: Mutex<Pending>,
     /// Signalled when `lines` stops being empty, or at [`finish`].
     wake: Condvar,
+    /// Signalled when the writer has stopped.
+    done: Condvar,
     /// Held only to read or replace the destination, never while writing.
     destination: Mutex<Destination>,
 }
@@ -107,6 +112,7 @@ impl Shared {
                 stopped: false,
             }),
             wake: Condvar::new(),
+            done: Condvar::new(),
             destination: Mutex::new(destination),
         }
     }
@@ -118,6 +124,7 @@ impl Shared {
     /// The writer thread: takes the buffered lines, writes them outside every
     /// lock, reports drops once caught up.
     fn run(&self) {
+        ON_WRITER.set(true);
         let mut out = Vec::with_capacity(BUFFER);
         loop {
             let (dropped, closing) = {
@@ -138,6 +145,7 @@ impl Shared {
                 let mut p = lock(&self.pending);
                 if p.lines.is_empty() {
                     p.stopped = true;
+                    self.done.notify_all();
                     return;
                 }
                 continue;
@@ -150,6 +158,12 @@ impl Shared {
     }
 }
 
+thread_local! {
+    /// Set on the writer thread, whose own line (the count of dropped ones)
+    /// is written directly when it does not fit, never dropped.
+    static ON_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// What env_logger writes each formatted line to: the buffer.
 struct Sink(Arc<Shared>);
 
@@ -158,7 +172,7 @@ impl Write for Sink {
     /// or drops it when it does not fit; never waits for I/O.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut p = lock(&self.0.pending);
-        if p.stopped {
+        if p.stopped || (p.lines.len() + buf.len() > BUFFER && ON_WRITER.get()) {
             drop(p);
             self.0.destination().write_all(buf);
         } else if !p.writer_started && p.lines.len() + buf.len() > BUFFER {
@@ -304,10 +318,20 @@ pub fn finish() {
     };
     match writer {
         Some(writer) => {
-            lock(&shared.pending).closing = true;
+            let mut p = lock(&shared.pending);
+            p.closing = true;
             shared.wake.notify_one();
-            // A writer that panicked has nothing more to write.
-            let _ = writer.join();
+            // A log nobody reads must not keep the process from exiting:
+            // wait a while, then leave what is still held.
+            let (p, _) = shared
+                .done
+                .wait_timeout_while(p, FINISH_TIMEOUT, |p| !p.stopped)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if p.stopped {
+                drop(p);
+                // A writer that panicked has nothing more to write.
+                let _ = writer.join();
+            }
         }
         None => {
             let mut p = lock(&shared.pending);
