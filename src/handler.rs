@@ -886,16 +886,19 @@ fn update(
             };
             (Disposition::Held(Rcode::NoError, serial), result)
         }
-        Err(Failure::Refused(rcode)) => {
-            log::debug!("UPDATE from {peer}: {rcode:?}");
+        // One line per refusal by a valid key (authenticated, so not
+        // throttled): the first record that failed and the rule, formatted
+        // only here, from views into the message.
+        Err(Failure::Refused(refusal)) => {
+            log::info!("update refused: zone {zone} key {key_name} peer {peer}: {refusal}");
             (
-                Disposition::Held(rcode, None),
-                UpdateResult::of_refusal(rcode),
+                Disposition::Held(refusal.rcode, None),
+                UpdateResult::of_refusal(refusal.rcode),
             )
         }
-        Err(Failure::Quota(quota)) => {
+        Err(Failure::Quota(quota, record)) => {
             log::warn!(
-                "UPDATE from {peer} for zone {zone} with key {key_name} refused: {quota}; nothing applied"
+                "update refused: zone {zone} key {key_name} peer {peer}: {record} {quota} (REFUSED); nothing applied"
             );
             (Disposition::Held(Rcode::Refused, None), UpdateResult::Quota)
         }

@@ -402,37 +402,34 @@ fn answering_10000_mixed_queries_over_lmdb_allocates_nothing() {
 }
 
 /// A signed UPDATE for example.test: `add` adds (else deletes) one TXT record
-/// at `label.example.test`, with a value-dependent prerequisite on the apex NS
-/// when `prereq` is set.
+/// at `label.example.test`, with a value-dependent prerequisite that the apex
+/// NS RRset is `prereq` (none when empty).
 fn signed_update(
     key: &dynzone::tsig::Key,
     id: u16,
     label: &str,
     add: bool,
-    prereq: bool,
+    prereq: &[&str],
     now: u64,
 ) -> Vec<u8> {
     let zone = NameBuf::from_text("example.test").unwrap();
     let owner = NameBuf::from_text(&format!("{label}.example.test")).unwrap();
-    let ns1 = NameBuf::from_text("ns1.example.test").unwrap();
-    let ns2 = NameBuf::from_text("ns2.example.test").unwrap();
     let mut buf = vec![0u8; 4096];
     let mut b = MessageBuilder::new(&mut buf, 4096).unwrap();
     b.set_id(id);
     b.flags_mut().set_opcode(Opcode::Update);
     b.question(zone.as_name(), Rtype::Soa, Class::In).unwrap();
-    if prereq {
-        for ns in [&ns1, &ns2] {
-            b.record(
-                Section::PREREQUISITE,
-                zone.as_name(),
-                Rtype::Ns,
-                Class::In,
-                0,
-                &RData::Ns(ns.as_name()),
-            )
-            .unwrap();
-        }
+    for ns in prereq {
+        let ns = NameBuf::from_text(ns).unwrap();
+        b.record(
+            Section::PREREQUISITE,
+            zone.as_name(),
+            Rtype::Ns,
+            Class::In,
+            0,
+            &RData::Ns(ns.as_name()),
+        )
+        .unwrap();
     }
     let raw = b"\x0bhello-world";
     let (class, ttl) = if add {
@@ -488,7 +485,7 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
                 i,
                 &format!("h{i}"),
                 add,
-                i % 2 == 0,
+                if i % 2 == 0 { &APEX_NS } else { &[] },
                 now,
             ));
         }
@@ -507,8 +504,8 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
     // Warm-up: one add and one delete of a name not used below, one at a time
     // and in a batch.
     let warm = [
-        signed_update(&key, 9, "warm", true, true, now),
-        signed_update(&key, 9, "warm", false, false, now),
+        signed_update(&key, 9, "warm", true, &APEX_NS, now),
+        signed_update(&key, 9, "warm", false, &[], now),
     ];
     for w in &warm {
         assert!(
@@ -519,8 +516,8 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
     }
     // New IDs, so new MACs: the same bytes again would be a replay.
     let warm = [
-        signed_update(&key, 10, "warm", true, true, now),
-        signed_update(&key, 10, "warm", false, false, now),
+        signed_update(&key, 10, "warm", true, &APEX_NS, now),
+        signed_update(&key, 10, "warm", false, &[], now),
     ];
     let mut batch = WriteBatch::new(&store);
     for w in &warm {
@@ -568,23 +565,40 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
     assert_eq!(rcodes, 200, "every update answered NOERROR");
     let after = serial(&mut handler, &mut response);
     assert_eq!(after, before + 200, "one serial step per update");
+    // Answers `messages` one at a time; how many got `rcode`, and the
+    // allocations made meanwhile.
+    let mut answered_with = |messages: &[Vec<u8>], rcode: u8| {
+        count(|| {
+            messages
+                .iter()
+                .filter(|u| {
+                    let len = handler
+                        .handle(now, peer, Transport::Udp, u, &mut response)
+                        .unwrap_or(0);
+                    len > 12 && response[3] & 0x0f == rcode
+                })
+                .count()
+        })
+    };
     // Replays are refused (NOTAUTH, rcode 9) without allocating either.
-    let (refused, allocs) = count(|| {
-        updates
-            .iter()
-            .take(20)
-            .filter(|u| {
-                let len = handler
-                    .handle(now, peer, Transport::Udp, u, &mut response)
-                    .unwrap_or(0);
-                len > 12 && response[3] & 0x0f == 9
-            })
-            .count()
-    });
+    let (refused, allocs) = answered_with(&updates[..20], 9);
     assert_eq!(allocs, 0, "allocations while refusing 20 replays");
     assert_eq!(refused, 20);
+    // So are refusals by RFC 2136's rules (here a value-dependent
+    // prerequisite that differs: NXRRSET, rcode 8), whose record and rule
+    // are views into the request.
+    let differing = ["ns1.example.test", "ns9.example.test"];
+    let refusals: Vec<Vec<u8>> = (0..20u16)
+        .map(|i| signed_update(&key, 500 + i, &format!("r{i}"), true, &differing, now))
+        .collect();
+    let (nxrrset, allocs) = answered_with(&refusals, 8);
+    assert_eq!(allocs, 0, "allocations while refusing 20 updates");
+    assert_eq!(nxrrset, 20);
     assert_eq!(serial(&mut handler, &mut response), after);
 }
+
+/// The apex NS RRset of the zone in `common::zone::open_store`.
+const APEX_NS: [&str; 2] = ["ns1.example.test", "ns2.example.test"];
 
 /// A plain query (ID 7) for `name`/`rtype`.
 fn query(name: &str, rtype: Rtype) -> Vec<u8> {

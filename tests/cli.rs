@@ -331,8 +331,13 @@ fn sighup_reopens_the_log_file() {
     let log = dir.join("dynzone.log");
     let rotated = dir.join("dynzone.log.1");
     let server = TestServer::start(ZONE, "example.test", &["--log-file", path_str(&log)]);
+    // The log writer thread writes the lines a moment after they are
+    // logged: wait for them.
+    let started = common::eventually(Duration::from_secs(5), || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("serving zone example.test."))
+    });
     let first = fs::read_to_string(&log).expect("the log file exists");
-    assert!(first.contains("serving zone example.test."), "{first}");
+    assert!(started, "{first}");
     assert!(
         server.log_contents().is_empty(),
         "stderr: {}",
@@ -371,8 +376,12 @@ fn sighup_reopens_the_log_file() {
 #[test]
 fn zone_flag_creates_a_default_zone() {
     let mut server = TestServer::start("", "", &["--zone", "example.org"]);
-    let log = server.log_contents();
-    assert!(log.contains("serving zone example.org."), "{log}");
+    // The listener accepts before the line is written (by the log writer
+    // thread, a moment later): wait for it.
+    let logged = common::eventually(LIVENESS_BOUND, || {
+        server.log_contents().contains("serving zone example.org.")
+    });
+    assert!(logged, "{}", server.log_contents());
     let text = server.export("example.org");
     assert!(text.contains("SOA"), "{text}");
     assert!(text.contains("ns1.example.org."), "{text}");
@@ -688,6 +697,15 @@ fn pid_file_through_a_symlink_or_over_a_live_pid_is_refused_and_a_stale_one_repl
     let line = serve_failure(&listen, &db, &refused);
     assert!(line.contains("is a symbolic link"), "{line}");
     assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me\n");
+    // The fatal error is in the log file too: the log writer wrote all it
+    // held before the process ended.
+    let logged = fs::read_to_string(&log).unwrap();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("ERROR") && l.contains("is a symbolic link")),
+        "the fatal error is not in the log file:\n{logged}"
+    );
     fs::remove_file(&pid_file).unwrap();
 
     let live = std::process::id();
@@ -727,15 +745,19 @@ fn a_key_file_readable_by_others_is_warned_about() {
     fs::write(&keys, format!("{KEY}\n")).unwrap();
     fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).unwrap();
     let server = TestServer::start(ZONE, "example.test", &["--key-file", path_str(&keys)]);
-    let log = server.log_contents();
     let warning = format!(
         "key file {} has mode 0644: other users may read or change its secrets",
         keys.display()
     );
-    assert!(log.contains(&warning), "{log}");
+    let warned = common::eventually(LIVENESS_BOUND, || server.log_contents().contains(&warning));
+    assert!(warned, "{}", server.log_contents());
 
     fs::set_permissions(&keys, fs::Permissions::from_mode(0o640)).unwrap();
     let quiet = TestServer::start(ZONE, "example.test", &["--key-file", path_str(&keys)]);
+    // Once the zone's line is written, so is any warning before it.
+    common::eventually(LIVENESS_BOUND, || {
+        quiet.log_contents().contains("serving zone example.test.")
+    });
     assert!(
         !quiet.log_contents().contains("has mode"),
         "{}",

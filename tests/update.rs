@@ -910,12 +910,108 @@ fn certbot_plugin_adds_and_deletes_challenge_records() {
     }
 }
 
+// ------------------------------------------------------------ refusal lines
+
+/// A key granted TXT at `_acme-challenge.example.test` only, and one granted
+/// the whole zone.
+const ACME: &str = "hmac-sha256:acme:YWNtZSBjaGFsbGVuZ2Uga2V5LCBvbmx5IFRYVC4uLi4=";
+const ADMIN: &str = "hmac-sha256:admin:YWRtaW4ga2V5IGZvciB0aGUgd2hvbGUgem9uZS4uLi4=";
+/// The flags that configure [`ACME`] and [`ADMIN`] with their grants.
+const ACME_AND_ADMIN: [&str; 8] = [
+    "--tsig",
+    ACME,
+    "--tsig",
+    ADMIN,
+    "--grant",
+    "acme:_acme-challenge.example.test:TXT",
+    "--grant",
+    "admin:example.test",
+];
+
+/// A refused UPDATE from a valid key is one info line naming the zone, the
+/// key, the peer, the first record that failed and the rule it broke; the
+/// zone is unchanged (`nsupdate_fails` compares the export). A quota
+/// refusal has the same shape.
+#[test]
+fn refused_updates_are_logged_once_with_the_record_and_the_rule() {
+    let (acme, admin) = (ACME, ADMIN);
+    let args = [&ACME_AND_ADMIN[..], &["--max-records-per-rrset", "2"]].concat();
+    let server = TestServer::start(ZONE, "example.test", &args);
+    let z = "check-names off\nzone example.test\n";
+    let cases = [
+        (
+            acme,
+            "update add www.example.test 300 A 192.0.2.77\n",
+            "update failed: REFUSED",
+            "acme.",
+            "www.example.test. A outside grant _acme-challenge.example.test. TXT (REFUSED)",
+        ),
+        (
+            admin,
+            "prereq nxdomain www.example.test\nupdate add new.example.test 300 TXT \"x\"\n",
+            "update failed: YXDOMAIN",
+            "admin.",
+            "www.example.test. ANY prerequisite failed: name in use (YXDOMAIN)",
+        ),
+        (
+            admin,
+            "prereq yxrrset www.example.test AAAA\nupdate add new.example.test 300 TXT \"x\"\n",
+            "update failed: NXRRSET",
+            "admin.",
+            "www.example.test. AAAA prerequisite failed: RRset does not exist (NXRRSET)",
+        ),
+        (
+            admin,
+            "prereq yxrrset multi.example.test A 192.0.2.31\nupdate add new.example.test 300 TXT \"x\"\n",
+            "update failed: NXRRSET",
+            "admin.",
+            "multi.example.test. A prerequisite failed: RRset differs (NXRRSET)",
+        ),
+        (
+            admin,
+            "update add new.example.test 300 TXT \"x\"\nupdate add www.elsewhere.test 300 A 192.0.2.1\n",
+            "update failed: NOTZONE",
+            "admin.",
+            "www.elsewhere.test. A outside the zone (NOTZONE)",
+        ),
+        // A quota: the same shape, at warn.
+        (
+            admin,
+            "update add multi.example.test 300 A 192.0.2.33\n",
+            "update failed: REFUSED",
+            "admin.",
+            "multi.example.test. A more than 2 records in one RRset (--max-records-per-rrset) (REFUSED); nothing applied",
+        ),
+    ];
+    for (key, body, printed, key_name, detail) in cases {
+        nsupdate_fails(&server, &["-y", key], &format!("{z}{body}send\n"), printed);
+        let log = server.log_contents();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("update refused: ") && l.ends_with(detail))
+            .collect();
+        assert_eq!(lines.len(), 1, "want one line ending {detail:?}:\n{log}");
+        let prefix = format!("update refused: zone example.test. key {key_name} peer 127.0.0.1:");
+        let level = if detail.contains("--max-") {
+            "WARN"
+        } else {
+            "INFO"
+        };
+        assert!(
+            lines[0].contains(level) && lines[0].contains(&prefix),
+            "{prefix:?} not in {:?}",
+            lines[0]
+        );
+    }
+    assert_eq!(status(&server, "new.example.test", "TXT"), "NXDOMAIN");
+    assert_no_secret_in_log(&server);
+}
+
 // ---------------------------------------------------------------------- grants
 
 #[test]
 fn grants_limit_a_key_to_its_names_and_types() {
-    let acme = "hmac-sha256:acme:YWNtZSBjaGFsbGVuZ2Uga2V5LCBvbmx5IFRYVC4uLi4=";
-    let admin = "hmac-sha256:admin:YWRtaW4ga2V5IGZvciB0aGUgd2hvbGUgem9uZS4uLi4=";
+    let (acme, admin) = (ACME, ADMIN);
     let web = "hmac-sha1:web:d2ViIGtleSwgQSBhbmQgQUFBQQ==";
     // A key with no grant while others have one may change nothing.
     let idle = "hmac-sha512:idle:aWRsZSBrZXksIG5vIGdyYW50IGF0IGFsbA==";
@@ -923,23 +1019,12 @@ fn grants_limit_a_key_to_its_names_and_types() {
         ZONE,
         "example.test",
         &[
-            "--zone",
-            "other.test",
-            "--tsig",
-            acme,
-            "--tsig",
-            admin,
-            "--grant",
-            "acme:_acme-challenge.example.test:TXT",
-            "--grant",
-            "admin:example.test",
-            "--tsig",
-            web,
-            "--grant",
-            "web:www.example.test:A,AAAA",
-            "--tsig",
-            idle,
-        ],
+            &["--zone", "other.test"][..],
+            &ACME_AND_ADMIN,
+            &["--tsig", web, "--grant", "web:www.example.test:A,AAAA"],
+            &["--tsig", idle],
+        ]
+        .concat(),
     );
     // check-names off: nsupdate itself refuses an A record at an owner
     // with an underscore, and the server is what is tested here.
@@ -1390,4 +1475,126 @@ fn pipelined_tcp_updates_are_answered_in_order_and_all_applied() {
     }
     assert_eq!(serial(&server), before + count as u32);
     server.assert_store_invariant();
+}
+
+// ------------------------------------------------------------ a blocked log
+
+/// A server whose `--log-file` is a FIFO opened for reading (so the
+/// server's open for writing does not wait) but not read; the reading end
+/// (non-blocking), and the folder holding the FIFO.
+fn server_with_a_blocked_log() -> (TestServer, fs::File, common::TempDir) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fifo_dir = common::TempDir::new();
+    let fifo = fifo_dir.join("log.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let reader = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(&fifo)
+        .expect("opening the FIFO");
+    let server = start_with(&["--log-file", common::path_str(&fifo)]);
+    (server, reader, fifo_dir)
+}
+
+/// 5,000 pipelined signed updates (one TCP connection), all NOERROR: an
+/// info line each, some 600 KB of log against 64 KiB of pipe and the
+/// buffer. Returns how long they took.
+fn five_thousand_updates(server: &TestServer) -> Duration {
+    let started = Instant::now();
+    let args = [
+        "pipeline".to_string(),
+        server.port().to_string(),
+        spec("hmac-sha256"),
+        "5000".to_string(),
+    ];
+    let (ok, output) = python("update_load.py", &args);
+    assert!(
+        ok,
+        "pipelined updates with the log blocked:\n{}",
+        tail(&output, 10)
+    );
+    started.elapsed()
+}
+
+/// Logging never blocks the event loop (issue 11): with `--log-file` on a
+/// FIFO that is open but never read, the pipe (64 KiB) fills, then the log's
+/// buffer, and the server still answers queries and thousands of signed
+/// updates, each of which logs a line; the lines that did not fit are
+/// dropped and counted, and once the FIFO is read the log says how many.
+/// At shutdown every buffered line is still written (the last is `stopped`).
+#[test]
+fn a_log_nobody_reads_stalls_no_answer_and_counts_the_lines_dropped() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+
+    let (mut server, mut reader, _fifo_dir) = server_with_a_blocked_log();
+    let updates = five_thousand_updates(&server);
+    let asked = Instant::now();
+    assert_eq!(status(&server, "www.example.test", "A"), "NOERROR");
+    let query = asked.elapsed();
+    println!("with the log blocked: 5000 updates in {updates:?}, then a query in {query:?}");
+
+    // Now read: what was buffered arrives, then the count of what was not.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let drain = {
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => seen.lock().unwrap().extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("reading the FIFO: {e}"),
+                }
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let dropped_line = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("lines dropped (the log could not keep up)"))
+            .map(str::to_owned)
+    };
+    assert!(
+        common::eventually(Duration::from_secs(10), || dropped_line(&text()).is_some()),
+        "no line counting the dropped lines; the log read:\n{}",
+        tail(&text(), 20)
+    );
+    let line = dropped_line(&text()).unwrap();
+    let dropped: u64 = line
+        .split("log: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line:?}"));
+    let written = text().matches("update: zone example.test.").count() as u64;
+    println!("{written} update lines written, {dropped} lines dropped: {line}");
+    assert!(line.contains("WARN"), "{line}");
+    assert!(dropped > 0 && written > 0, "{line}");
+    assert!(written + dropped <= 5000 + 10, "{written} + {dropped}");
+    // Nothing is lost at a clean shutdown: the last line is there.
+    server.stop();
+    drain.join().expect("the FIFO reader");
+    let all = text();
+    assert!(
+        all.trim_end().ends_with("stopped"),
+        "the log does not end with `stopped`:\n{}",
+        tail(&all, 5)
+    );
+}
+
+/// A log nobody ever reads does not keep the server from stopping: SIGTERM,
+/// and it exits 0 after at most a few seconds of trying to write what it
+/// holds (the harness fails the test after 10 s).
+#[test]
+fn a_log_nobody_reads_does_not_keep_the_server_from_stopping() {
+    let (mut server, _reader, _fifo_dir) = server_with_a_blocked_log();
+    five_thousand_updates(&server);
+    let asked = Instant::now();
+    let status = server.stop();
+    println!("stopped in {:?} with the log blocked", asked.elapsed());
+    assert!(status.success(), "{status}");
 }

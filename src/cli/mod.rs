@@ -251,13 +251,19 @@ pub fn main() -> ExitCode {
         Some(Command::Keygen(keygen)) => admin::keygen(keygen),
         None => Err("no command given; run `dynzone --help` for the commands".to_owned()),
     };
+    // Every buffered log line is written before the process ends, on the
+    // fatal path too (and before the error, so stderr keeps its order).
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            logging::finish();
+            ExitCode::SUCCESS
+        }
         Err(message) => {
-            eprintln!("dynzone: {message}");
             if logging::to_file() {
                 log::error!("{message}");
             }
+            logging::finish();
+            eprintln!("dynzone: {message}");
             ExitCode::FAILURE
         }
     }

@@ -92,6 +92,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         account.switch()?;
         account.check_database(&args.db)?;
     }
+    // The log's own thread, now that no thread is left to switch; the lines
+    // logged so far waited in its buffer.
+    logging::start_writer()?;
     let addrs: Vec<String> = listeners.addrs().iter().map(|a| a.to_string()).collect();
     let server =
         Server::start(&store, listeners, &settings, Arc::new(auth)).map_err(|e| e.to_string())?;

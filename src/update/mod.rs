@@ -33,16 +33,185 @@ pub use policy::{Grant, Policy};
 
 /// Why an update was not applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// Refused by RFC 2136's rules or the policy, with the RCODE to answer.
-    Refused(Rcode),
+pub enum Failure<'m> {
+    /// Refused by RFC 2136's rules or the policy: the RCODE to answer, the
+    /// rule and the record that broke it.
+    Refused(Refusal<'m>),
     /// The store failed; answered with SERVFAIL, nothing applied.
     Storage(ReadError),
-    /// A quota of [`Limits`] would be exceeded: REFUSED, nothing applied.
-    Quota(Quota),
+    /// A quota of [`Limits`] would be exceeded by adding the record: REFUSED,
+    /// nothing applied.
+    Quota(Quota, Subject<'m>),
     /// The same signed UPDATE was processed before: NOTAUTH with TSIG error
     /// BADTIME, nothing applied.
     Replayed,
+}
+
+/// A refusal by RFC 2136's rules or the policy. Everything in it is borrowed
+/// from the message or the policy, so refusing allocates nothing; it is
+/// turned into text only where it is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal<'m> {
+    /// The RCODE answered.
+    pub rcode: Rcode,
+    /// The rule the update broke.
+    pub rule: Rule<'m>,
+    /// The first record that broke it (none when the zone section itself is
+    /// wrong in number).
+    pub record: Option<Subject<'m>>,
+}
+
+impl std::fmt::Display for Refusal<'_> {
+    /// The record, then the rule: `www.example.net. A outside grant …`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.record {
+            Some(record) => write!(f, "{record} {}", self.rule),
+            None => write!(f, "{}", self.rule),
+        }
+    }
+}
+
+/// A record of an UPDATE named in a log line: owner and type, as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject<'m> {
+    /// The record's owner, a view into the message.
+    pub owner: Name<'m>,
+    /// The record's type.
+    pub rtype: Rtype,
+}
+
+impl<'m> Subject<'m> {
+    fn of(rr: &Record<'m>) -> Subject<'m> {
+        Subject {
+            owner: rr.owner,
+            rtype: rr.rtype,
+        }
+    }
+}
+
+impl std::fmt::Display for Subject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.owner, self.rtype)
+    }
+}
+
+/// The rule an UPDATE broke, one per check of RFC 2136 §3 (and the few
+/// beyond it); shown in the `update refused` log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule<'m> {
+    /// §3.1.1: the zone section does not hold exactly one record (FORMERR).
+    ZoneCount,
+    /// §3.1.1: the zone's type is not SOA (FORMERR).
+    ZoneType,
+    /// §3.1.1: a zone of a class not served (NOTAUTH).
+    ZoneClass(Class),
+    /// §3.1.1: a zone this server does not serve (NOTAUTH).
+    NotServed,
+    /// RFC 6895 §3.1: type 0 is reserved (FORMERR).
+    ReservedType,
+    /// §3.2.5 / §3.4.1.3: an owner outside the zone, or in a zone of ours
+    /// below it (NOTZONE).
+    OutsideZone,
+    /// §3.2.5: a prerequisite whose TTL is not 0 (FORMERR).
+    PrerequisiteTtl,
+    /// §3.2.5: a prerequisite of class ANY or NONE with RDATA (FORMERR).
+    PrerequisiteRdata,
+    /// §3.2.5: a value-dependent prerequisite of a meta type (FORMERR).
+    PrerequisiteMeta,
+    /// §3.2.5 / §3.4.1.3: a record of a class that has no meaning there
+    /// (FORMERR).
+    BadClass(Class),
+    /// §2.4.4 "Name Is In Use" failed (NXDOMAIN).
+    NameNotInUse,
+    /// §2.4.5 "Name Is Not In Use" failed (YXDOMAIN).
+    NameInUse,
+    /// §2.4.1 "RRset Exists (Value Independent)" or §2.4.2 "RRset Exists
+    /// (Value Dependent)" failed: no such RRset (NXRRSET).
+    RrsetMissing,
+    /// §2.4.3 "RRset Does Not Exist" failed (YXRRSET).
+    RrsetExists,
+    /// §2.4.2 "RRset Exists (Value Dependent)" failed: the RRset is there
+    /// but holds other records (NXRRSET).
+    RrsetDiffers,
+    /// §3.4.1.3: adding a meta type (ANY, AXFR, OPT, TSIG…) (FORMERR).
+    AddMeta,
+    /// Beyond the RFC: a record to add without RDATA (FORMERR).
+    AddEmpty,
+    /// §3.4.1.3: a delete of class ANY with a TTL, RDATA or a meta type
+    /// (FORMERR).
+    DeleteRrsetFormat,
+    /// §3.4.1.3: a delete of class NONE with a TTL, no RDATA or a meta type
+    /// (FORMERR).
+    DeleteRecordFormat,
+    /// Beyond the RFC: DNSSEC records are made by a signer (REFUSED).
+    Dnssec,
+    /// §3.3: the key's grants do not cover the record (REFUSED). `nearest`
+    /// is the grant of the key whose subtree holds the owner, else its first
+    /// grant (none: the key has no grant); `others` counts its other grants.
+    OutsideGrant {
+        /// The grant shown.
+        nearest: Option<&'m Grant>,
+        /// How many more grants the key has.
+        others: usize,
+    },
+}
+
+impl std::fmt::Display for Rule<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rule::ZoneCount => f.write_str("zone section: not exactly one zone (FORMERR)"),
+            Rule::ZoneType => f.write_str("zone section: type is not SOA (FORMERR)"),
+            Rule::ZoneClass(c) => write!(f, "zone section: class {c} is not served (NOTAUTH)"),
+            Rule::NotServed => f.write_str("zone not served here (NOTAUTH)"),
+            Rule::ReservedType => f.write_str("type 0 is reserved (FORMERR)"),
+            Rule::OutsideZone => f.write_str("outside the zone (NOTZONE)"),
+            Rule::PrerequisiteTtl => f.write_str("prerequisite: TTL is not 0 (FORMERR)"),
+            Rule::PrerequisiteRdata => {
+                f.write_str("prerequisite: RDATA with class ANY or NONE (FORMERR)")
+            }
+            Rule::PrerequisiteMeta => f.write_str("prerequisite: meta type (FORMERR)"),
+            Rule::BadClass(c) => write!(f, "class {c} not allowed here (FORMERR)"),
+            Rule::NameNotInUse => f.write_str("prerequisite failed: name not in use (NXDOMAIN)"),
+            Rule::NameInUse => f.write_str("prerequisite failed: name in use (YXDOMAIN)"),
+            Rule::RrsetMissing => {
+                f.write_str("prerequisite failed: RRset does not exist (NXRRSET)")
+            }
+            Rule::RrsetExists => f.write_str("prerequisite failed: RRset exists (YXRRSET)"),
+            Rule::RrsetDiffers => f.write_str("prerequisite failed: RRset differs (NXRRSET)"),
+            Rule::AddMeta => f.write_str("a meta type cannot be added (FORMERR)"),
+            Rule::AddEmpty => f.write_str("a record to add has no RDATA (FORMERR)"),
+            Rule::DeleteRrsetFormat => f.write_str(
+                "delete of an RRset (class ANY) needs TTL 0, no RDATA and a data type (FORMERR)",
+            ),
+            Rule::DeleteRecordFormat => f.write_str(
+                "delete of a record (class NONE) needs TTL 0, RDATA and a data type (FORMERR)",
+            ),
+            Rule::Dnssec => f.write_str("DNSSEC records are made by a signer (REFUSED)"),
+            Rule::OutsideGrant { nearest: None, .. } => {
+                f.write_str("the key has no grant (REFUSED)")
+            }
+            Rule::OutsideGrant {
+                nearest: Some(grant),
+                others: 0,
+            } => write!(f, "outside grant {grant} (REFUSED)"),
+            Rule::OutsideGrant {
+                nearest: Some(grant),
+                others,
+            } => write!(
+                f,
+                "outside grant {grant} and {others} more of the key (REFUSED)"
+            ),
+        }
+    }
+}
+
+/// A refusal of `rcode` for breaking `rule`, at the record `rr`.
+fn refuse<'m, T>(rcode: Rcode, rule: Rule<'m>, rr: &Record<'m>) -> Result<T, Failure<'m>> {
+    Err(Failure::Refused(Refusal {
+        rcode,
+        rule,
+        record: Some(Subject::of(rr)),
+    }))
 }
 
 /// Which limit an update would have exceeded, and the limit.
@@ -109,7 +278,7 @@ pub struct Rules<'a> {
     pub max_window: u64,
 }
 
-impl From<ReadError> for Failure {
+impl From<ReadError> for Failure<'_> {
     fn from(e: ReadError) -> Self {
         Failure::Storage(e)
     }
@@ -184,14 +353,14 @@ impl Updater {
     /// only after the batch commits; so may every answer but
     /// [`Failure::Storage`], since the replay memory is written to the batch
     /// whatever the outcome.
-    pub fn apply(
+    pub fn apply<'m>(
         &mut self,
         batch: &mut WriteBatch<'_>,
-        msg: &Message<'_>,
+        msg: &Message<'m>,
         signed: &Signed<'_>,
-        rules: &Rules<'_>,
+        rules: &Rules<'m>,
         now: u64,
-    ) -> Result<Applied, Failure> {
+    ) -> Result<Applied, Failure<'m>> {
         // Beyond the RFCs: a signed UPDATE is processed once, whatever its
         // outcome (one refused for a prerequisite could succeed later).
         if !batch.remember(&signed.replay, now, rules.max_window)? {
@@ -202,16 +371,30 @@ impl Updater {
         // FORMERR to the requestor."
         let mut zones = msg.zone();
         let (Some(zone), None) = (zones.next(), zones.next()) else {
-            return Err(Failure::Refused(Rcode::FormErr));
+            return Err(Failure::Refused(Refusal {
+                rcode: Rcode::FormErr,
+                rule: Rule::ZoneCount,
+                record: None,
+            }));
+        };
+        let zone_refusal = |rcode, rule| {
+            Failure::Refused(Refusal {
+                rcode,
+                rule,
+                record: Some(Subject {
+                    owner: zone.name,
+                    rtype: zone.qtype,
+                }),
+            })
         };
         if zone.qtype != Rtype::Soa {
-            return Err(Failure::Refused(Rcode::FormErr));
+            return Err(zone_refusal(Rcode::FormErr, Rule::ZoneType));
         }
         // "Next, the ZNAME and ZCLASS are checked to see if the zone so named
         // is one of this server's authority zones, else signal NOTAUTH to the
         // requestor." We serve class IN only.
         if zone.qclass != Class::In {
-            return Err(Failure::Refused(Rcode::NotAuth));
+            return Err(zone_refusal(Rcode::NotAuth, Rule::ZoneClass(zone.qclass)));
         }
         let key = NameKey::new(zone.name);
         let Updater {
@@ -223,7 +406,7 @@ impl Updater {
         batch.apply(scratch, |w| {
             let encoded = key.name_prefix(key.labels());
             if !w.is_zone(encoded)? {
-                return Err(Failure::Refused(Rcode::NotAuth));
+                return Err(zone_refusal(Rcode::NotAuth, Rule::NotServed));
             }
             let zone = Zone {
                 name: zone.name,
@@ -302,14 +485,13 @@ fn in_zone(
 /// for rrset in temp
 ///      if (zone_rrset<rrset.name, rrset.type> != rrset) return (NXRRSET)
 /// ```
-fn prerequisites(
+fn prerequisites<'m>(
     w: &Writer<'_, '_>,
-    msg: &Message<'_>,
+    msg: &Message<'m>,
     zone: &Zone<'_>,
     groups: &mut Vec<Prereq>,
     matched: &mut Vec<bool>,
-) -> Result<(), Failure> {
-    let refuse = |rcode| Err(Failure::Refused(rcode));
+) -> Result<(), Failure<'m>> {
     groups.clear();
     let mut records = msg.prerequisites();
     loop {
@@ -318,22 +500,22 @@ fn prerequisites(
             break;
         };
         if rr.ttl != 0 {
-            return refuse(Rcode::FormErr);
+            return refuse(Rcode::FormErr, Rule::PrerequisiteTtl, &rr);
         }
         // RFC 6895 §3.1: type 0 is reserved; no record, and no question
         // about one, can have it.
         if rr.rtype.info().kind == TypeKind::Reserved {
-            return refuse(Rcode::FormErr);
+            return refuse(Rcode::FormErr, Rule::ReservedType, &rr);
         }
         let key = NameKey::new(rr.owner);
         if !in_zone(w, rr.owner, &key, zone)? {
-            return refuse(Rcode::NotZone);
+            return refuse(Rcode::NotZone, Rule::OutsideZone, &rr);
         }
         let owner = key.name_prefix(key.labels());
         match rr.class {
             Class::Any | Class::None => {
                 if !rr.rdata.is_empty() {
-                    return refuse(Rcode::FormErr);
+                    return refuse(Rcode::FormErr, Rule::PrerequisiteRdata, &rr);
                 }
                 let exists = if rr.rtype == Rtype::Any {
                     // zone_name<n>: the name owns records (an empty
@@ -343,17 +525,23 @@ fn prerequisites(
                     w.rrset(owner, rr.rtype)?.is_some()
                 };
                 let any = rr.rtype == Rtype::Any;
-                match (rr.class == Class::Any, exists, any) {
-                    (true, false, true) => return refuse(Rcode::NxDomain),
-                    (true, false, false) => return refuse(Rcode::NxRrset),
-                    (false, true, true) => return refuse(Rcode::YxDomain),
-                    (false, true, false) => return refuse(Rcode::YxRrset),
-                    _ => {}
+                // §2.4.4 Name Is In Use, §2.4.1 RRset Exists (Value
+                // Independent), §2.4.5 Name Is Not In Use, §2.4.3 RRset
+                // Does Not Exist.
+                let failed = match (rr.class == Class::Any, exists, any) {
+                    (true, false, true) => Some((Rcode::NxDomain, Rule::NameNotInUse)),
+                    (true, false, false) => Some((Rcode::NxRrset, Rule::RrsetMissing)),
+                    (false, true, true) => Some((Rcode::YxDomain, Rule::NameInUse)),
+                    (false, true, false) => Some((Rcode::YxRrset, Rule::RrsetExists)),
+                    _ => None,
+                };
+                if let Some((rcode, rule)) = failed {
+                    return refuse(rcode, rule, &rr);
                 }
             }
             Class::In => {
                 if rr.rtype.is_meta() {
-                    return refuse(Rcode::FormErr);
+                    return refuse(Rcode::FormErr, Rule::PrerequisiteMeta, &rr);
                 }
                 // Within capacity (MAX_RECORDS): no allocation.
                 groups.push(Prereq {
@@ -361,7 +549,7 @@ fn prerequisites(
                     rtype: u16::from(rr.rtype),
                 });
             }
-            _ => return refuse(Rcode::FormErr),
+            class => return refuse(Rcode::FormErr, Rule::BadClass(class), &rr),
         }
     }
     // The value-dependent prerequisites, one (name, type) group at a time:
@@ -390,8 +578,19 @@ fn prerequisites(
             return Err(Failure::Storage(ReadError::Damaged));
         };
         let key = NameKey::new(owner);
-        let Some(set) = w.rrset(key.name_prefix(key.labels()), Rtype::from(first.rtype))? else {
-            return refuse(Rcode::NxRrset);
+        let rtype = Rtype::from(first.rtype);
+        // §2.4.2 RRset Exists (Value Dependent), for the group's first
+        // record, or the record that matched nothing.
+        let differs = |at: Subject<'m>, rule| {
+            Err(Failure::Refused(Refusal {
+                rcode: Rcode::NxRrset,
+                rule,
+                record: Some(at),
+            }))
+        };
+        let group_subject = Subject { owner, rtype };
+        let Some(set) = w.rrset(key.name_prefix(key.labels()), rtype)? else {
+            return differs(group_subject, Rule::RrsetMissing);
         };
         // Equal as sets: every record of the group is in the zone, and every
         // zone record is matched by one of the group (duplicates in the group
@@ -407,11 +606,11 @@ fn prerequisites(
                 .position(|z| stored_matches(rr.rtype, z, &rr.data));
             match found.and_then(|i| matched.get_mut(i)) {
                 Some(m) => *m = true,
-                None => return refuse(Rcode::NxRrset),
+                None => return differs(Subject::of(&rr), Rule::RrsetDiffers),
             }
         }
         if matched.iter().any(|m| !m) {
-            return refuse(Rcode::NxRrset);
+            return differs(group_subject, Rule::RrsetDiffers);
         }
     }
     Ok(())
@@ -437,10 +636,11 @@ fn name_order(a: &Name<'_>, b: &Name<'_>) -> core::cmp::Ordering {
 
 /// RFC 2136 §3.3: "the server checks to see whether the requestor is
 /// permitted to make the requested changes" — here, the key's grants.
-fn permission(msg: &Message<'_>, key: usize, policy: &Policy) -> Result<(), Failure> {
+fn permission<'m>(msg: &Message<'m>, key: usize, policy: &'m Policy) -> Result<(), Failure<'m>> {
     for rr in msg.updates() {
         if !policy.allows(key, rr.owner, rr.rtype) {
-            return Err(Failure::Refused(Rcode::Refused));
+            let (nearest, others) = policy.nearest(key, rr.owner);
+            return refuse(Rcode::Refused, Rule::OutsideGrant { nearest, others }, &rr);
         }
     }
     Ok(())
@@ -477,41 +677,41 @@ fn is_dnssec(rtype: Rtype) -> bool {
 /// it), no meta type (OPT, TSIG, TKEY, IXFR…) may be added or deleted one by
 /// one, a record to add must carry data, and DNSSEC types are REFUSED. Every
 /// owner is checked for NOTZONE first, before anything else is refused.
-fn prescan(w: &Writer<'_, '_>, msg: &Message<'_>, zone: &Zone<'_>) -> Result<(), Failure> {
-    let refuse = |rcode| Err(Failure::Refused(rcode));
+fn prescan<'m>(w: &Writer<'_, '_>, msg: &Message<'m>, zone: &Zone<'_>) -> Result<(), Failure<'m>> {
     for rr in msg.updates() {
         if !in_zone(w, rr.owner, &NameKey::new(rr.owner), zone)? {
-            return refuse(Rcode::NotZone);
+            return refuse(Rcode::NotZone, Rule::OutsideZone, &rr);
         }
     }
     for rr in msg.updates() {
+        let formerr = |rule| refuse(Rcode::FormErr, rule, &rr);
         if rr.rtype.info().kind == TypeKind::Reserved {
-            return refuse(Rcode::FormErr);
+            return formerr(Rule::ReservedType);
         }
         match rr.class {
             Class::In => {
                 if rr.rtype.is_meta() {
-                    return refuse(Rcode::FormErr);
+                    return formerr(Rule::AddMeta);
                 }
                 if matches!(rr.data, RData::Empty) && rr.rtype.mnemonic().is_some() {
-                    return refuse(Rcode::FormErr);
+                    return formerr(Rule::AddEmpty);
                 }
             }
             Class::Any => {
                 let meta = rr.rtype.is_meta() && rr.rtype != Rtype::Any;
                 if rr.ttl != 0 || !rr.rdata.is_empty() || meta {
-                    return refuse(Rcode::FormErr);
+                    return formerr(Rule::DeleteRrsetFormat);
                 }
             }
             Class::None => {
                 if rr.ttl != 0 || rr.rtype.is_meta() || matches!(rr.data, RData::Empty) {
-                    return refuse(Rcode::FormErr);
+                    return formerr(Rule::DeleteRecordFormat);
                 }
             }
-            _ => return refuse(Rcode::FormErr),
+            class => return formerr(Rule::BadClass(class)),
         }
         if is_dnssec(rr.rtype) {
-            return refuse(Rcode::Refused);
+            return refuse(Rcode::Refused, Rule::Dnssec, &rr);
         }
     }
     Ok(())
@@ -543,21 +743,21 @@ fn push_rdata(out: &mut Vec<u8>, rdata: &[u8]) -> Result<(), ReadError> {
 }
 
 /// RFC 2136 §3.4.2, one update RR. Returns whether the zone changed.
-fn update(
+fn update<'m>(
     w: &mut Writer<'_, '_>,
     rdata_buf: &mut [u8],
-    rr: &Record<'_>,
+    rr: &Record<'m>,
     zone: &Zone<'_>,
     limits: &Limits,
     soa_set: &mut bool,
-) -> Result<bool, Failure> {
+) -> Result<bool, Failure<'m>> {
     let key = NameKey::new(rr.owner);
     let owner = key.name_prefix(key.labels());
     let apex_len = zone.encoded().len();
     let at_apex = key.labels() == zone.key.labels();
     // The prescan refused type 0 (FORMERR); the store takes no other.
     let Some(rtype) = DataType::new(rr.rtype) else {
-        return Err(Failure::Refused(Rcode::FormErr));
+        return refuse(Rcode::FormErr, Rule::ReservedType, rr);
     };
     match rr.class {
         Class::In => {
@@ -704,22 +904,22 @@ fn update(
             })?;
             Ok(true)
         }
-        _ => Err(Failure::Refused(Rcode::FormErr)),
+        class => refuse(Rcode::FormErr, Rule::BadClass(class), rr),
     }
 }
 
 /// The quotas, checked before adding the record `rr` (uncompressed RDATA
 /// `new`) to the RRset `existing`: the record's own size, then the RRset's
 /// size and record count, the types at its name and the zone's records.
-fn quota(
+fn quota<'m>(
     w: &Writer<'_, '_>,
-    rr: &Record<'_>,
+    rr: &Record<'m>,
     new: &[u8],
     existing: Option<Rrset<'_>>,
     zone: &Zone<'_>,
     limits: &Limits,
-) -> Result<(), Failure> {
-    let refuse = |q| Err(Failure::Quota(q));
+) -> Result<(), Failure<'m>> {
+    let refuse = |q| Err(Failure::Quota(q, Subject::of(rr)));
     if record_len(rr.owner, new.len()) > MAX_RECORD_LEN {
         return refuse(Quota::RecordLength(MAX_RECORD_LEN));
     }
@@ -819,5 +1019,51 @@ mod tests {
         assert!(!serial_gt(u32::MAX, 0));
         assert_eq!(next_serial(u32::MAX), 1);
         assert_eq!(next_serial(41), 42);
+    }
+
+    #[test]
+    fn a_refusal_reads_record_then_rule() {
+        let msg = [
+            3, b'w', b'w', b'w', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0,
+        ];
+        let Ok((owner, _)) = Name::parse(&msg, 0) else {
+            panic!("a name");
+        };
+        let refusal = Refusal {
+            rcode: Rcode::NxRrset,
+            rule: Rule::RrsetDiffers,
+            record: Some(Subject {
+                owner,
+                rtype: Rtype::A,
+            }),
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "www.example. A prerequisite failed: RRset differs (NXRRSET)"
+        );
+        let refusal = Refusal {
+            rcode: Rcode::FormErr,
+            rule: Rule::ZoneCount,
+            record: None,
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "zone section: not exactly one zone (FORMERR)"
+        );
+        let refusal = Refusal {
+            rcode: Rcode::Refused,
+            rule: Rule::OutsideGrant {
+                nearest: None,
+                others: 0,
+            },
+            record: Some(Subject {
+                owner,
+                rtype: Rtype::Txt,
+            }),
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "www.example. TXT the key has no grant (REFUSED)"
+        );
     }
 }
