@@ -160,7 +160,7 @@ fn update(c: &mut Criterion) {
     keys.add(key.clone()).expect("one key");
     let auth = Auth {
         keys,
-        policy: Default::default(),
+        ..Default::default()
     };
     let mut handler = Handler::new(&store, Config::default())
         .expect("handler")

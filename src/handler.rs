@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::metrics::{self, Counters, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
 use crate::rrl::{Action as RrlAction, Rrl};
-use crate::store::{ReadError, Reader, Replay, Store, StoreError, WriteBatch};
+use crate::store::{NameKey, ReadError, Reader, Replay, Store, StoreError, WriteBatch};
 use crate::throttle::{More, Noise, Throttle, Verdict};
 use crate::transfer::{self, Stream, StreamError, Streams};
 use crate::tsig::{self, KeySet, Reason, Responder, Signer, Verification};
@@ -70,6 +70,8 @@ pub struct Auth {
     pub keys: KeySet,
     /// The grants of each key.
     pub policy: Policy,
+    /// Who may transfer which zone.
+    pub transfer: transfer::Acl,
 }
 
 /// An answer written by [`Handler::handle_in`].
@@ -559,16 +561,33 @@ impl Handler {
                 let len = match disposition {
                     Disposition::Stream(kind) => {
                         let streams = &self.streams;
-                        match start_stream(&self.store, streams, kind, &msg, &writer, response) {
-                            Ok((len, started)) => {
-                                self.started = Some(started);
-                                stream = true;
-                                Some(len)
-                            }
-                            Err(e) => {
-                                log::error!("starting a stream for {peer} failed: {e:?}");
-                                writer.question_only(&msg, Rcode::ServFail, response)
-                            }
+                        let refusal =
+                            transfer_refusal(&self.reader, auth, kind, &msg, &writer, peer);
+                        match refusal {
+                            Some(rcode) => writer.question_only(&msg, rcode, response),
+                            None => match start_stream(
+                                &self.store,
+                                streams,
+                                kind,
+                                &msg,
+                                &writer,
+                                response,
+                            ) {
+                                Ok((len, started)) => {
+                                    log_transfer(kind, &msg, &writer, peer, &started);
+                                    self.started = Some(started);
+                                    stream = true;
+                                    Some(len)
+                                }
+                                // RFC 5936 §2.2.1: not a zone of ours.
+                                Err(StreamError::Missing) => {
+                                    writer.question_only(&msg, Rcode::NotAuth, response)
+                                }
+                                Err(e) => {
+                                    log::error!("starting a stream for {peer} failed: {e:?}");
+                                    writer.question_only(&msg, Rcode::ServFail, response)
+                                }
+                            },
                         }
                     }
                     Disposition::Answered => {
@@ -776,8 +795,96 @@ fn dispatch<'a>(
 /// §2).
 fn over_udp(kind: transfer::Kind) -> Disposition {
     match kind {
+        transfer::Kind::Axfr => Disposition::QuestionOnly(Rcode::NotImp),
+        // The query path answers the SOA alone.
+        transfer::Kind::Ixfr { .. } => Disposition::Answered,
         #[cfg(test)]
         transfer::Kind::Synthetic { .. } => Disposition::QuestionOnly(Rcode::NotImp),
+    }
+}
+
+/// Whether `name` is the apex of a zone of ours.
+fn is_apex(reader: &Reader, name: Name<'_>) -> Result<bool, ReadError> {
+    let key = NameKey::new(name);
+    Ok(reader.find_zone(&key)? == Some(key.labels()))
+}
+
+/// Whether a transfer may not start, and its RCODE: NOTAUTH when the QNAME
+/// is not the apex of a zone of ours (RFC 5936 §2.2.1, as Knot answers),
+/// REFUSED when `--allow-transfer` does not allow it (RFC 5936 §6; the
+/// answer is signed when the request was). The synthetic stream of test
+/// builds needs no permission.
+fn transfer_refusal(
+    reader: &Reader,
+    auth: &Auth,
+    kind: transfer::Kind,
+    msg: &Message<'_>,
+    writer: &ReplyWriter<'_>,
+    peer: SocketAddr,
+) -> Option<Rcode> {
+    if !matches!(kind, transfer::Kind::Axfr | transfer::Kind::Ixfr { .. }) {
+        return None;
+    }
+    let question = msg.question()?;
+    match is_apex(reader, question.name) {
+        Ok(true) => {}
+        Ok(false) => return Some(Rcode::NotAuth),
+        Err(_) => return Some(Rcode::ServFail),
+    }
+    // The key of a request whose TSIG verified (the writer signs with it).
+    let signed_with = writer
+        .tsig
+        .as_ref()
+        .and(msg.tsig())
+        .and_then(|t| auth.keys.find_index(t.key_name));
+    if auth.transfer.allows(question.name, signed_with, peer.ip()) {
+        return None;
+    }
+    log::debug!(
+        "transfer of {} to {peer} (key {}) refused: not allowed by --allow-transfer",
+        question.name,
+        msg.tsig().map_or(Name::ROOT, |t| t.key_name)
+    );
+    Some(Rcode::Refused)
+}
+
+/// A key name in a log line, `none` for an unsigned request.
+struct KeyShown<'a>(Option<Name<'a>>);
+
+impl core::fmt::Display for KeyShown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, "{name}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// One line per transfer started, as Knot logs outgoing transfers.
+fn log_transfer(
+    kind: transfer::Kind,
+    msg: &Message<'_>,
+    writer: &ReplyWriter<'_>,
+    peer: SocketAddr,
+    stream: &Stream,
+) {
+    let (what, from) = match kind {
+        transfer::Kind::Ixfr { serial } => ("IXFR", serial),
+        _ => ("AXFR", None),
+    };
+    let zone = msg.question().map_or(Name::ROOT, |q| q.name);
+    let key = KeyShown(writer.tsig.as_ref().and(msg.tsig()).map(|t| t.key_name));
+    match from {
+        Some(from) => log::info!(
+            "transfer: {what} of zone {zone} from serial {from} to peer {peer} key {key}: serial {}, {}",
+            stream.serial(),
+            stream.shape()
+        ),
+        None => log::info!(
+            "transfer: {what} of zone {zone} to peer {peer} key {key}: serial {}, {}",
+            stream.serial(),
+            stream.shape()
+        ),
     }
 }
 
@@ -947,9 +1054,29 @@ fn answer(
     let mut b = writer.start(response).map_err(AnswerError::Build)?;
     b.question(question.name, question.qtype, question.qclass)
         .map_err(AnswerError::Build)?;
-    let rcode = if question.qtype == Rtype::Axfr || question.qtype == Rtype::Ixfr {
-        // Zone transfers are not offered (yet): REFUSED, as BIND and Knot
-        // answer a transfer their ACL does not allow.
+    let rcode = if question.qtype == Rtype::Ixfr {
+        // Only over UDP (TCP streams): RFC 1995 §2, "If the UDP reply does
+        // not fit, the query is responded to with a single SOA record of
+        // the server's current version"; we always send that. Not an apex
+        // of ours: NOTAUTH, as over TCP.
+        match is_apex(reader, question.name).map_err(AnswerError::Read)? {
+            true => {
+                match query::answer(reader, question.name, Rtype::Soa, question.qclass, &mut b)? {
+                    Outcome::Answered {
+                        rcode,
+                        authoritative,
+                    } => {
+                        b.flags_mut().set_aa(authoritative);
+                        rcode
+                    }
+                    Outcome::NotOurs => Rcode::NotAuth,
+                }
+            }
+            false => Rcode::NotAuth,
+        }
+    } else if question.qtype == Rtype::Axfr {
+        // Only reached without a stream: REFUSED, as BIND and Knot answer a
+        // transfer their ACL does not allow.
         Rcode::Refused
     } else if matches!(question.qtype, Rtype::Opt | Rtype::Tsig | Rtype::Tkey)
         || question.qtype == Rtype::Unknown(0)
@@ -1192,6 +1319,7 @@ mod tests {
             .with_auth(Arc::new(Auth {
                 keys,
                 policy: Policy::open(),
+                transfer: Default::default(),
             }));
         let origin = Origin::new(NOW, "127.0.0.1:5300".parse().unwrap(), Transport::Udp);
         let mut out = [0u8; 512];

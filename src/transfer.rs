@@ -8,22 +8,30 @@
 //! reply to the request; the TCP connection keeps the stream and asks it for
 //! the next message each time its write buffer has room for a whole frame.
 //!
-//! No request type streams yet: AXFR and IXFR come with the transfer issue
-//! (`issues show 12`). Until then the only producer is a synthetic one that
-//! exists in test builds, so that the path from dispatch through the TCP
-//! connection is exercised end to end.
+//! Two requests stream: AXFR (RFC 5936) and IXFR (RFC 1995), both answered
+//! by a walk of the zone in the snapshot ([`ZoneWalk`]): `SOA, every other
+//! record, SOA`. IXFR has no journal to answer from yet, so it gets what
+//! RFC 1995 §4 allows a server without one: the SOA alone when the client's
+//! serial is not older than ours, the whole zone (an AXFR-style answer)
+//! otherwise, never an error (`../shared/XFR-NOTES.md`: NSD stays stuck
+//! after a SERVFAIL and remembers NOTIMP for 48 hours). Test builds add a
+//! synthetic producer.
 //!
 //! Nothing here allocates: messages are written into the caller's buffer,
-//! the producer's state is fixed-size.
+//! the producer's state is fixed-size. (LMDB allocates a cursor for each
+//! message of a zone walk.)
 
 use core::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::store::{ReadError, Snapshot};
+use crate::store::key::{self, Entry, MAX_KEY};
+use crate::store::{NameKey, Node, ReadError, Rrset, Snapshot};
 use crate::tsig::StreamSigner;
 use crate::wire::{
-    BuildError, Header, MAX_MESSAGE, Message, MessageBuilder, OPT_LEN, Question, Rcode,
+    BuildError, Class, Header, MAX_MESSAGE, MAX_NAME_LEN, Message, MessageBuilder, Name, NameBuf,
+    OPT_LEN, Question, RData, Rcode, Rtype, Section, SoaRdata,
 };
 
 /// Where a stream closes a message: about 16 KiB, as Knot and NSD cut their
@@ -36,6 +44,15 @@ pub const MESSAGE_TARGET: usize = 16 * 1024;
 /// ([`requested`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// AXFR (RFC 5936): the whole zone named by the QNAME.
+    Axfr,
+    /// IXFR (RFC 1995) from the client's serial (the SOA of the request's
+    /// authority section, RFC 1995 §3; `None` when it has none, which gets
+    /// the whole zone).
+    Ixfr {
+        /// The client's serial.
+        serial: Option<u32>,
+    },
     /// Test builds only: `records` TXT records between two copies of the
     /// SOA of the zone whose apex is the QNAME without its first label, read
     /// from the stream's snapshot (the shape of an AXFR, RFC 5936 §2.2).
@@ -52,10 +69,26 @@ pub enum Kind {
 #[cfg(test)]
 pub(crate) const SYNTHETIC_QTYPE: u16 = 0xff00;
 
-/// Whether `msg`, a QUERY, asks for a stream, and which. Nothing does yet
-/// outside test builds (AXFR and IXFR are refused by the query path until
-/// the transfer issue).
+/// Whether `msg`, a QUERY, asks for a stream, and which.
 pub fn requested(msg: &Message<'_>) -> Option<Kind> {
+    // RFC 5936 §2.2.1 (one question); anything else is the query path's
+    // FORMERR.
+    if msg.header().count(crate::wire::Section::Question) != 1 {
+        return None;
+    }
+    let q = msg.question()?;
+    if q.qtype == Rtype::Axfr {
+        return Some(Kind::Axfr);
+    }
+    if q.qtype == Rtype::Ixfr {
+        // RFC 1995 §3: "the authority section of the IXFR query message
+        // contains the SOA RR of the version of the zone the client has".
+        let serial = msg.authority().find_map(|r| match r.data {
+            RData::Soa(soa) if r.owner.eq_ignore_case(&q.name) => Some(soa.serial),
+            _ => None,
+        });
+        return Some(Kind::Ixfr { serial });
+    }
     #[cfg(test)]
     if let Some(q) = msg.question()
         && u16::from(q.qtype) == SYNTHETIC_QTYPE
@@ -66,6 +99,82 @@ pub fn requested(msg: &Message<'_>) -> Option<Kind> {
     }
     let _ = msg;
     None
+}
+
+/// Who may transfer which zone (`--allow-transfer ZONE:KEY` and
+/// `--allow-transfer ZONE:PREFIX`). RFC 5936 §6 leaves the policy to the
+/// server and warns against offering zones to everyone: nothing is
+/// transferable unless listed. For each zone, a request must be signed with
+/// one of the zone's keys when any is listed, and come from one of its
+/// prefixes when any is listed (both, when both are), as BIND's
+/// `allow-transfer { key K; 192.0.2.0/24; }` reads in a matching list.
+#[derive(Debug, Clone, Default)]
+pub struct Acl {
+    rules: Vec<(NameBuf, Allow)>,
+}
+
+/// One `--allow-transfer` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allow {
+    /// Requests signed with this key (its index in the key set).
+    Key(usize),
+    /// Requests from this prefix: an address and its prefix length.
+    Prefix(IpAddr, u8),
+}
+
+impl Acl {
+    /// Adds `allow` for `zone`.
+    pub fn add(&mut self, zone: NameBuf, allow: Allow) {
+        self.rules.push((zone, allow));
+    }
+
+    /// The zones with entries.
+    pub fn zones(&self) -> impl Iterator<Item = &NameBuf> {
+        self.rules.iter().map(|(zone, _)| zone)
+    }
+
+    /// Whether `zone` may be transferred to `peer` by a request signed with
+    /// key `key` (verified), or unsigned (`None`).
+    pub fn allows(&self, zone: Name<'_>, key: Option<usize>, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        let (mut keys, mut key_ok, mut prefixes, mut prefix_ok) = (false, false, false, false);
+        for (_, allow) in self
+            .rules
+            .iter()
+            .filter(|(z, _)| z.as_name().eq_ignore_case(&zone))
+        {
+            match *allow {
+                Allow::Key(index) => {
+                    keys = true;
+                    key_ok |= key == Some(index);
+                }
+                Allow::Prefix(net, len) => {
+                    prefixes = true;
+                    prefix_ok |= in_prefix(peer, net, len);
+                }
+            }
+        }
+        (keys || prefixes) && (key_ok || !keys) && (prefix_ok || !prefixes)
+    }
+}
+
+/// Whether `addr` is in `net`/`len` (of the same family).
+fn in_prefix(addr: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (addr, net.to_canonical()) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
 }
 
 /// How many streams one worker lets run at once. Each holds a [`Snapshot`],
@@ -210,6 +319,25 @@ impl Stream {
         self.messages
     }
 
+    /// The serial of the zone the stream sends (0 for the synthetic one).
+    pub fn serial(&self) -> u32 {
+        match &self.producer {
+            Producer::Zone(walk) => walk.serial,
+            #[cfg(test)]
+            Producer::Synthetic(_) => 0,
+        }
+    }
+
+    /// What the stream sends, in words, for the log.
+    pub fn shape(&self) -> &'static str {
+        match &self.producer {
+            Producer::Zone(walk) if walk.soa_only => "up to date (the SOA alone)",
+            Producer::Zone(_) => "the whole zone",
+            #[cfg(test)]
+            Producer::Synthetic(_) => "synthetic",
+        }
+    }
+
     /// Whether the last message has been written.
     pub fn is_done(&self) -> bool {
         self.done
@@ -297,8 +425,12 @@ pub enum Room {
     Never,
 }
 
-/// The producers; each adds the records of the next message.
+/// The producers; each adds the records of the next message. (The zone
+/// walk is the large one; every stream has one, so boxing it would only
+/// add an allocation.)
+#[allow(clippy::large_enum_variant)]
 enum Producer {
+    Zone(ZoneWalk),
     #[cfg(test)]
     Synthetic(Synthetic),
 }
@@ -309,8 +441,19 @@ impl Producer {
         question: &Question<'_>,
         snapshot: &Snapshot,
     ) -> Result<Producer, StreamError> {
-        let _ = (question, snapshot);
         match kind {
+            Kind::Axfr => ZoneWalk::new(question.name, snapshot, false).map(Producer::Zone),
+            Kind::Ixfr { serial } => {
+                let walk = ZoneWalk::new(question.name, snapshot, false)?;
+                // RFC 1995 §2: a client whose serial is not older than ours
+                // is up to date: our SOA alone.
+                let current = serial.is_some_and(|theirs| !serial_gt(walk.serial, theirs));
+                if current {
+                    ZoneWalk::new(question.name, snapshot, true).map(Producer::Zone)
+                } else {
+                    Ok(Producer::Zone(walk))
+                }
+            }
             #[cfg(test)]
             Kind::Synthetic { records } => Ok(Producer::Synthetic(Synthetic::new(
                 records, question, snapshot,
@@ -325,11 +468,246 @@ impl Producer {
         snapshot: &Snapshot,
         b: &mut MessageBuilder<'_>,
     ) -> Result<bool, StreamError> {
-        let _ = (snapshot, &b);
         match *self {
+            Producer::Zone(ref mut walk) => walk.fill(snapshot, b),
             #[cfg(test)]
             Producer::Synthetic(ref mut s) => s.fill(snapshot, b),
         }
+    }
+}
+
+/// RFC 1982 §3.2: `a > b` in serial number arithmetic.
+fn serial_gt(a: u32, b: u32) -> bool {
+    crate::update::serial_gt(a, b)
+}
+
+/// Where a [`ZoneWalk`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The first SOA is next.
+    FirstSoa,
+    /// The records from `resume` on are next.
+    Records,
+    /// The last SOA is next.
+    LastSoa,
+    /// All is written.
+    Done,
+}
+
+/// A walk of one zone in the snapshot, in key order (a name before its
+/// descendants, RRsets by type), as an AXFR answer (RFC 5936 §2.2): the apex
+/// SOA, every other RRset of the zone, the apex SOA again; or, for an
+/// up-to-date IXFR client, the SOA alone. The subtrees of other zones of
+/// ours below the apex (a node holding a SOA) are left out, as
+/// `dynzone export` leaves them. Resumes between messages from the key of
+/// the RRset it stopped in and the index of the record in it.
+pub struct ZoneWalk {
+    /// The apex, encoded as in the store's keys.
+    apex: [u8; key::MAX_ENCODED_NAME],
+    apex_len: usize,
+    /// The apex in wire form.
+    apex_name: NameBuf,
+    /// The zone's serial in the snapshot.
+    serial: u32,
+    step: Step,
+    /// The key to go on from.
+    resume: [u8; MAX_KEY],
+    resume_len: usize,
+    /// The record of the RRset at `resume` to go on from.
+    record: usize,
+    /// Only the SOA, once.
+    soa_only: bool,
+}
+
+/// Octets that sort after every key of the subtree encoded as `encoded`:
+/// label lengths are at most 63, so `encoded` + 0x40 follows them all.
+const PAST_SUBTREE: u8 = 0x40;
+
+impl ZoneWalk {
+    /// A walk of the zone whose apex is `apex`; `Missing` when the snapshot
+    /// has no SOA there (not a zone of ours: the handler answers NOTAUTH).
+    fn new(apex: Name<'_>, snapshot: &Snapshot, soa_only: bool) -> Result<ZoneWalk, StreamError> {
+        let name_key = NameKey::new(apex);
+        let encoded = name_key.name_prefix(name_key.labels());
+        let mut walk = ZoneWalk {
+            apex: [0; key::MAX_ENCODED_NAME],
+            apex_len: encoded.len(),
+            apex_name: apex.to_canonical(),
+            serial: 0,
+            step: Step::FirstSoa,
+            resume: [0; MAX_KEY],
+            resume_len: encoded.len(),
+            record: 0,
+            soa_only,
+        };
+        walk.apex
+            .get_mut(..encoded.len())
+            .ok_or(StreamError::Missing)?
+            .copy_from_slice(encoded);
+        walk.resume
+            .get_mut(..encoded.len())
+            .ok_or(StreamError::Missing)?
+            .copy_from_slice(encoded);
+        let (_, rdata) = walk.soa(snapshot)?;
+        walk.serial = SoaRdata::new(rdata).ok_or(StreamError::Missing)?.serial();
+        Ok(walk)
+    }
+
+    fn apex(&self) -> &[u8] {
+        self.apex.get(..self.apex_len).unwrap_or(&[])
+    }
+
+    /// The TTL and RDATA of the apex SOA in `snapshot`.
+    fn soa<'s>(&self, snapshot: &'s Snapshot) -> Result<(u32, &'s [u8]), StreamError> {
+        let key = NameKey::new(self.apex_name.as_name());
+        let set = snapshot
+            .rrset(&key, key.labels(), Rtype::Soa)?
+            .ok_or(StreamError::Missing)?;
+        let rdata = set.iter().next().ok_or(StreamError::Missing)?;
+        Ok((set.ttl(), rdata))
+    }
+
+    /// Writes the apex SOA if it fits; `false` when the message is full.
+    fn write_soa(
+        &self,
+        snapshot: &Snapshot,
+        b: &mut MessageBuilder<'_>,
+        written: &mut usize,
+    ) -> Result<bool, StreamError> {
+        let apex = self.apex_name.as_name();
+        let (ttl, rdata) = self.soa(snapshot)?;
+        match room_for(b, *written, apex.wire_len() + 10 + rdata.len()) {
+            Room::Fits => {}
+            Room::CloseMessage => return Ok(false),
+            Room::Never => return Err(StreamError::RecordTooLarge),
+        }
+        b.raw_record(Section::Answer, apex, Rtype::Soa, Class::In, ttl, rdata)?;
+        *written += 1;
+        Ok(true)
+    }
+
+    fn fill(
+        &mut self,
+        snapshot: &Snapshot,
+        b: &mut MessageBuilder<'_>,
+    ) -> Result<bool, StreamError> {
+        let mut written = 0;
+        loop {
+            match self.step {
+                Step::FirstSoa => {
+                    if !self.write_soa(snapshot, b, &mut written)? {
+                        return Ok(true);
+                    }
+                    self.step = if self.soa_only {
+                        Step::Done
+                    } else {
+                        Step::Records
+                    };
+                }
+                Step::Records => {
+                    if !self.records(snapshot, b, &mut written)? {
+                        return Ok(true);
+                    }
+                    self.step = Step::LastSoa;
+                }
+                Step::LastSoa => {
+                    if !self.write_soa(snapshot, b, &mut written)? {
+                        return Ok(true);
+                    }
+                    self.step = Step::Done;
+                }
+                Step::Done => return Ok(false),
+            }
+        }
+    }
+
+    /// Writes records from the resume point on; `true` once the zone's
+    /// last record is written, `false` when the message is full (the resume
+    /// point then names the next record).
+    fn records(
+        &mut self,
+        snapshot: &Snapshot,
+        b: &mut MessageBuilder<'_>,
+        written: &mut usize,
+    ) -> Result<bool, StreamError> {
+        // A skipped subtree restarts the cursor past it.
+        'restart: loop {
+            let from = self.resume;
+            let from = from.get(..self.resume_len).unwrap_or(&[]);
+            for entry in snapshot.entries_from(from)? {
+                let (k, v) = entry?;
+                if !k.starts_with(self.apex()) {
+                    return Ok(true);
+                }
+                let (encoded, what) = key::split_key(k).ok_or(ReadError::Damaged)?;
+                match what {
+                    Entry::Node => {
+                        let node = Node::from_value(v).ok_or(ReadError::Damaged)?;
+                        if encoded.len() > self.apex_len && node.has(Rtype::Soa) {
+                            // Another zone of ours: not part of this one.
+                            self.set_resume(encoded, Some(PAST_SUBTREE))?;
+                            continue 'restart;
+                        }
+                    }
+                    Entry::Rrset(rtype) => {
+                        if encoded == self.apex() && rtype.rtype() == Rtype::Soa {
+                            continue;
+                        }
+                        let set = Rrset::from_value(v).ok_or(ReadError::Damaged)?;
+                        if !self.rrset(encoded, rtype.rtype(), &set, b, written)? {
+                            self.set_resume(k, None)?;
+                            return Ok(false);
+                        }
+                        self.record = 0;
+                    }
+                }
+            }
+            return Ok(true);
+        }
+    }
+
+    /// Writes the records of one RRset from `self.record` on; `false` when
+    /// the message filled first (`self.record` then is the next one).
+    fn rrset(
+        &mut self,
+        encoded: &[u8],
+        rtype: Rtype,
+        set: &Rrset<'_>,
+        b: &mut MessageBuilder<'_>,
+        written: &mut usize,
+    ) -> Result<bool, StreamError> {
+        let mut wire = [0u8; MAX_NAME_LEN];
+        let len = key::decode_name(encoded, &mut wire).ok_or(ReadError::Damaged)?;
+        let owner = wire
+            .get(..len)
+            .and_then(|w| Name::from_wire(w).ok())
+            .ok_or(ReadError::Damaged)?;
+        for (i, rdata) in set.iter().enumerate().skip(self.record) {
+            match room_for(b, *written, owner.wire_len() + 10 + rdata.len()) {
+                Room::Fits => {}
+                Room::CloseMessage => {
+                    self.record = i;
+                    return Ok(false);
+                }
+                Room::Never => return Err(StreamError::RecordTooLarge),
+            }
+            b.raw_record(Section::Answer, owner, rtype, Class::In, set.ttl(), rdata)?;
+            *written += 1;
+        }
+        Ok(true)
+    }
+
+    /// Sets the resume point to `key`, followed by `then` if given.
+    fn set_resume(&mut self, key: &[u8], then: Option<u8>) -> Result<(), StreamError> {
+        let len = key.len() + usize::from(then.is_some());
+        let to = self.resume.get_mut(..len).ok_or(ReadError::KeyTooLong)?;
+        let (head, tail) = to.split_at_mut(key.len());
+        head.copy_from_slice(key);
+        if let (Some(byte), Some(slot)) = (then, tail.first_mut()) {
+            *slot = byte;
+        }
+        self.resume_len = len;
+        Ok(())
     }
 }
 
@@ -424,4 +802,66 @@ fn txt_text(i: u32) -> [u8; 10] {
         n /= 10;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_acl_needs_a_listed_key_and_a_listed_prefix_when_both_are_given() {
+        let zone = NameBuf::from_text("example.net").unwrap();
+        let name = zone.as_name();
+        let mut acl = Acl::default();
+        assert!(
+            !acl.allows(name, Some(0), ip("127.0.0.1")),
+            "nothing by default"
+        );
+        acl.add(zone, Allow::Key(1));
+        assert!(acl.allows(name, Some(1), ip("192.0.2.1")));
+        assert!(!acl.allows(name, Some(0), ip("192.0.2.1")), "another key");
+        assert!(!acl.allows(name, None, ip("192.0.2.1")), "unsigned");
+        let upper = NameBuf::from_text("EXAMPLE.NET").unwrap();
+        assert!(
+            acl.allows(upper.as_name(), Some(1), ip("192.0.2.1")),
+            "case"
+        );
+        let other = NameBuf::from_text("example.org").unwrap();
+        assert!(
+            !acl.allows(other.as_name(), Some(1), ip("192.0.2.1")),
+            "another zone"
+        );
+        acl.add(zone, Allow::Prefix(ip("192.0.2.0"), 24));
+        acl.add(zone, Allow::Prefix(ip("2001:db8::"), 32));
+        assert!(acl.allows(name, Some(1), ip("192.0.2.200")));
+        assert!(
+            acl.allows(name, Some(1), ip("::ffff:192.0.2.7")),
+            "v4-mapped"
+        );
+        assert!(acl.allows(name, Some(1), ip("2001:db8:ffff::1")));
+        assert!(
+            !acl.allows(name, Some(1), ip("192.0.3.1")),
+            "outside the prefixes"
+        );
+        assert!(
+            !acl.allows(name, None, ip("192.0.2.200")),
+            "the key is needed too"
+        );
+    }
+
+    #[test]
+    fn prefixes_of_every_length_match_as_masks() {
+        assert!(in_prefix(ip("10.1.2.3"), ip("0.0.0.0"), 0));
+        assert!(in_prefix(ip("10.1.2.3"), ip("10.1.2.3"), 32));
+        assert!(!in_prefix(ip("10.1.2.4"), ip("10.1.2.3"), 32));
+        assert!(in_prefix(ip("10.1.2.3"), ip("10.1.0.0"), 16));
+        assert!(in_prefix(ip("::1"), ip("::"), 0));
+        assert!(in_prefix(ip("::1"), ip("::1"), 128));
+        assert!(!in_prefix(ip("::2"), ip("::1"), 128));
+        assert!(!in_prefix(ip("10.1.2.3"), ip("::"), 0), "families differ");
+    }
 }

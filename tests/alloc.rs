@@ -468,7 +468,7 @@ fn applying_signed_updates_over_lmdb_allocates_nothing() {
     keys.add(key.clone()).unwrap();
     let auth = Auth {
         keys,
-        policy: Default::default(),
+        ..Default::default()
     };
     let mut handler = Handler::new(&store, Config::default())
         .unwrap()

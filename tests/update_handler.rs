@@ -77,7 +77,11 @@ fn setup_with(grants: bool, config: Config) -> Setup {
     };
     let handler = Handler::new(&store, config)
         .unwrap()
-        .with_auth(Arc::new(Auth { keys, policy }));
+        .with_auth(Arc::new(Auth {
+            keys,
+            policy,
+            transfer: Default::default(),
+        }));
     Setup {
         _dir: dir,
         store,
@@ -824,6 +828,7 @@ fn a_full_map_is_servfail_with_nothing_applied() {
         .with_auth(Arc::new(Auth {
             keys,
             policy: Policy::open(),
+            transfer: Default::default(),
         }));
     let chunk = "x".repeat(250);
     let mut full_at = None;
@@ -1184,6 +1189,7 @@ fn a_replayed_update_is_notauth_badtime_signed_and_applies_nothing() {
         .with_auth(Arc::new(Auth {
             keys,
             policy: Policy::open(),
+            transfer: Default::default(),
         }));
     assert_eq!(send(&mut h, &old).rcode, Rcode::NotAuth);
     assert_eq!(send(&mut h, &new).rcode, Rcode::NotAuth);
@@ -1251,6 +1257,7 @@ fn the_root_zone_takes_updates() {
         .with_auth(Arc::new(Auth {
             keys,
             policy: Policy::open(),
+            transfer: Default::default(),
         }));
     let owner = NameBuf::from_text("example.").unwrap();
     let target = NameBuf::from_text("ns.example.").unwrap();

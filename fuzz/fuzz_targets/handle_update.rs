@@ -45,7 +45,7 @@ fn fixture() -> Fixture {
     keys.add(key.clone()).expect("one key");
     let auth = Auth {
         keys,
-        policy: Default::default(),
+        ..Default::default()
     };
     let handler = Handler::new(&store, Config::default())
         .expect("handler")

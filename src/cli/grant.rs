@@ -29,3 +29,80 @@ pub(super) fn parse_grant(text: &str) -> Result<(NameBuf, NameBuf, Vec<Rtype>), 
     }
     Ok((key, name, types))
 }
+
+/// What an `--allow-transfer ZONE:WHO` argument names after the zone.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Who {
+    /// A key, by name: `example.net:xfr-key`.
+    Key(Box<NameBuf>),
+    /// An address or prefix: `example.net:192.0.2.0/24`, `example.net:::1`.
+    Prefix(std::net::IpAddr, u8),
+}
+
+/// Splits an `--allow-transfer ZONE:KEY` or `ZONE:ADDRESS[/LEN]` argument.
+/// A zone name has no colon, so the first one ends it, and an IPv6
+/// address keeps its own.
+pub(super) fn parse_allow_transfer(text: &str) -> Result<(NameBuf, Who), String> {
+    let usage = || format!("--allow-transfer {text}: expected ZONE:KEY or ZONE:ADDRESS[/LEN]");
+    let (zone, who) = text.split_once(':').ok_or_else(usage)?;
+    if who.is_empty() {
+        return Err(usage());
+    }
+    let zone = NameBuf::from_text(zone)
+        .map_err(|e| format!("--allow-transfer {text}: zone {zone:?}: {e}"))?;
+    let (address, len) = match who.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (who, None),
+    };
+    if let Ok(ip) = address.parse::<std::net::IpAddr>() {
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => max,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("--allow-transfer {text}: prefix length {l:?}"))?,
+        };
+        return Ok((zone, Who::Prefix(ip, len)));
+    }
+    if len.is_some() {
+        return Err(format!(
+            "--allow-transfer {text}: {address:?} is not an address"
+        ));
+    }
+    let key = NameBuf::from_text(who)
+        .map_err(|e| format!("--allow-transfer {text}: key name {who:?}: {e}"))?;
+    Ok((zone, Who::Key(Box::new(key))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_transfer_takes_keys_addresses_and_prefixes() {
+        let zone = NameBuf::from_text("example.net").unwrap();
+        let key = NameBuf::from_text("xfr-key").unwrap();
+        assert_eq!(
+            parse_allow_transfer("example.net:xfr-key").unwrap(),
+            (zone, Who::Key(Box::new(key)))
+        );
+        assert_eq!(
+            parse_allow_transfer("example.net:192.0.2.0/24").unwrap(),
+            (zone, Who::Prefix("192.0.2.0".parse().unwrap(), 24))
+        );
+        assert_eq!(
+            parse_allow_transfer("example.net:::1").unwrap(),
+            (zone, Who::Prefix("::1".parse().unwrap(), 128))
+        );
+        for bad in [
+            "example.net",
+            "example.net:",
+            "example.net:192.0.2.0/33",
+            "example.net:xfr/24",
+        ] {
+            assert!(parse_allow_transfer(bad).is_err(), "{bad}");
+        }
+    }
+}

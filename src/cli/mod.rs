@@ -139,6 +139,12 @@ struct ServeArgs {
     /// one may change nothing
     #[argh(option)]
     grant: Vec<String>,
+    /// let ZONE be transferred (AXFR, IXFR) to requests signed with KEY
+    /// (ZONE:KEY) or from an address or prefix (ZONE:ADDRESS[/LEN]);
+    /// repeatable. With keys and prefixes for one zone, a request needs
+    /// both. Nothing is transferable without it
+    #[argh(option)]
+    allow_transfer: Vec<String>,
     /// most records in one RRset; an UPDATE or import that would put more is
     /// refused (default 100, as BIND's max-records-per-type)
     #[argh(

@@ -15,10 +15,11 @@ use dynzone::update::{Grant, Policy};
 use dynzone::wire::{NameBuf, RData, Rtype, Soa, write_rdata};
 use dynzone::zone::{Limits, ZoneRecord};
 
-use super::grant::parse_grant;
+use super::grant::{Who, parse_allow_transfer, parse_grant};
 use super::pid_file::PidFile;
 use super::privilege::Account;
 use super::{ServeArgs, logging};
+use dynzone::transfer::{Acl, Allow};
 
 /// Answering on port 53 of every address, IPv4 and IPv6.
 const DEFAULT_LISTEN: [SocketAddr; 2] = [
@@ -186,9 +187,23 @@ fn auth(args: &ServeArgs) -> Result<Auth, String> {
         })?;
         grants.push(Grant { key, name, types });
     }
+    let mut transfer = Acl::default();
+    for text in &args.allow_transfer {
+        let (zone, who) = parse_allow_transfer(text)?;
+        let allow = match who {
+            Who::Key(name) => Allow::Key(keys.find_index(name.as_name()).ok_or_else(|| {
+                format!(
+                    "--allow-transfer {text}: no key named {name} (give it with --tsig or --key-file)"
+                )
+            })?),
+            Who::Prefix(net, len) => Allow::Prefix(net, len),
+        };
+        transfer.add(zone, allow);
+    }
     Ok(Auth {
         keys,
         policy: Policy::new(grants),
+        transfer,
     })
 }
 
@@ -247,6 +262,14 @@ fn describe_auth(auth: &Auth, zones: &[NameBuf]) {
             .any(|z| grant.name.as_name().is_at_or_below(&z.as_name()))
         {
             log::warn!("--grant for {}: not in any served zone", grant.name);
+        }
+    }
+    for zone in auth.transfer.zones() {
+        if !zones
+            .iter()
+            .any(|z| z.as_name().eq_ignore_case(&zone.as_name()))
+        {
+            log::warn!("--allow-transfer for {zone}: not a served zone");
         }
     }
 }

@@ -1229,7 +1229,7 @@ mod tests {
         keys.add(key()).unwrap();
         let auth = Arc::new(Auth {
             keys,
-            policy: Default::default(),
+            ..Default::default()
         });
         Handler::new(store, Config::default())
             .unwrap()

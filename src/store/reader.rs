@@ -157,6 +157,9 @@ fn count_labels(encoded: &[u8]) -> Option<u8> {
     Some(labels)
 }
 
+/// A record entry: its key and its value.
+pub type Entry<'a> = (&'a [u8], &'a [u8]);
+
 impl Reader {
     pub(super) fn new(
         env: Env<WithoutTls>,
@@ -312,6 +315,23 @@ impl Snapshot {
         let mut buf = [0u8; MAX_KEY];
         let k = key.rrset_key(labels, rtype, &mut buf)?;
         self.get_rrset(k)
+    }
+
+    /// The record entries from key `from` on, in key order:
+    /// for zone walks (a transfer). It is one LMDB cursor, which LMDB
+    /// allocates, so a walk opens one per message, not per entry.
+    pub fn entries_from(
+        &self,
+        from: &[u8],
+    ) -> Result<impl Iterator<Item = Result<Entry<'_>, ReadError>> + '_, ReadError> {
+        let range = (
+            core::ops::Bound::Included(from),
+            core::ops::Bound::Unbounded,
+        );
+        Ok(self
+            .records
+            .range(&self.txn, &range)?
+            .map(|item| item.map_err(ReadError::from)))
     }
 
     fn get_node(&self, k: &[u8]) -> Result<Option<Node<'_>>, ReadError> {
