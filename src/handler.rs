@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::metrics::{self, Counters, TsigResult, UpdateResult};
+use crate::metrics::{self, Counters, TransferResult, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
 use crate::rrl::{Action as RrlAction, Rrl};
 use crate::store::{NameKey, ReadError, Reader, Replay, Store, StoreError, WriteBatch};
@@ -563,8 +563,23 @@ impl Handler {
                         let streams = &self.streams;
                         let refusal =
                             transfer_refusal(&self.reader, auth, kind, &msg, &writer, peer);
+                        let count = |counters: &mut Counters, result| {
+                            if let Some(ixfr) = kind.is_ixfr() {
+                                counters.transfer(ixfr, result);
+                            }
+                        };
                         match refusal {
-                            Some(rcode) => writer.question_only(&msg, rcode, response),
+                            Some(rcode) => {
+                                let result = if rcode == Rcode::Refused {
+                                    TransferResult::Refused
+                                } else if rcode == Rcode::NotAuth {
+                                    TransferResult::NotAuth
+                                } else {
+                                    TransferResult::ServFail
+                                };
+                                count(counters, result);
+                                writer.question_only(&msg, rcode, response)
+                            }
                             None => match start_stream(
                                 &self.store,
                                 streams,
@@ -575,16 +590,24 @@ impl Handler {
                             ) {
                                 Ok((len, started)) => {
                                     log_transfer(kind, &msg, &writer, peer, &started);
+                                    let result = if started.soa_only() {
+                                        TransferResult::SoaOnly
+                                    } else {
+                                        TransferResult::Zone
+                                    };
+                                    count(counters, result);
                                     self.started = Some(started);
                                     stream = true;
                                     Some(len)
                                 }
                                 // RFC 5936 §2.2.1: not a zone of ours.
                                 Err(StreamError::Missing) => {
+                                    count(counters, TransferResult::NotAuth);
                                     writer.question_only(&msg, Rcode::NotAuth, response)
                                 }
                                 Err(e) => {
                                     log::error!("starting a stream for {peer} failed: {e:?}");
+                                    count(counters, TransferResult::ServFail);
                                     writer.question_only(&msg, Rcode::ServFail, response)
                                 }
                             },
@@ -762,7 +785,18 @@ fn dispatch<'a>(
     } else {
         match msg.header().flags.opcode() {
             Opcode::Query => match transfer::requested(msg) {
-                Some(kind) if transport == Transport::Udp => (over_udp(kind), None),
+                Some(kind) if transport == Transport::Udp => {
+                    let disposition = over_udp(kind);
+                    if let Some(ixfr) = kind.is_ixfr() {
+                        let result = if ixfr {
+                            TransferResult::SoaOnly
+                        } else {
+                            TransferResult::NotImp
+                        };
+                        counters.transfer(ixfr, result);
+                    }
+                    (disposition, None)
+                }
                 Some(kind) => (Disposition::Stream(kind), None),
                 None => (Disposition::Answered, None),
             },

@@ -157,6 +157,31 @@ impl UpdateResult {
     }
 }
 
+/// What became of a zone transfer request (AXFR or IXFR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferResult {
+    /// The whole zone was sent (AXFR, or IXFR AXFR-style).
+    Zone,
+    /// The SOA alone: IXFR from a client as new as us, and every IXFR over
+    /// UDP.
+    SoaOnly,
+    /// Not allowed by `--allow-transfer` (REFUSED).
+    Refused,
+    /// Not the apex of a zone of ours (NOTAUTH).
+    NotAuth,
+    /// AXFR over UDP (NOTIMP).
+    NotImp,
+    /// No stream could start: too many running, or the store failed (SERVFAIL).
+    ServFail,
+}
+
+const TRANSFERS: [&str; 6] = [
+    "zone", "soa_only", "refused", "notauth", "notimp", "servfail",
+];
+
+/// The transfer types counted.
+const TRANSFER_TYPES: [&str; 2] = ["axfr", "ixfr"];
+
 /// What the TSIG check of a signed request found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TsigResult {
@@ -217,6 +242,8 @@ pub struct Counters {
     dropped: [u64; DROPS.len()],
     updates: [u64; UPDATES.len()],
     tsig: [u64; TSIG.len()],
+    /// By type (AXFR, IXFR) and result.
+    transfers: [[u64; TRANSFERS.len()]; TRANSFER_TYPES.len()],
     /// Commits by bucket (the last is +Inf), their count and total time.
     commit_buckets: [u64; COMMIT_BUCKETS.len() + 1],
     commit_count: u64,
@@ -237,6 +264,7 @@ impl Default for Counters {
             dropped: [0; DROPS.len()],
             updates: [0; UPDATES.len()],
             tsig: [0; TSIG.len()],
+            transfers: [[0; TRANSFERS.len()]; TRANSFER_TYPES.len()],
             commit_buckets: [0; COMMIT_BUCKETS.len() + 1],
             commit_count: 0,
             commit_micros: 0,
@@ -296,6 +324,12 @@ impl Counters {
     /// What became of an UPDATE.
     pub fn update(&mut self, result: UpdateResult) {
         bump(self.updates.get_mut(result as usize));
+    }
+
+    /// A transfer request (`ixfr`: IXFR, else AXFR) and what became of it.
+    pub fn transfer(&mut self, ixfr: bool, result: TransferResult) {
+        let row = self.transfers.get_mut(usize::from(ixfr));
+        bump(row.and_then(|r| r.get_mut(result as usize)));
     }
 
     /// A TSIG check.
@@ -359,6 +393,9 @@ impl Counters {
         add_all(&mut self.dropped, &other.dropped);
         add_all(&mut self.updates, &other.updates);
         add_all(&mut self.tsig, &other.tsig);
+        for (a, b) in self.transfers.iter_mut().zip(&other.transfers) {
+            add_all(a, b);
+        }
         add_all(&mut self.commit_buckets, &other.commit_buckets);
         self.truncated = self.truncated.wrapping_add(other.truncated);
         self.commit_count = self.commit_count.wrapping_add(other.commit_count);
@@ -506,6 +543,20 @@ pub fn render(board: &Board, store: &Store) -> String {
     );
     for (result, n) in UPDATES.iter().zip(&c.updates) {
         let _ = writeln!(o, "dynzone_updates_total{{result=\"{result}\"}} {n}");
+    }
+    head(
+        o,
+        "dynzone_transfers_total",
+        "counter",
+        "Zone transfer requests by type and result.",
+    );
+    for (kind, row) in TRANSFER_TYPES.iter().zip(&c.transfers) {
+        for (result, n) in TRANSFERS.iter().zip(row) {
+            let _ = writeln!(
+                o,
+                "dynzone_transfers_total{{type=\"{kind}\",result=\"{result}\"}} {n}"
+            );
+        }
     }
     head(
         o,

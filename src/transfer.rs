@@ -65,6 +65,18 @@ pub enum Kind {
     },
 }
 
+impl Kind {
+    /// For a zone transfer, whether it is an IXFR (`None`: not a transfer).
+    pub fn is_ixfr(self) -> Option<bool> {
+        match self {
+            Kind::Axfr => Some(false),
+            Kind::Ixfr { .. } => Some(true),
+            #[cfg(test)]
+            Kind::Synthetic { .. } => None,
+        }
+    }
+}
+
 /// QTYPE of the synthetic stream (test builds).
 #[cfg(test)]
 pub(crate) const SYNTHETIC_QTYPE: u16 = 0xff00;
@@ -326,6 +338,11 @@ impl Stream {
             #[cfg(test)]
             Producer::Synthetic(_) => 0,
         }
+    }
+
+    /// Whether the stream is the SOA alone (an up-to-date IXFR client).
+    pub fn soa_only(&self) -> bool {
+        matches!(&self.producer, Producer::Zone(walk) if walk.soa_only)
     }
 
     /// What the stream sends, in words, for the log.

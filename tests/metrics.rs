@@ -811,3 +811,68 @@ fn the_format_check_rejects_broken_pages() {
         assert!(caught.is_err(), "accepted:\n{bad}");
     }
 }
+
+/// Zone transfers by type and result (kdig, package knot-dnsutils): each
+/// request's outcome counted once, every combination on the page.
+#[test]
+fn transfers_are_counted_by_type_and_result() {
+    let (server, metrics) = start(&["--allow-transfer", "example.test:k-sha256"]);
+    let port = server.port().to_string();
+    let kdig = |args: &[&str]| {
+        let mut all = vec!["@127.0.0.1", "-p", &port, "+timeout=2", "+retry=0"];
+        all.extend_from_slice(args);
+        let out = run_tool("kdig", &all);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let signed = ["-y", KEY];
+    for (args, expect) in [
+        (&[&signed[..], &["AXFR", "example.test"]].concat(), "XFR"),
+        (&vec!["AXFR", "example.test"], "REFUSED"),
+        (
+            &[&signed[..], &["AXFR", "nothere.test"]].concat(),
+            "NOTAUTH",
+        ),
+        (
+            &[&signed[..], &["+notcp", "AXFR", "example.test"]].concat(),
+            "NOTIMP",
+        ),
+        (&[&signed[..], &["IXFR=7", "example.test"]].concat(), "SOA"),
+        (&[&signed[..], &["IXFR=3", "example.test"]].concat(), "XFR"),
+        (
+            &[&signed[..], &["+notcp", "IXFR=3", "example.test"]].concat(),
+            "SOA",
+        ),
+    ] {
+        let text = kdig(args);
+        assert!(
+            text.contains(expect),
+            "{args:?}: expected {expect}:\n{text}"
+        );
+    }
+    let mut page = None;
+    let took = time_until(LIVENESS_BOUND, || {
+        let p = scrape(metrics);
+        let done = p.sum("dynzone_transfers_total") == 7.0;
+        page = Some(p);
+        done
+    });
+    let page = page.expect("at least one scrape");
+    assert!(took.is_some(), "not all counted:\n{}", page.text);
+    let want: BTreeMap<String, f64> = [
+        ("result=zone,type=axfr", 1.0),
+        ("result=refused,type=axfr", 1.0),
+        ("result=notauth,type=axfr", 1.0),
+        ("result=notimp,type=axfr", 1.0),
+        ("result=soa_only,type=ixfr", 2.0),
+        ("result=zone,type=ixfr", 1.0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(page.nonzero("dynzone_transfers_total"), want);
+    assert_eq!(page.samples["dynzone_transfers_total"].len(), 2 * 6);
+}
