@@ -448,11 +448,7 @@ fn nsupdate(server: &TestServer, key: &str, name: &str, script: &str) -> (bool, 
         "nsupdate",
         &["-t", "5", "-y", key, file.to_str().expect("a UTF-8 path")],
     );
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = common::printed_text(&out);
     (out.status.success(), printed)
 }
 
@@ -822,11 +818,7 @@ fn transfers_are_counted_by_type_and_result() {
         let mut all = vec!["@127.0.0.1", "-p", &port, "+timeout=2", "+retry=0"];
         all.extend_from_slice(args);
         let out = run_tool("kdig", &all);
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        common::printed_text(&out)
     };
     let signed = ["-y", KEY];
     for (args, expect) in [

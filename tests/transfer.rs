@@ -83,11 +83,7 @@ fn dnspython_check(server: &TestServer, rdtype: &str, serial: Option<u32>, key: 
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_tool("/usr/bin/python3", &args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::printed_text(&out);
     assert!(
         out.status.success(),
         "dnspython's transfer failed:\n{text}\nserver log:\n{}",

@@ -137,11 +137,7 @@ fn assert_no_secret_in_log(server: &TestServer) {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::printed_text(out)
 }
 
 // --------------------------------------------------------------------- clients

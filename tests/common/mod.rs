@@ -154,6 +154,7 @@ pub fn run_tool(cmd: &str, args: &[&str]) -> Output {
             let package = match cmd {
                 "dig" | "nsupdate" | "delv" => "bind9-dnsutils",
                 "kdig" | "knsupdate" => "knot-dnsutils",
+                "knotc" | "knotd" => "knot",
                 "named-checkzone" => "bind9-utils",
                 "kzonecheck" => "knot-dnssecutils",
                 "python3" => "python3",
@@ -165,6 +166,15 @@ pub fn run_tool(cmd: &str, args: &[&str]) -> Output {
         }
         Err(e) => panic!("running {cmd}: {e}"),
     }
+}
+
+/// What a tool printed: its standard output, then its standard error.
+pub fn printed_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Sends `signal` (a name such as `TERM` or `HUP`) to process `pid`.
