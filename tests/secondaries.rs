@@ -1,10 +1,12 @@
-//! dynzone as the primary of a real secondary: Knot (`knotd`, package knot)
+//! dynzone as the primary of the real secondaries: Knot (`knotd`, package
+//! knot), NSD (`nsd`, package nsd) and BIND (`named`, package bind9), each
 //! on loopback, with the configuration of `../shared/XFR-NOTES.md`, pulls a
 //! zone of over 64 KiB by TSIG-signed AXFR, then, after an `nsupdate` on
-//! dynzone and `knotc zone-refresh`, the change by IXFR (answered AXFR-style:
-//! there is no journal yet); each time the zone Knot serves is compared
-//! record for record with `dynzone export` (dnspython's AXFR from Knot,
-//! tests/py/axfr_check.py). Knot runs in its own scratch directory and is
+//! dynzone and a refresh (`knotc zone-refresh`, `nsd-control transfer`,
+//! `rndc refresh`), the change by IXFR (answered AXFR-style: there is no
+//! journal yet); each time the zone the secondary serves is compared record
+//! for record with `dynzone export` (dnspython's AXFR from the secondary,
+//! tests/py/axfr_check.py). Each runs in its own scratch directory and is
 //! stopped by PID. A missing tool fails the test naming its package.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
@@ -12,6 +14,7 @@ mod common;
 
 use std::fmt::Write as _;
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,62 +22,128 @@ use common::{TestServer, path_str, pick_port, run_tool, time_until, wait_timeout
 
 const SECRET: &str = "eGZyIGtleSBmb3IgZHluem9uZSB0ZXN0cyEhISEhISE=";
 
-/// A knotd of the test's own, stopped (TERM, then KILL) when dropped.
-struct Knot {
-    child: Child,
-    conf: String,
-    port: u16,
-    log: std::path::PathBuf,
+/// The secondaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Knot,
+    Nsd,
+    Bind,
 }
 
-impl Knot {
-    /// Starts knotd as a secondary of `primary` for example.test, with
-    /// its files in `dir`; it may transfer the zone out to loopback
-    /// (so that the test can compare what it holds).
-    fn start(primary: &TestServer, dir: &std::path::Path) -> Knot {
+/// A secondary of the test's own, stopped (TERM, then KILL) when dropped.
+struct Secondary {
+    kind: Kind,
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Secondary {
+    /// Starts `kind` as a secondary of `primary` for example.test, with
+    /// its files in `dir`, with the configuration of XFR-NOTES.md; it may
+    /// transfer the zone out to loopback (so that the test can compare what
+    /// it holds).
+    fn start(kind: Kind, primary: &TestServer, dir: &Path) -> Secondary {
         let port = pick_port();
-        let storage = path_str(dir);
-        let conf = dir.join("knot.conf");
-        let text = format!(
-            "server:\n    rundir: \"{storage}\"\n    listen: 127.0.0.1@{port}\n\
-             key:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
-             remote:\n  - id: primary\n    address: 127.0.0.1@{primary_port}\n    key: xfr-key\n\
-             acl:\n  - id: notify-from-primary\n    address: 127.0.0.1\n    key: xfr-key\n    action: notify\n\
-             \x20 - id: transfer-to-test\n    address: 127.0.0.1\n    action: transfer\n\
-             database:\n    storage: \"{storage}\"\n\
-             log:\n  - target: stderr\n    any: info\n\
-             zone:\n  - domain: example.test\n    storage: \"{storage}\"\n    file: \"example.test.zone\"\n\
-             \x20   master: primary\n    acl: [notify-from-primary, transfer-to-test]\n",
-            primary_port = primary.port()
-        );
-        fs::write(&conf, text).unwrap();
-        let log = dir.join("knotd.log");
-        let child = match Command::new("knotd")
-            .args(["-c", path_str(&conf)])
+        let d = path_str(dir);
+        let p = primary.port();
+        let (program, args, conf, package) = match kind {
+            Kind::Knot => (
+                "knotd",
+                vec!["-c".to_string(), format!("{d}/knot.conf")],
+                format!(
+                    "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n\
+                     key:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+                     remote:\n  - id: primary\n    address: 127.0.0.1@{p}\n    key: xfr-key\n\
+                     acl:\n  - id: notify-from-primary\n    address: 127.0.0.1\n    key: xfr-key\n    action: notify\n\
+                     \x20 - id: transfer-to-test\n    address: 127.0.0.1\n    action: transfer\n\
+                     database:\n    storage: \"{d}\"\n\
+                     log:\n  - target: stderr\n    any: info\n\
+                     zone:\n  - domain: example.test\n    storage: \"{d}\"\n    file: \"example.test.zone\"\n\
+                     \x20   master: primary\n    acl: [notify-from-primary, transfer-to-test]\n"
+                ),
+                "knot",
+            ),
+            Kind::Nsd => (
+                "nsd",
+                vec!["-d".to_string(), "-c".to_string(), format!("{d}/nsd.conf")],
+                format!(
+                    "server:\n    ip-address: 127.0.0.1@{port}\n    username: \"\"\n    chroot: \"\"\n\
+                     \x20   zonesdir: \"{d}\"\n    database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n\
+                     \x20   xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    pidfile: \"{d}/nsd.pid\"\n\
+                     remote-control:\n    control-enable: yes\n    control-interface: \"{d}/nsd.ctl\"\n\
+                     key:\n    name: \"xfr-key\"\n    algorithm: hmac-sha256\n    secret: \"{SECRET}\"\n\
+                     zone:\n    name: \"example.test\"\n    zonefile: \"example.test.zone\"\n\
+                     \x20   request-xfr: 127.0.0.1@{p} xfr-key\n    allow-notify: 127.0.0.1 xfr-key\n\
+                     \x20   provide-xfr: 127.0.0.1 NOKEY\n"
+                ),
+                "nsd",
+            ),
+            Kind::Bind => {
+                let control = pick_port();
+                fs::write(
+                    dir.join("rndc.conf"),
+                    format!(
+                        "key \"rndc-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n\
+                         options {{ default-key \"rndc-key\"; default-server 127.0.0.1; default-port {control}; }};\n"
+                    ),
+                )
+                .unwrap();
+                (
+                    "named",
+                    vec![
+                        "-f".to_string(),
+                        "-c".to_string(),
+                        format!("{d}/named.conf"),
+                    ],
+                    format!(
+                        "options {{\n    directory \"{d}\";\n    pid-file \"{d}/named.pid\";\n\
+                         \x20   listen-on port {port} {{ 127.0.0.1; }};\n    listen-on-v6 {{ none; }};\n\
+                         \x20   recursion no;\n    dnssec-validation no;\n    notify no;\n}};\n\
+                         key \"xfr-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n\
+                         key \"rndc-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n\
+                         controls {{ inet 127.0.0.1 port {control} allow {{ 127.0.0.1; }} keys {{ \"rndc-key\"; }}; }};\n\
+                         zone \"example.test\" {{\n    type secondary;\n    file \"example.test.db\";\n\
+                         \x20   primaries {{ 127.0.0.1 port {p} key \"xfr-key\"; }};\n\
+                         \x20   allow-transfer {{ 127.0.0.1; }};\n}};\n"
+                    ),
+                    "bind9",
+                )
+            }
+        };
+        let conf_name = match kind {
+            Kind::Knot => "knot.conf",
+            Kind::Nsd => "nsd.conf",
+            Kind::Bind => "named.conf",
+        };
+        fs::write(dir.join(conf_name), conf).unwrap();
+        let child = match Command::new(program)
+            .args(&args)
             .stdin(Stdio::null())
-            .stdout(fs::File::create(&log).unwrap())
-            .stderr(fs::File::create(dir.join("knotd.err")).unwrap())
+            .stdout(fs::File::create(dir.join("stdout.log")).unwrap())
+            .stderr(fs::File::create(dir.join("stderr.log")).unwrap())
             .spawn()
         {
             Ok(child) => child,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                panic!("knotd is not installed: apt-get install knot")
+                panic!("{program} is not installed: apt-get install {package}")
             }
-            Err(e) => panic!("starting knotd: {e}"),
+            Err(e) => panic!("starting {program}: {e}"),
         };
-        Knot {
+        Secondary {
+            kind,
             child,
-            conf: path_str(&conf).to_string(),
+            dir: dir.to_path_buf(),
             port,
-            log: dir.join("knotd.err"),
         }
     }
 
     fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
+        let read = |name: &str| fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        format!("{}{}", read("stdout.log"), read("stderr.log"))
     }
 
-    /// The serial Knot serves for example.test, if it serves it.
+    /// The serial the secondary serves for example.test, if it serves it.
     fn serial(&self) -> Option<u32> {
         let port = self.port.to_string();
         let out = run_tool(
@@ -96,15 +165,50 @@ impl Knot {
             .and_then(|s| s.parse().ok())
     }
 
-    fn knotc(&self, args: &[&str]) -> String {
-        let mut all = vec!["-c", self.conf.as_str()];
-        all.extend_from_slice(args);
-        let out = run_tool("knotc", &all);
-        common::printed_text(&out)
+    /// The zone's state as the secondary's own tool reports it
+    /// (`knotc zone-status`, `nsd-control zonestatus`, `rndc zonestatus`).
+    fn status(&self) -> String {
+        self.control(["zone-status", "zonestatus", "zonestatus"])
+    }
+
+    /// Makes the secondary check the primary's serial now (and transfer):
+    /// `knotc zone-refresh`, `nsd-control transfer`, `rndc refresh`.
+    fn refresh(&self) -> String {
+        self.control(["zone-refresh", "transfer", "refresh"])
+    }
+
+    /// The control tool of the secondary with its configuration, the
+    /// command for its kind (Knot's, NSD's, BIND's) and the zone.
+    fn control(&self, commands: [&str; 3]) -> String {
+        let (tool, package, conf, command) = match self.kind {
+            Kind::Knot => ("knotc", "knot", "knot.conf", commands[0]),
+            Kind::Nsd => ("nsd-control", "nsd", "nsd.conf", commands[1]),
+            Kind::Bind => ("rndc", "bind9", "rndc.conf", commands[2]),
+        };
+        let conf = self.dir.join(conf);
+        control(
+            tool,
+            package,
+            &["-c", path_str(&conf), command, "example.test"],
+        )
     }
 }
 
-impl Drop for Knot {
+/// Runs a control tool and returns what it printed; fails when it fails.
+fn control(tool: &str, package: &str, args: &[&str]) -> String {
+    let out = match Command::new(tool).args(args).stdin(Stdio::null()).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("{tool} is not installed: apt-get install {package}")
+        }
+        Err(e) => panic!("running {tool}: {e}"),
+    };
+    let text = common::printed_text(&out);
+    assert!(out.status.success(), "{tool} {args:?} failed:\n{text}");
+    text
+}
+
+impl Drop for Secondary {
     fn drop(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-s", "TERM", &pid]).status();
@@ -141,8 +245,8 @@ fn same_zone(primary: &TestServer, port: u16) -> String {
     text
 }
 
-#[test]
-fn knot_transfers_the_zone_and_its_changes() {
+/// The secondary `kind` pulls the zone, then an update.
+fn transfers_the_zone_and_its_changes(kind: Kind) {
     let mut zone = String::from(
         "$ORIGIN example.test.\n$TTL 300\n\
          @ 3600 IN SOA ns1 hostmaster 7 3600 900 1209600 300\n\
@@ -157,24 +261,30 @@ fn knot_transfers_the_zone_and_its_changes() {
         "example.test",
         &["--tsig", &key, "--allow-transfer", "example.test:xfr-key"],
     );
-    let dir = primary.dir().join("knot");
+    let dir = primary.dir().join("secondary");
     fs::create_dir_all(&dir).unwrap();
-    let knot = Knot::start(&primary, &dir);
+    let secondary = Secondary::start(kind, &primary, &dir);
 
     // The initial AXFR: over 100 KiB, in several signed messages.
-    let took = time_until(Duration::from_secs(30), || knot.serial() == Some(7));
+    let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(7));
     assert!(
         took.is_some(),
-        "Knot never served serial 7:\n{}\n{}",
-        knot.log(),
+        "{kind:?} never served serial 7:\n{}\n{}",
+        secondary.log(),
         primary.log_contents()
     );
-    println!("Knot served serial 7 after {took:?}");
-    let status = knot.knotc(&["zone-status", "example.test"]);
-    assert!(status.contains("serial: 7"), "{status}");
-    println!("{}", same_zone(&primary, knot.port));
+    println!("{kind:?} served serial 7 after {took:?}");
+    // Its own tool agrees (`knotc zone-status`, `nsd-control zonestatus`,
+    // `rndc zonestatus`).
+    let status = secondary.status();
+    let want = match kind {
+        Kind::Nsd => "served-serial: \"7 ",
+        Kind::Knot | Kind::Bind => "serial: 7",
+    };
+    assert!(status.contains(want), "{kind:?}: no {want:?} in\n{status}");
+    println!("{kind:?}: {}", same_zone(&primary, secondary.port));
 
-    // An update on dynzone; Knot refreshes (SOA query, then IXFR).
+    // An update on dynzone; the secondary refreshes (SOA query, then IXFR).
     let script = format!(
         "server 127.0.0.1 {}\nzone example.test\nupdate add home.example.test 60 A 198.51.100.7\nsend\n",
         primary.port()
@@ -185,26 +295,37 @@ fn knot_transfers_the_zone_and_its_changes() {
     assert!(
         out.status.success(),
         "nsupdate failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        common::printed_text(&out)
     );
-    let refresh = knot.knotc(&["zone-refresh", "example.test"]);
-    assert!(refresh.contains("OK"), "{refresh}");
-    let took = time_until(Duration::from_secs(30), || knot.serial() == Some(8));
+    let refresh = secondary.refresh();
+    let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(8));
     assert!(
         took.is_some(),
-        "Knot never served serial 8:\n{}\n{}",
-        knot.log(),
+        "{kind:?} never served serial 8 ({refresh}):\n{}\n{}",
+        secondary.log(),
         primary.log_contents()
     );
-    println!("Knot served serial 8 {took:?} after zone-refresh");
-    println!("{}", same_zone(&primary, knot.port));
+    println!("{kind:?} served serial 8 {took:?} after the refresh");
+    println!("{kind:?}: {}", same_zone(&primary, secondary.port));
     let log = primary.log_contents();
     assert!(
         log.contains("transfer: AXFR of zone example.test."),
         "{log}"
     );
-    assert!(
-        log.contains("transfer: IXFR of zone example.test. from serial 7"),
-        "{log}"
-    );
+    assert!(log.contains("of zone example.test. from serial 7"), "{log}");
+}
+
+#[test]
+fn knot_transfers_the_zone_and_its_changes() {
+    transfers_the_zone_and_its_changes(Kind::Knot);
+}
+
+#[test]
+fn nsd_transfers_the_zone_and_its_changes() {
+    transfers_the_zone_and_its_changes(Kind::Nsd);
+}
+
+#[test]
+fn bind_transfers_the_zone_and_its_changes() {
+    transfers_the_zone_and_its_changes(Kind::Bind);
 }
