@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
 
 use crate::metrics::{self, Counters, TransferResult, TsigResult, UpdateResult};
 use crate::query::{self, AnswerError, Outcome};
@@ -72,6 +73,16 @@ pub struct Auth {
     pub policy: Policy,
     /// Who may transfer which zone.
     pub transfer: transfer::Acl,
+}
+
+/// A zone whose new serial a commit made durable, for the notifier (NOTIFY
+/// out, RFC 1996). Plain data, sent through a bounded channel.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice {
+    /// The zone.
+    pub zone: NameBuf,
+    /// Its new serial.
+    pub serial: u32,
 }
 
 /// An answer written by [`Handler::handle_in`].
@@ -290,6 +301,8 @@ pub struct Handler {
     throttle: Throttle,
     /// Answers to forgeable sources, limited per flow.
     rrl: Rrl,
+    /// Where the zones a commit made durable go (the notifier), if anywhere.
+    notices: Option<SyncSender<Notice>>,
 }
 
 impl Handler {
@@ -307,7 +320,15 @@ impl Handler {
             started: None,
             throttle: Throttle::default(),
             rrl: Rrl::new(config.rrl_rate, config.rrl_slip),
+            notices: None,
         })
+    }
+
+    /// The handler, telling `notices` of every zone whose new serial a
+    /// commit made durable.
+    pub fn with_notices(mut self, notices: SyncSender<Notice>) -> Handler {
+        self.notices = Some(notices);
+        self
     }
 
     /// What this handler counted (see [`crate::metrics`]).
@@ -434,8 +455,16 @@ impl Handler {
             Ok(()) => {
                 let book = &self.book;
                 let now = book.held().map(|h| h.origin.now).max().unwrap_or(0);
-                for (zone, _) in book.zones.iter().take(book.zone_count) {
+                for (zone, serial) in book.zones.iter().take(book.zone_count) {
                     self.counters.zone_updated(zone.as_name(), now);
+                    // Never waits: a full channel drops the notice (a later
+                    // change announces a newer serial).
+                    if let Some(notices) = &self.notices {
+                        let _ = notices.try_send(Notice {
+                            zone: *zone,
+                            serial: *serial,
+                        });
+                    }
                 }
                 true
             }

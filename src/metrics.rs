@@ -421,7 +421,22 @@ impl Counters {
 pub struct Board {
     slots: Vec<Mutex<Counters>>,
     started: u64,
+    /// NOTIFYs by result, counted by the notifier thread.
+    notifies: [std::sync::atomic::AtomicU64; NOTIFIES.len()],
 }
+
+/// What became of the NOTIFYs for one change to one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyResult {
+    /// Answered NOERROR.
+    Acknowledged,
+    /// Answered with an error (NOTAUTH, REFUSED...).
+    Refused,
+    /// No answer after every try.
+    Failed,
+}
+
+const NOTIFIES: [&str; 3] = ["acknowledged", "refused", "failed"];
 
 impl Board {
     /// A board for `workers` workers, started now.
@@ -431,6 +446,7 @@ impl Board {
                 .map(|_| Mutex::new(Counters::default()))
                 .collect(),
             started: unix_now(),
+            notifies: Default::default(),
         })
     }
 
@@ -439,6 +455,13 @@ impl Board {
     pub fn publish(&self, index: usize, counters: &Counters) {
         if let Some(Ok(mut slot)) = self.slots.get(index).map(Mutex::try_lock) {
             *slot = *counters;
+        }
+    }
+
+    /// Counts what became of the NOTIFYs for one change to one target.
+    pub fn notified(&self, result: NotifyResult) {
+        if let Some(n) = self.notifies.get(result as usize) {
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -557,6 +580,16 @@ pub fn render(board: &Board, store: &Store) -> String {
                 "dynzone_transfers_total{{type=\"{kind}\",result=\"{result}\"}} {n}"
             );
         }
+    }
+    head(
+        o,
+        "dynzone_notifies_total",
+        "counter",
+        "NOTIFYs sent for a change to a target, by outcome.",
+    );
+    for (result, n) in NOTIFIES.iter().zip(&board.notifies) {
+        let n = n.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(o, "dynzone_notifies_total{{result=\"{result}\"}} {n}");
     }
     head(
         o,

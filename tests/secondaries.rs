@@ -43,8 +43,7 @@ impl Secondary {
     /// its files in `dir`, with the configuration of XFR-NOTES.md; it may
     /// transfer the zone out to loopback (so that the test can compare what
     /// it holds).
-    fn start(kind: Kind, primary: &TestServer, dir: &Path) -> Secondary {
-        let port = pick_port();
+    fn start(kind: Kind, primary: &TestServer, dir: &Path, port: u16) -> Secondary {
         let d = path_str(dir);
         let p = primary.port();
         let (program, args, conf, package) = match kind {
@@ -256,14 +255,23 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
         writeln!(zone, "t{i} IN TXT \"{i:08} {}\"", "x".repeat(90)).unwrap();
     }
     let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let port = pick_port();
+    let notify = format!("example.test:127.0.0.1:{port}:xfr-key");
     let primary = TestServer::start(
         &zone,
         "example.test",
-        &["--tsig", &key, "--allow-transfer", "example.test:xfr-key"],
+        &[
+            "--tsig",
+            &key,
+            "--allow-transfer",
+            "example.test:xfr-key",
+            "--notify",
+            &notify,
+        ],
     );
     let dir = primary.dir().join("secondary");
     fs::create_dir_all(&dir).unwrap();
-    let secondary = Secondary::start(kind, &primary, &dir);
+    let secondary = Secondary::start(kind, &primary, &dir, port);
 
     // The initial AXFR: over 100 KiB, in several signed messages.
     let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(7));
@@ -284,28 +292,58 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
     assert!(status.contains(want), "{kind:?}: no {want:?} in\n{status}");
     println!("{kind:?}: {}", same_zone(&primary, secondary.port));
 
-    // An update on dynzone; the secondary refreshes (SOA query, then IXFR).
-    let script = format!(
-        "server 127.0.0.1 {}\nzone example.test\nupdate add home.example.test 60 A 198.51.100.7\nsend\n",
-        primary.port()
-    );
-    let file = primary.dir().join("update.txt");
-    fs::write(&file, script).unwrap();
-    let out = run_tool("nsupdate", &["-y", &key, path_str(&file)]);
+    // An update on dynzone: its NOTIFY (signed) brings the secondary to
+    // ask for it (SOA query, IXFR).
+    let update = |serial: u32, name: &str| {
+        let script = format!(
+            "server 127.0.0.1 {}\nzone example.test\nupdate add {name}.example.test 60 A 198.51.100.7\nsend\n",
+            primary.port()
+        );
+        let file = primary.dir().join(format!("update-{serial}.txt"));
+        fs::write(&file, script).unwrap();
+        let out = run_tool("nsupdate", &["-y", &key, path_str(&file)]);
+        assert!(
+            out.status.success(),
+            "nsupdate failed: {}",
+            common::printed_text(&out)
+        );
+        std::time::Instant::now()
+    };
+    let sent = update(8, "home");
+    let served = time_until(Duration::from_secs(20), || secondary.serial() == Some(8));
     assert!(
-        out.status.success(),
-        "nsupdate failed: {}",
-        common::printed_text(&out)
-    );
-    let refresh = secondary.refresh();
-    let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(8));
-    assert!(
-        took.is_some(),
-        "{kind:?} never served serial 8 ({refresh}):\n{}\n{}",
+        served.is_some(),
+        "{kind:?} never served serial 8 after the NOTIFY:\n{}\n{}",
         secondary.log(),
         primary.log_contents()
     );
-    println!("{kind:?} served serial 8 {took:?} after the refresh");
+    println!(
+        "{kind:?} served serial 8 {:?} after nsupdate returned (NOTIFY, then IXFR)",
+        sent.elapsed()
+    );
+    println!("{kind:?}: {}", same_zone(&primary, secondary.port));
+    let acknowledged =
+        format!("notify: zone example.test. serial 8 to 127.0.0.1:{port}: acknowledged");
+    assert!(
+        time_until(Duration::from_secs(10), || primary
+            .log_contents()
+            .contains(&acknowledged))
+        .is_some(),
+        "no {acknowledged:?}:\n{}",
+        primary.log_contents()
+    );
+
+    // The next change arrives too, by its NOTIFY or by the refresh asked
+    // of the secondary, whichever comes first.
+    update(9, "office");
+    let refresh = secondary.refresh();
+    let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(9));
+    assert!(
+        took.is_some(),
+        "{kind:?} never served serial 9 ({refresh}):\n{}\n{}",
+        secondary.log(),
+        primary.log_contents()
+    );
     println!("{kind:?}: {}", same_zone(&primary, secondary.port));
     let log = primary.log_contents();
     assert!(

@@ -13,6 +13,7 @@ mod common;
 use std::fmt::Write as _;
 
 use common::{TestServer, path_str, run_tool};
+use dynzone::wire::{Message, MessageBuilder, Opcode, Rtype};
 
 const SECRET: &str = "eGZyIGtleSBmb3IgZHluem9uZSB0ZXN0cyEhISEhISE=";
 const OTHER: &str = "b3RoZXIga2V5IGZvciBkeW56b25lIHRlc3RzISEhISE=";
@@ -263,4 +264,70 @@ fn ixfr_is_the_soa_when_current_and_the_whole_zone_otherwise() {
             && log.contains("up to date (the SOA alone)"),
         "{log}"
     );
+}
+
+/// RFC 1996 §3.6: a NOTIFY no one answers is sent again, with a new ID,
+/// signed each time with the target's key; an answer whose TSIG does not
+/// verify does not stop the retries.
+#[test]
+fn notifies_are_signed_and_retried_until_a_verified_answer() {
+    let secondary = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    secondary
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let notify = format!(
+        "example.test:127.0.0.1:{}:xfr-key",
+        secondary.local_addr().unwrap().port()
+    );
+    let server = server(0, &["--notify", &notify]);
+    let key = key_arg();
+    let script = server.dir().join("update.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "server 127.0.0.1 {}\nzone example.test\nupdate add n.example.test 60 A 192.0.2.77\nsend\n",
+            server.port()
+        ),
+    )
+    .unwrap();
+    let out = run_tool("nsupdate", &["-y", &key, path_str(&script)]);
+    assert!(out.status.success(), "{}", common::printed_text(&out));
+    let mut buf = [0u8; 2048];
+    let mut ids = Vec::new();
+    for attempt in 0..3 {
+        let (n, from) = secondary
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("NOTIFY {attempt}: {e}\n{}", server.log_contents()));
+        let msg = Message::parse(&buf[..n]).unwrap();
+        let h = msg.header();
+        assert_eq!(h.flags.opcode(), Opcode::Notify);
+        assert!(h.flags.aa() && !h.flags.qr());
+        let q = msg.question().unwrap();
+        assert_eq!(
+            (q.name.to_string().as_str(), q.qtype),
+            ("example.test.", Rtype::Soa)
+        );
+        let tsig = msg.tsig().expect("signed");
+        assert_eq!(tsig.key_name.to_string(), "xfr-key.");
+        ids.push(h.id);
+        if attempt == 1 {
+            // An unsigned "answer": not verified, so the NOTIFY goes again.
+            let mut answer = [0u8; 512];
+            let mut b = MessageBuilder::new(&mut answer, 512).unwrap();
+            b.reply_to(&h);
+            b.question(q.name, q.qtype, q.qclass).unwrap();
+            let len = b.finish();
+            secondary.send_to(&answer[..len], from).unwrap();
+        }
+    }
+    assert!(
+        ids[0] != ids[1] || ids[1] != ids[2],
+        "a new ID per try: {ids:?}"
+    );
+    let log = server.log_contents();
+    assert!(
+        log.contains("notify: zone example.test. to 127.0.0.1:"),
+        "{log}"
+    );
+    assert!(log.contains("does not verify"), "{log}");
 }

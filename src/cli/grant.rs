@@ -76,9 +76,77 @@ pub(super) fn parse_allow_transfer(text: &str) -> Result<(NameBuf, Who), String>
     Ok((zone, Who::Key(Box::new(key))))
 }
 
+/// Splits a `--notify ZONE:ADDRESS[:PORT][:KEY]` argument (an IPv6 address
+/// in brackets: `example.net:[2001:db8::53]:53:xfr-key`) into the zone, the
+/// secondary's address (port 53 unless given) and the key name, if any.
+pub(super) fn parse_notify(
+    text: &str,
+) -> Result<(NameBuf, std::net::SocketAddr, Option<NameBuf>), String> {
+    let usage = || format!("--notify {text}: expected ZONE:ADDRESS[:PORT][:KEY]");
+    let (zone, rest) = text.split_once(':').ok_or_else(usage)?;
+    let zone =
+        NameBuf::from_text(zone).map_err(|e| format!("--notify {text}: zone {zone:?}: {e}"))?;
+    let (address, rest) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (address, rest) = v6.split_once(']').ok_or_else(usage)?;
+            (address, rest.strip_prefix(':').unwrap_or(rest))
+        }
+        None => rest.split_once(':').unwrap_or((rest, "")),
+    };
+    let ip: std::net::IpAddr = address
+        .parse()
+        .map_err(|_| format!("--notify {text}: {address:?} is not an address"))?;
+    let mut port = 53;
+    let mut key = None;
+    for (i, part) in rest.split(':').filter(|p| !p.is_empty()).enumerate() {
+        match part.parse::<u16>() {
+            Ok(p) if i == 0 && p != 0 => port = p,
+            _ if key.is_none() => {
+                key = Some(
+                    NameBuf::from_text(part)
+                        .map_err(|e| format!("--notify {text}: key name {part:?}: {e}"))?,
+                );
+            }
+            _ => return Err(usage()),
+        }
+    }
+    Ok((zone, std::net::SocketAddr::new(ip, port), key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notify_takes_an_address_a_port_and_a_key() {
+        let zone = NameBuf::from_text("example.net").unwrap();
+        let key = NameBuf::from_text("xfr-key").unwrap();
+        let at = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        assert_eq!(
+            parse_notify("example.net:192.0.2.53").unwrap(),
+            (zone, at("192.0.2.53:53"), None)
+        );
+        assert_eq!(
+            parse_notify("example.net:192.0.2.53:5300:xfr-key").unwrap(),
+            (zone, at("192.0.2.53:5300"), Some(key))
+        );
+        assert_eq!(
+            parse_notify("example.net:192.0.2.53:xfr-key").unwrap(),
+            (zone, at("192.0.2.53:53"), Some(key))
+        );
+        assert_eq!(
+            parse_notify("example.net:[2001:db8::53]:5300:xfr-key").unwrap(),
+            (zone, at("[2001:db8::53]:5300"), Some(key))
+        );
+        for bad in [
+            "example.net",
+            "example.net:nowhere",
+            "example.net:[2001:db8::53",
+            "example.net:192.0.2.53:53:a:b",
+        ] {
+            assert!(parse_notify(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn allow_transfer_takes_keys_addresses_and_prefixes() {

@@ -145,6 +145,11 @@ struct ServeArgs {
     /// both. Nothing is transferable without it
     #[argh(option)]
     allow_transfer: Vec<String>,
+    /// after each change to ZONE, send NOTIFY to the secondary at ADDRESS
+    /// (port 53 unless given), signed with KEY when given
+    /// (ZONE:ADDRESS[:PORT][:KEY], an IPv6 address in brackets); repeatable
+    #[argh(option)]
+    notify: Vec<String>,
     /// most records in one RRset; an UPDATE or import that would put more is
     /// refused (default 100, as BIND's max-records-per-type)
     #[argh(

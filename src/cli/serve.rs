@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use dynzone::handler::{self, Auth};
 use dynzone::metrics;
-use dynzone::server::{self, Server, SignalWatch};
+use dynzone::server::{self, Server, SignalWatch, notify};
 use dynzone::store::Store;
 use dynzone::tsig::{KeySet, parse_file, parse_spec};
 use dynzone::update::{Grant, Policy};
 use dynzone::wire::{NameBuf, RData, Rtype, Soa, write_rdata};
 use dynzone::zone::{Limits, ZoneRecord};
 
-use super::grant::{Who, parse_allow_transfer, parse_grant};
+use super::grant::{Who, parse_allow_transfer, parse_grant, parse_notify};
 use super::pid_file::PidFile;
 use super::privilege::Account;
 use super::{ServeArgs, logging};
@@ -45,6 +45,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let settings = settings(&args, workers)?;
     let log_file = logging::init(args.log_file.as_deref())?;
     let auth = auth(&args)?;
+    let targets = notify_targets(&args, &auth)?;
     let store = super::open_store(&args.db, args.map_size)?;
 
     let listen = if args.listen.is_empty() {
@@ -97,8 +98,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     // logged so far waited in its buffer.
     logging::start_writer()?;
     let addrs: Vec<String> = listeners.addrs().iter().map(|a| a.to_string()).collect();
-    let server =
-        Server::start(&store, listeners, &settings, Arc::new(auth)).map_err(|e| e.to_string())?;
+    let server = Server::start_notifying(&store, listeners, &settings, Arc::new(auth), targets)
+        .map_err(|e| e.to_string())?;
     log::info!(
         "listening on {} (UDP and TCP) with {workers} worker{}",
         addrs.join(", "),
@@ -205,6 +206,27 @@ fn auth(args: &ServeArgs) -> Result<Auth, String> {
         policy: Policy::new(grants),
         transfer,
     })
+}
+
+/// The secondaries of `--notify`, each with its key from the key set.
+fn notify_targets(args: &ServeArgs, auth: &Auth) -> Result<Vec<notify::Target>, String> {
+    let mut targets = Vec::new();
+    for text in &args.notify {
+        let (zone, addr, key_name) = parse_notify(text)?;
+        let key = match key_name {
+            Some(name) => Some(auth.keys.find(name.as_name()).cloned().ok_or_else(|| {
+                format!("--notify {text}: no key named {name} (give it with --tsig or --key-file)")
+            })?),
+            None => None,
+        };
+        log::info!(
+            "notify: zone {zone} to {addr}{}",
+            key.as_ref()
+                .map_or(String::new(), |k| format!(" signed with key {}", k.name()))
+        );
+        targets.push(notify::Target { zone, addr, key });
+    }
+    Ok(targets)
 }
 
 /// Warns when a key file may be read or written by users other than its

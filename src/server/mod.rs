@@ -13,6 +13,7 @@
 //! joins the workers.
 
 mod conn;
+pub mod notify;
 mod signals;
 mod socket;
 mod udp;
@@ -277,6 +278,8 @@ pub struct Server {
     board: Arc<Board>,
     /// For the main thread's upkeep of the store (stale reader slots).
     store: Store,
+    /// The NOTIFY thread, when there are targets.
+    notifier: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -289,6 +292,21 @@ impl Server {
         settings: &Settings,
         auth: Arc<handler::Auth>,
     ) -> Result<Server, ServerError> {
+        Server::start_notifying(store, listeners, settings, auth, Vec::new())
+    }
+
+    /// [`Server::start`], and a notifier thread sending NOTIFY to `targets`
+    /// after each durable change to their zones ([`notify`]).
+    pub fn start_notifying(
+        store: &Store,
+        listeners: Listeners,
+        settings: &Settings,
+        auth: Arc<handler::Auth>,
+        targets: Vec<notify::Target>,
+    ) -> Result<Server, ServerError> {
+        // Bounded: a handler never waits for the notifier.
+        let (notices, received) = std::sync::mpsc::sync_channel(1024);
+        let notifying = !targets.is_empty();
         let stop = Arc::new(AtomicBool::new(false));
         let board = Board::new(listeners.workers.len());
         let sockets: usize = listeners
@@ -314,9 +332,12 @@ impl Server {
             let poll = Poll::new().map_err(|e| ServerError::Io("creating a poll", e))?;
             let waker = Waker::new(poll.registry(), WAKER)
                 .map_err(|e| ServerError::Io("creating a waker", e))?;
-            let handler = Handler::new(store, settings.handler)
+            let mut handler = Handler::new(store, settings.handler)
                 .map_err(ServerError::Store)?
                 .with_auth(Arc::clone(&auth));
+            if notifying {
+                handler = handler.with_notices(notices.clone());
+            }
             let worker = Worker::new(WorkerSetup {
                 id,
                 poll,
@@ -333,11 +354,22 @@ impl Server {
             .map_err(|e| ServerError::Io("registering sockets", e))?;
             ready.push((id, waker, worker));
         }
+        drop(notices);
+        let listen = listeners.addrs.clone();
+        let notifier = notify::spawn(
+            targets,
+            &listen,
+            received,
+            Arc::clone(&board),
+            Arc::clone(&stop),
+        )
+        .map_err(|e| ServerError::Io("starting the notifier", e))?;
         let mut server = Server {
             workers: Vec::with_capacity(ready.len()),
             stop,
             board,
             store: store.clone(),
+            notifier,
         };
         for (id, waker, worker) in ready {
             let spawned = std::thread::Builder::new()
@@ -441,6 +473,11 @@ impl Server {
     /// Joins every worker thread; the first failure among them is returned.
     pub fn join(&mut self) -> Result<(), ServerError> {
         let mut result = Ok(());
+        if let Some(notifier) = self.notifier.take()
+            && notifier.join().is_err()
+        {
+            log::error!("the notifier thread panicked");
+        }
         for worker in &mut self.workers {
             let Some(thread) = worker.thread.take() else {
                 continue;
