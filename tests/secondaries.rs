@@ -6,7 +6,8 @@
 //! `rndc refresh`), the change by IXFR (answered AXFR-style: there is no
 //! journal yet); each time the zone the secondary serves is compared record
 //! for record with `dynzone export` (dnspython's AXFR from the secondary,
-//! tests/py/axfr_check.py). Each runs in its own scratch directory and is
+//! tests/py/axfr_check.py); then a change by NOTIFY alone, and a burst of
+//! 200 updates (their NOTIFYs merged). Each runs in its own scratch directory and is
 //! stopped by PID. A missing tool fails the test naming its package.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
@@ -345,6 +346,45 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
         primary.log_contents()
     );
     println!("{kind:?}: {}", same_zone(&primary, secondary.port));
+    // A burst of 200 updates, one message each: the NOTIFYs merge, and the
+    // secondary converges on the last serial with the same zone.
+    let mut script = format!("server 127.0.0.1 {}\nzone example.test\n", primary.port());
+    for i in 0..200 {
+        writeln!(
+            script,
+            "update add burst{i}.example.test 60 A 198.51.100.{}\nsend",
+            i % 250
+        )
+        .unwrap();
+    }
+    let file = primary.dir().join("burst.txt");
+    fs::write(&file, script).unwrap();
+    let out = run_tool("nsupdate", &["-y", &key, path_str(&file)]);
+    assert!(
+        out.status.success(),
+        "nsupdate failed: {}",
+        common::printed_text(&out)
+    );
+    let sent = std::time::Instant::now();
+    let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(209));
+    assert!(
+        took.is_some(),
+        "{kind:?} never served serial 209 after the burst:\n{}\n{}",
+        secondary.log(),
+        primary.log_contents()
+    );
+    println!(
+        "{kind:?} served serial 209 {:?} after the burst",
+        sent.elapsed()
+    );
+    println!("{kind:?}: {}", same_zone(&primary, secondary.port));
+    let notifies = primary
+        .log_contents()
+        .matches("notify: zone example.test. serial")
+        .count();
+    println!("{kind:?}: {notifies} NOTIFYs for 202 changes");
+    assert!(notifies < 20, "bursts were not merged: {notifies} NOTIFYs");
+
     let log = primary.log_contents();
     assert!(
         log.contains("transfer: AXFR of zone example.test."),
