@@ -1,14 +1,19 @@
 //! dynzone as the primary of the real secondaries: Knot (`knotd`, package
 //! knot), NSD (`nsd`, package nsd) and BIND (`named`, package bind9), each
-//! on loopback, with the configuration of `../shared/XFR-NOTES.md`, pulls a
-//! zone of over 64 KiB by TSIG-signed AXFR, then, after an `nsupdate` on
-//! dynzone and a refresh (`knotc zone-refresh`, `nsd-control transfer`,
-//! `rndc refresh`), the change by IXFR (answered AXFR-style: there is no
-//! journal yet); each time the zone the secondary serves is compared record
-//! for record with `dynzone export` (dnspython's AXFR from the secondary,
-//! tests/py/axfr_check.py); then a change by NOTIFY alone, and a burst of
-//! 200 updates (their NOTIFYs merged). Each runs in its own scratch directory and is
-//! stopped by PID. A missing tool fails the test naming its package.
+//! on loopback with the configuration of `../shared/XFR-NOTES.md`:
+//! - the first TSIG-signed AXFR of a zone of over 64 KiB;
+//! - an `nsupdate` on dynzone, brought to the secondary by dynzone's signed
+//!   NOTIFY alone (the secondary's SOA query, then IXFR, answered AXFR-style:
+//!   there is no journal yet);
+//! - the next one with a refresh asked of the secondary too (`knotc
+//!   zone-refresh`, `nsd-control transfer`, `rndc refresh`);
+//! - a burst of 200 updates, whose NOTIFYs merge.
+//!
+//! Each time the zone the secondary serves is compared record for record
+//! with `dynzone export` (dnspython's AXFR from the secondary,
+//! tests/py/axfr_check.py), and its own tool must report the serial. Each
+//! secondary runs in its own scratch directory and is stopped by PID. A
+//! missing tool fails the test naming its package.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
