@@ -221,6 +221,9 @@ def transfer_seeds():
         "axfr_refused_peer": bytes([1, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7]),
         "axfr_not_apex": bytes([1, 0x00, 4, 0, 0, 0, 0, 0, 0, 0, 1, 8]),
         "axfr_class_ch": bytes([1, 0x00, 0, 200, 0, 0, 0, 0, 0, 0, 1, 9]),
+        # big.example.com: a zone below example.com, several messages.
+        "axfr_big": bytes([1, 0x00, 3, 0, 0, 0, 0, 0, 0, 0, 1, 10]),
+        "ixfr_big_old_signed": bytes([1, 0x29, 9, 0, 0, 1, 1, 0, 0, 0, 0, 2, 56]),
     }
     return seeds
 

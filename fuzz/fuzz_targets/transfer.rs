@@ -1,11 +1,13 @@
 //! AXFR and IXFR out (RFC 5936, RFC 1995) over TCP, over a real LMDB store
-//! holding `tests/data/zones/example.com.zone`, drained as the TCP
-//! connection drains a stream (`Handler::take_stream`, `Stream::next`).
+//! holding `tests/data/zones/example.com.zone` and big.example.com, a zone
+//! of 300 TXT records below it (a stream of several messages, left out of
+//! example.com's), drained as the TCP connection drains a stream
+//! (`Handler::take_stream`, `Stream::next`).
 //!
 //! The first input byte picks how the rest is used: a multiple of 4 hands the
 //! rest to the handler as a raw request; anything else reads it as choices
-//! that build a well-formed transfer request (AXFR or IXFR; the apex in any
-//! case, a name near it or another zone; any QCLASS; an extra question; up to
+//! that build a well-formed transfer request (AXFR or IXFR; either apex in
+//! any case, a name near them or another zone; any QCLASS; an extra question; up to
 //! two authority SOAs with any serial and owner; EDNS of version 0 or not;
 //! unsigned, signed with the fixture key at the fixture clock, signed with an
 //! unknown key or at the wrong time; from a peer inside or outside
@@ -47,15 +49,8 @@ const NOW: u64 = 1_790_000_000;
 /// One record as compared: canonical owner, type, TTL, RDATA.
 type Rr = (Vec<u8>, u16, u32, Vec<u8>);
 
-struct Fixture {
-    /// `--allow-transfer example.com:127.0.0.0/8`.
-    open: Handler,
-    /// The same prefix and the fixture key: both needed.
-    keyed: Handler,
-    _store: Store,
-    key: Key,
-    /// A key the handler does not know.
-    stranger: Key,
+/// One zone of the fixture, as a transfer must send it.
+struct Zone {
     apex: NameBuf,
     /// The zone's SOA: TTL, RDATA, serial.
     soa_ttl: u32,
@@ -63,40 +58,40 @@ struct Fixture {
     serial: u32,
     /// The zone's records but the SOA, sorted.
     rest: Vec<Rr>,
+}
+
+struct Fixture {
+    /// `--allow-transfer ZONE:127.0.0.0/8` for each zone.
+    open: Handler,
+    /// The same prefix and the fixture key: both needed.
+    keyed: Handler,
+    _store: Store,
+    key: Key,
+    /// A key the handler does not know.
+    stranger: Key,
+    /// example.com, and big.example.com: a zone of its own below it, of
+    /// about 70 KiB (several messages; left out of example.com's stream).
+    zones: Vec<Zone>,
     request: Vec<u8>,
     response: Vec<u8>,
 }
 
-fn key(name: &str, byte: u8) -> Key {
-    let name = NameBuf::from_text(name).expect("key name");
-    Key::new(name.as_name(), Algorithm::HmacSha256, vec![byte; 32]).expect("key")
+/// Records of big.example.com: its SOA and NS, and 300 TXT records of 200
+/// octets.
+fn big_zone() -> String {
+    let mut text = String::from(
+        "$ORIGIN big.example.com.\n$TTL 300\n\
+         @ SOA ns1.example.com. hostmaster.example.com. 7 3600 900 1209600 300\n\
+         @ NS ns1.example.com.\n",
+    );
+    for i in 0..300 {
+        text.push_str(&format!("t{i} TXT \"{i:0>200}\"\n"));
+    }
+    text
 }
 
-fn fixture() -> Fixture {
-    let store = common::example_store("transfer");
-    let key = key("fuzz-key", 7);
-    let apex = NameBuf::from_text("example.com").expect("apex");
-    let handler = |with_key: bool| {
-        let mut keys = KeySet::new();
-        let index = keys.add(key.clone()).expect("one key");
-        let mut transfer = Acl::default();
-        transfer.add(
-            apex,
-            Allow::Prefix("127.0.0.0".parse().expect("address"), 8),
-        );
-        if with_key {
-            transfer.add(apex, Allow::Key(index));
-        }
-        let auth = Auth {
-            keys,
-            transfer,
-            ..Default::default()
-        };
-        Handler::new(&store, Config::default())
-            .expect("handler")
-            .with_auth(Arc::new(auth))
-    };
-    let (open, keyed) = (handler(false), handler(true));
+/// What a transfer of the zone at `apex` must send, read from `store`.
+fn zone(store: &Store, apex: NameBuf) -> Zone {
     let records = store.zone_records(apex.as_name()).expect("the zone reads");
     let mut soa = None;
     let mut rest = Vec::new();
@@ -111,17 +106,57 @@ fn fixture() -> Fixture {
     rest.sort();
     let (soa_ttl, soa) = soa.expect("the zone has a SOA");
     let serial = SoaRdata::new(&soa).expect("SOA RDATA").serial();
+    Zone {
+        apex,
+        soa_ttl,
+        soa,
+        serial,
+        rest,
+    }
+}
+
+fn key(name: &str, byte: u8) -> Key {
+    let name = NameBuf::from_text(name).expect("key name");
+    Key::new(name.as_name(), Algorithm::HmacSha256, vec![byte; 32]).expect("key")
+}
+
+fn fixture() -> Fixture {
+    let store = common::example_store("transfer");
+    let key = key("fuzz-key", 7);
+    let big = dynzone::zonefile::parse(&big_zone(), None).expect("the big zone parses");
+    store
+        .replace_zone(big.apex.as_name(), &big.records)
+        .expect("the big zone loads");
+    let apexes = [NameBuf::from_text("example.com").expect("apex"), big.apex];
+    let handler = |with_key: bool| {
+        let mut keys = KeySet::new();
+        let index = keys.add(key.clone()).expect("one key");
+        let mut transfer = Acl::default();
+        for apex in apexes {
+            let prefix = "127.0.0.0".parse().expect("address");
+            transfer.add(apex, Allow::Prefix(prefix, 8));
+            if with_key {
+                transfer.add(apex, Allow::Key(index));
+            }
+        }
+        let auth = Auth {
+            keys,
+            transfer,
+            ..Default::default()
+        };
+        Handler::new(&store, Config::default())
+            .expect("handler")
+            .with_auth(Arc::new(auth))
+    };
+    let (open, keyed) = (handler(false), handler(true));
+    let zones = apexes.iter().map(|apex| zone(&store, *apex)).collect();
     Fixture {
         open,
         keyed,
         _store: store,
         key,
         stranger: self::key("stranger", 9),
-        apex,
-        soa_ttl,
-        soa,
-        serial,
-        rest,
+        zones,
         request: vec![0; 65535],
         response: vec![0; 65535],
     }
@@ -189,21 +224,33 @@ struct Asked {
     signed: bool,
 }
 
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 11] = [
     "example.com",
     "EXAMPLE.com",
     "eXaMpLe.CoM",
-    "example.com",
+    "big.example.com",
     "www.example.com",
     "sub.example.com",
     "sub2.example.com",
     "example.net",
     "com",
+    "BIG.Example.COM",
+    "t1.big.example.com",
 ];
+
+/// The zone whose apex `NAMES[index]` is.
+fn zone_of(index: usize) -> Option<usize> {
+    match index {
+        0..=2 => Some(0),
+        3 | 9 => Some(1),
+        _ => None,
+    }
+}
 
 /// Builds a structured request into `f.request`; returns its length, the
 /// handler to use (keyed or not), the peer and what must come back.
-fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAddr, Expect)> {
+#[allow(clippy::type_complexity)]
+fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAddr, usize, Expect)> {
     let b0 = c.u8();
     let keyed = b0 & 1 != 0;
     let peer: SocketAddr = match (b0 >> 1) & 3 {
@@ -221,7 +268,8 @@ fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAdd
 
     let qname_index = usize::from(c.u8()) % NAMES.len();
     let qname = NameBuf::from_text(NAMES[qname_index]).expect("name");
-    let is_apex = qname_index < 4;
+    let zone = zone_of(qname_index);
+    let serial = f.zones[zone.unwrap_or(0)].serial;
     let qclass = match c.u8() {
         0..=199 => Class::In,
         200..=209 => Class::Ch,
@@ -235,11 +283,11 @@ fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAdd
     let mut authority = Vec::new();
     for i in 0..soas.min(2) {
         let serial = match c.u8() % 8 {
-            0 => f.serial,
-            1 => f.serial.wrapping_sub(1),
-            2 => f.serial.wrapping_add(1),
-            3 => f.serial.wrapping_add(0x8000_0000),
-            4 => f.serial.wrapping_sub(0x7fff_ffff),
+            0 => serial,
+            1 => serial.wrapping_sub(1),
+            2 => serial.wrapping_add(1),
+            3 => serial.wrapping_add(0x8000_0000),
+            4 => serial.wrapping_sub(0x7fff_ffff),
             5 => 0,
             _ => c.u32(),
         };
@@ -311,7 +359,7 @@ fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAdd
         Expect::Rcode(Rcode::BadVers)
     } else if extra_question {
         Expect::NoStream
-    } else if !is_apex || qclass != Class::In {
+    } else if zone.is_none() || qclass != Class::In {
         Expect::Rcode(Rcode::NotAuth)
     } else if !in_prefix || (keyed && !good_tsig) {
         Expect::Rcode(Rcode::Refused)
@@ -326,14 +374,14 @@ fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAdd
             .map(|(_, serial)| *serial);
         match theirs {
             None => Expect::Stream(Some(false)),
-            Some(theirs) => Expect::Stream(serial_gt(f.serial, theirs).map(|older| !older)),
+            Some(theirs) => Expect::Stream(serial_gt(serial, theirs).map(|older| !older)),
         }
     };
-    Some((len, keyed, peer, expect))
+    Some((len, keyed, peer, zone.unwrap_or(0), expect))
 }
 
 /// What a raw request that streams must get, read from the request itself.
-fn raw_expectation(f: &Fixture, msg: &Message<'_>) -> Option<bool> {
+fn raw_expectation(zone: &Zone, msg: &Message<'_>) -> Option<bool> {
     let q = msg.question()?;
     if q.qtype != Rtype::Ixfr {
         return Some(false);
@@ -344,7 +392,7 @@ fn raw_expectation(f: &Fixture, msg: &Message<'_>) -> Option<bool> {
     });
     match theirs {
         None => Some(false),
-        Some(theirs) => serial_gt(f.serial, theirs).map(|older| !older),
+        Some(theirs) => serial_gt(zone.serial, theirs).map(|older| !older),
     }
 }
 
@@ -417,11 +465,19 @@ fn check_message(bytes: &[u8], index: usize, asked: &Asked, records: &mut Vec<Rr
 
 /// Drains the stream the handler started and checks it; `shape` is whether
 /// it must be the SOA alone (`None`: either).
-fn check_stream(f: &mut Fixture, keyed: bool, first: usize, asked: &Asked, shape: Option<bool>) {
+fn check_stream(
+    f: &mut Fixture,
+    keyed: bool,
+    zone: usize,
+    first: usize,
+    asked: &Asked,
+    shape: Option<bool>,
+) {
     let handler = if keyed { &mut f.keyed } else { &mut f.open };
+    let zone = &f.zones[zone];
     let mut stream = handler.take_stream().expect("a stream was started");
     // Every record but the SOA, and the SOA twice.
-    let most_records = f.rest.len() + 2;
+    let most_records = zone.rest.len() + 2;
     let mut records = Vec::new();
     check_message(&f.response[..first], 0, asked, &mut records);
     let mut messages = 1usize;
@@ -433,7 +489,7 @@ fn check_stream(f: &mut Fixture, keyed: bool, first: usize, asked: &Asked, shape
                 assert!(
                     messages <= most_records,
                     "{messages} messages for a zone of {} records",
-                    f.rest.len() + 1
+                    zone.rest.len() + 1
                 );
             }
             Ok(None) => break,
@@ -448,10 +504,10 @@ fn check_stream(f: &mut Fixture, keyed: bool, first: usize, asked: &Asked, shape
     );
     assert!(records.len() <= most_records, "{} records", records.len());
     let soa: Rr = (
-        canonical(f.apex.as_name()),
+        canonical(zone.apex.as_name()),
         u16::from(Rtype::Soa),
-        f.soa_ttl,
-        f.soa.clone(),
+        zone.soa_ttl,
+        zone.soa.clone(),
     );
     assert_eq!(records.first(), Some(&soa), "the stream opens with the SOA");
     assert_eq!(records.last(), Some(&soa), "the stream closes with the SOA");
@@ -462,7 +518,10 @@ fn check_stream(f: &mut Fixture, keyed: bool, first: usize, asked: &Asked, shape
     if !soa_alone {
         let mut middle = records[1..records.len() - 1].to_vec();
         middle.sort();
-        assert!(middle == f.rest, "the stream's records are not the zone's");
+        assert!(
+            middle == zone.rest,
+            "the stream's records are not the zone's"
+        );
     }
 }
 
@@ -495,15 +554,15 @@ fn raw(f: &mut Fixture, keyed: bool, request: &[u8]) {
     if reply.stream {
         let q = req.question().expect("a stream answers a question");
         assert!(transfer, "a stream for a {:?} query", q.qtype);
-        assert!(
-            q.name.eq_ignore_case(&f.apex.as_name()),
-            "a stream of {}",
-            q.name
-        );
+        let zone = f
+            .zones
+            .iter()
+            .position(|z| q.name.eq_ignore_case(&z.apex.as_name()))
+            .unwrap_or_else(|| panic!("a stream of {}", q.name));
         assert_eq!(q.qclass, Class::In, "a stream for class {:?}", q.qclass);
-        let shape = raw_expectation(f, &req);
+        let shape = raw_expectation(&f.zones[zone], &req);
         let asked = asked(f, &req);
-        check_stream(f, keyed, len, &asked, shape);
+        check_stream(f, keyed, zone, len, &asked, shape);
     } else if transfer {
         let rcode = msg.rcode();
         assert!(
@@ -522,7 +581,7 @@ fn raw(f: &mut Fixture, keyed: bool, request: &[u8]) {
 }
 
 fn structured(f: &mut Fixture, c: &mut Choices<'_>) {
-    let Some((len, keyed, peer, expect)) = build(f, c) else {
+    let Some((len, keyed, peer, zone, expect)) = build(f, c) else {
         return;
     };
     let origin = Origin::new(NOW, peer, Transport::Tcp);
@@ -549,7 +608,7 @@ fn structured(f: &mut Fixture, c: &mut Choices<'_>) {
             );
             let req = Message::parse(&f.request[..len]).expect("our request parses");
             let asked = asked(f, &req);
-            check_stream(f, keyed, reply.len, &asked, shape);
+            check_stream(f, keyed, zone, reply.len, &asked, shape);
         }
         Expect::Rcode(want) => {
             assert!(!reply.stream, "a stream where {want:?} was due");
