@@ -17,7 +17,7 @@ import struct
 HERE = pathlib.Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 CAPTURES = HERE.parent / "tests" / "data"
-TARGETS = ("parse_message", "roundtrip", "tcp_frame", "handle_query")
+TARGETS = ("parse_message", "roundtrip", "tcp_frame", "handle_query", "transfer")
 
 
 def h(text):
@@ -188,6 +188,46 @@ def generated():
     return seeds
 
 
+def transfer_seeds():
+    """Seeds of the transfer target: a first byte that is a multiple of 4
+    and a raw request, or another first byte and the choices of
+    fuzz_targets/transfer.rs (flags byte: bit 0 the keyed ACL, bits 1-2 the
+    peer, bit 3 IXFR, bit 4 RD, bits 5-6 the TSIG, bit 7 EDNS; then the
+    QNAME, the QCLASS, an extra question, the authority SOAs and their
+    serials, the EDNS version, payload, the clock skew and the ID)."""
+    serial = 2024010101  # tests/data/zones/example.com.zone
+    apex = bytes.fromhex(EXAMPLE_COM.replace(" ", ""))
+    soa = lambda s: (  # noqa: E731
+        b"\xc0\x0c" + struct.pack(">HHIH", 6, 1, 3600, 22 + 20)
+        + name("ns1.example.com.") + b"\xc0\x0c"
+        + struct.pack(">5I", s, 7200, 1800, 1382400, 300)
+    )
+    ixfr = lambda s: (  # noqa: E731
+        struct.pack(">6H", 0x0251, 0, 1, 0, 1, 0) + apex + struct.pack(">HH", 251, 1) + soa(s)
+    )
+    seeds = {
+        "raw_axfr": b"\x00" + MESSAGES["query_axfr"],
+        "raw_ixfr_old": b"\x00" + ixfr(serial - 1),
+        "raw_ixfr_current": b"\x04" + ixfr(serial),
+        # Structured: flags, qname, qclass, extra, SOAs, serial choice...,
+        # version, payload (2), skew, ID (2).
+        "axfr": bytes([1, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 1, 5]),
+        "ixfr_current": bytes([1, 0x08, 1, 0, 0, 1, 0, 0, 0, 0, 0, 2, 51]),
+        "ixfr_old": bytes([1, 0x08, 2, 0, 0, 1, 1, 0, 0, 0, 0, 2, 52]),
+        "ixfr_newer": bytes([1, 0x08, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 53]),
+        "ixfr_other_owner": bytes([1, 0x08, 0, 0, 0, 3, 0, 0, 1, 0, 0, 0, 0, 2, 54]),
+        "ixfr_signed_keyed": bytes([1, 0x29, 0, 0, 0, 1, 1, 0, 0, 0, 0, 2, 55]),
+        "axfr_signed_edns": bytes([1, 0xa1, 0, 0, 0, 0, 0, 0x04, 0xd0, 0, 1, 6]),
+        "axfr_refused_peer": bytes([1, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7]),
+        "axfr_not_apex": bytes([1, 0x00, 4, 0, 0, 0, 0, 0, 0, 0, 1, 8]),
+        "axfr_class_ch": bytes([1, 0x00, 0, 200, 0, 0, 0, 0, 0, 0, 1, 9]),
+        # big.example.com: a zone below example.com, several messages.
+        "axfr_big": bytes([1, 0x00, 3, 0, 0, 0, 0, 0, 0, 0, 1, 10]),
+        "ixfr_big_old_signed": bytes([1, 0x29, 9, 0, 0, 1, 1, 0, 0, 0, 0, 2, 56]),
+    }
+    return seeds
+
+
 def framed(*messages):
     return b"".join(struct.pack(">H", len(m)) + m for m in messages)
 
@@ -224,6 +264,9 @@ def main():
         for selector, transport in ((0, "udp"), (1, "tcp")):
             path = CORPUS / "handle_query" / f"{stem}_{transport}.bin"
             path.write_bytes(bytes([selector]) + message)
+
+    for stem, seed in transfer_seeds().items():
+        (CORPUS / "transfer" / f"{stem}.bin").write_bytes(seed)
 
     for target in TARGETS:
         print(target, len(list((CORPUS / target).iterdir())), "seeds")

@@ -15,8 +15,8 @@ use crate::transfer::{self, Stream, StreamError, Streams};
 use crate::tsig::{self, KeySet, Reason, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
-    BuildError, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, OPT_LEN, Opcode,
-    Rcode, Rtype, Section, UDP_LIMIT,
+    BuildError, Class, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, OPT_LEN,
+    Opcode, Rcode, Rtype, Section, UDP_LIMIT,
 };
 use crate::zone::Limits;
 
@@ -873,7 +873,10 @@ fn is_apex(reader: &Reader, name: Name<'_>) -> Result<bool, ReadError> {
 }
 
 /// Whether a transfer may not start, and its RCODE: NOTAUTH when the QNAME
-/// is not the apex of a zone of ours (RFC 5936 §2.2.1, as Knot answers),
+/// is not the apex of a zone of ours (RFC 5936 §2.2.1, as Knot answers) or
+/// the QCLASS is not IN, the only class we hold (the question names the
+/// zone by name and class, RFC 5936 §2.1: class IN records under another
+/// class's question are no transfer of it),
 /// REFUSED when `--allow-transfer` does not allow it (RFC 5936 §6; the
 /// answer is signed when the request was). The synthetic stream of test
 /// builds needs no permission.
@@ -889,6 +892,9 @@ fn transfer_refusal(
         return None;
     }
     let question = msg.question()?;
+    if question.qclass != Class::In {
+        return Some(Rcode::NotAuth);
+    }
     match is_apex(reader, question.name) {
         Ok(true) => {}
         Ok(false) => return Some(Rcode::NotAuth),
@@ -1302,7 +1308,7 @@ mod tests {
     use crate::metrics::Board;
     use crate::store::ZoneRecord;
     use crate::tsig::parse_spec;
-    use crate::wire::{Class, RData, Soa, write_rdata};
+    use crate::wire::{RData, Soa, write_rdata};
     use std::net::Ipv4Addr;
 
     const NOW: u64 = 1_700_000_000;
@@ -1344,18 +1350,9 @@ mod tests {
         buf
     }
 
-    /// The value of the line of `page` that starts with `sample `.
-    fn sample(page: &str, sample: &str) -> String {
-        page.lines()
-            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
-            .unwrap_or_else(|| panic!("no {sample} in:\n{page}"))
-            .to_string()
-    }
-
-    #[test]
-    fn a_failed_commit_counts_its_held_answers_as_servfail() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 1 << 24).unwrap();
+    /// A store in `dir` holding example.test: its SOA (serial 1) and NS.
+    fn example_test(dir: &std::path::Path) -> Store {
+        let store = Store::open(dir, 1 << 24).unwrap();
         let (ns1, host) = (name("ns1.example.test"), name("hostmaster.example.test"));
         let soa = RData::Soa(Soa {
             mname: ns1.as_name(),
@@ -1373,6 +1370,21 @@ mod tests {
         store
             .replace_zone(name("example.test").as_name(), &zone)
             .unwrap();
+        store
+    }
+
+    /// The value of the line of `page` that starts with `sample `.
+    fn sample(page: &str, sample: &str) -> String {
+        page.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {sample} in:\n{page}"))
+            .to_string()
+    }
+
+    #[test]
+    fn a_failed_commit_counts_its_held_answers_as_servfail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = example_test(dir.path());
         let spec = "hmac-sha256:k:ZHluem9uZSBzaGEyNTYgdGVzdCBrZXksIDMyIGJ5dGU=";
         let mut keys = KeySet::new();
         keys.add(parse_spec(spec).unwrap()).unwrap();
@@ -1427,6 +1439,58 @@ mod tests {
             ),
         ] {
             assert_eq!(sample(&page, line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_transfer_of_another_class_is_notauth_not_a_stream_of_class_in() {
+        // Found by fuzz/fuzz_targets/transfer.rs: AXFR example.test CH
+        // streamed the class IN zone.
+        let dir = tempfile::tempdir().unwrap();
+        let store = example_test(dir.path());
+        let mut acl = transfer::Acl::default();
+        acl.add(
+            name("example.test"),
+            transfer::Allow::Prefix("127.0.0.0".parse().unwrap(), 8),
+        );
+        let mut handler = Handler::new(&store, Config::default())
+            .unwrap()
+            .with_auth(Arc::new(Auth {
+                transfer: acl,
+                ..Default::default()
+            }));
+        let origin = Origin::new(NOW, "127.0.0.1:5300".parse().unwrap(), Transport::Tcp);
+        let mut out = vec![0u8; MAX_MESSAGE];
+        for (qtype, qclass, streams) in [
+            (Rtype::Axfr, Class::In, true),
+            (Rtype::Axfr, Class::Ch, false),
+            (Rtype::Ixfr, Class::Any, false),
+            (Rtype::Axfr, Class::from(2), false),
+        ] {
+            let mut buf = vec![0u8; 512];
+            let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+            b.set_id(0x5936);
+            b.question(name("example.test").as_name(), qtype, qclass)
+                .unwrap();
+            let len = b.finish();
+            let reply = handler
+                .handle_in(
+                    &mut WriteBatch::none(),
+                    Ticket::default(),
+                    origin,
+                    &buf[..len],
+                    &mut out,
+                )
+                .unwrap();
+            assert_eq!(reply.stream, streams, "{qtype:?} {qclass:?}");
+            let msg = Message::parse(&out[..reply.len]).unwrap();
+            let want = if streams {
+                Rcode::NoError
+            } else {
+                Rcode::NotAuth
+            };
+            assert_eq!(msg.rcode(), want, "{qtype:?} {qclass:?}");
+            drop(handler.take_stream());
         }
     }
 }

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_TARGETS=(parse_message roundtrip tcp_frame handle_query handle_update keyfile)
+FUZZ_TARGETS=(parse_message roundtrip tcp_frame handle_query handle_update keyfile transfer)
 
 say() { printf '\n==> %s\n' "$*"; }
 
