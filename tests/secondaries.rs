@@ -7,7 +7,9 @@
 //!   there is no journal yet);
 //! - the next one with a refresh asked of the secondary too (`knotc
 //!   zone-refresh`, `nsd-control transfer`, `rndc refresh`);
-//! - a burst of 200 updates, whose NOTIFYs merge.
+//! - a burst of 200 updates, whose NOTIFYs merge;
+//! - and, separately, a secondary asking with the wrong secret and one asking
+//!   unsigned: each reports the TSIG error or REFUSED and has no zone.
 //!
 //! Each time the zone the secondary serves is compared record for record
 //! with `dynzone export` (dnspython's AXFR from the secondary,
@@ -50,16 +52,33 @@ impl Secondary {
     /// transfer the zone out to loopback (so that the test can compare what
     /// it holds).
     fn start(kind: Kind, primary: &TestServer, dir: &Path, port: u16) -> Secondary {
+        Secondary::start_with(kind, primary, dir, port, Some(SECRET))
+    }
+
+    /// [`Secondary::start`], asking for transfers signed with the secret
+    /// `xfr_secret` for the key `xfr-key`, or unsigned (`None`).
+    fn start_with(
+        kind: Kind,
+        primary: &TestServer,
+        dir: &Path,
+        port: u16,
+        xfr_secret: Option<&str>,
+    ) -> Secondary {
         let d = path_str(dir);
         let p = primary.port();
+        let secret = xfr_secret.unwrap_or(SECRET);
+        let signed = xfr_secret.is_some();
+        let knot_key = if signed { "    key: xfr-key\n" } else { "" };
+        let nsd_key = if signed { "xfr-key" } else { "NOKEY" };
+        let bind_key = if signed { " key \"xfr-key\"" } else { "" };
         let (program, args, conf, package) = match kind {
             Kind::Knot => (
                 "knotd",
                 vec!["-c".to_string(), format!("{d}/knot.conf")],
                 format!(
                     "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n\
-                     key:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
-                     remote:\n  - id: primary\n    address: 127.0.0.1@{p}\n    key: xfr-key\n\
+                     key:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {secret}\n\
+                     remote:\n  - id: primary\n    address: 127.0.0.1@{p}\n{knot_key}\
                      acl:\n  - id: notify-from-primary\n    address: 127.0.0.1\n    key: xfr-key\n    action: notify\n\
                      \x20 - id: transfer-to-test\n    address: 127.0.0.1\n    action: transfer\n\
                      database:\n    storage: \"{d}\"\n\
@@ -77,9 +96,9 @@ impl Secondary {
                      \x20   zonesdir: \"{d}\"\n    database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n\
                      \x20   xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    pidfile: \"{d}/nsd.pid\"\n\
                      remote-control:\n    control-enable: yes\n    control-interface: \"{d}/nsd.ctl\"\n\
-                     key:\n    name: \"xfr-key\"\n    algorithm: hmac-sha256\n    secret: \"{SECRET}\"\n\
+                     key:\n    name: \"xfr-key\"\n    algorithm: hmac-sha256\n    secret: \"{secret}\"\n\
                      zone:\n    name: \"example.test\"\n    zonefile: \"example.test.zone\"\n\
-                     \x20   request-xfr: 127.0.0.1@{p} xfr-key\n    allow-notify: 127.0.0.1 xfr-key\n\
+                     \x20   request-xfr: 127.0.0.1@{p} {nsd_key}\n    allow-notify: 127.0.0.1 xfr-key\n\
                      \x20   provide-xfr: 127.0.0.1 NOKEY\n"
                 ),
                 "nsd",
@@ -97,7 +116,7 @@ impl Secondary {
                 (
                     "named",
                     vec![
-                        "-f".to_string(),
+                        "-g".to_string(),
                         "-c".to_string(),
                         format!("{d}/named.conf"),
                     ],
@@ -105,11 +124,11 @@ impl Secondary {
                         "options {{\n    directory \"{d}\";\n    pid-file \"{d}/named.pid\";\n\
                          \x20   listen-on port {port} {{ 127.0.0.1; }};\n    listen-on-v6 {{ none; }};\n\
                          \x20   recursion no;\n    dnssec-validation no;\n    notify no;\n}};\n\
-                         key \"xfr-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n\
+                         key \"xfr-key\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n\
                          key \"rndc-key\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n\
                          controls {{ inet 127.0.0.1 port {control} allow {{ 127.0.0.1; }} keys {{ \"rndc-key\"; }}; }};\n\
                          zone \"example.test\" {{\n    type secondary;\n    file \"example.test.db\";\n\
-                         \x20   primaries {{ 127.0.0.1 port {p} key \"xfr-key\"; }};\n\
+                         \x20   primaries {{ 127.0.0.1 port {p}{bind_key}; }};\n\
                          \x20   allow-transfer {{ 127.0.0.1; }};\n}};\n"
                     ),
                     "bind9",
@@ -411,4 +430,88 @@ fn nsd_transfers_the_zone_and_its_changes() {
 #[test]
 fn bind_transfers_the_zone_and_its_changes() {
     transfers_the_zone_and_its_changes(Kind::Bind);
+}
+
+/// RFC 5936 §6 with the real secondaries: one that asks with the wrong
+/// secret for the key, and one that asks unsigned, never get the zone.
+fn refuses_the_wrong_key_and_no_key(kind: Kind) {
+    let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let primary = TestServer::start(
+        "$ORIGIN example.test.\n@ 3600 IN SOA ns1 hostmaster 7 3600 900 1209600 300\n@ 3600 IN NS ns1\nns1 IN A 192.0.2.1\n",
+        "example.test",
+        &["--tsig", &key, "--allow-transfer", "example.test:xfr-key"],
+    );
+    let wrong = "d3Jvbmcgc2VjcmV0IGZvciB0aGUgeGZyIGtleSEhISE=";
+    for (what, secret) in [("a wrong secret", Some(wrong)), ("no key", None)] {
+        let dir = primary
+            .dir()
+            .join(format!("secondary-{}", secret.is_some()));
+        fs::create_dir_all(&dir).unwrap();
+        let secondary = Secondary::start_with(kind, &primary, &dir, pick_port(), secret);
+        // It starts, tries (and is refused), and still has no zone.
+        let up = time_until(Duration::from_secs(10), || {
+            let port = secondary.port.to_string();
+            let out = run_tool(
+                "dig",
+                &[
+                    "@127.0.0.1",
+                    "-p",
+                    &port,
+                    "+time=1",
+                    "+tries=1",
+                    "example.test",
+                    "SOA",
+                ],
+            );
+            String::from_utf8_lossy(&out.stdout).contains("status:")
+        });
+        assert!(up.is_some(), "{kind:?} did not start:\n{}", secondary.log());
+        // What the secondary itself reports: the TSIG error of our answer,
+        // or the REFUSED.
+        let reported: &[&str] = match (kind, secret.is_some()) {
+            (Kind::Knot, true) => &["failed to verify TSIG"],
+            (Kind::Nsd, true) => &["bad tsig signature"],
+            (Kind::Bind, true) => &["tsig indicates error"],
+            (_, false) => &["REFUSED"],
+        };
+        let seen = time_until(Duration::from_secs(10), || {
+            let log = secondary.log();
+            reported.iter().all(|r| log.contains(r))
+        });
+        assert!(
+            seen.is_some(),
+            "{kind:?} with {what} did not report {reported:?}:\n{}",
+            secondary.log()
+        );
+        assert_eq!(
+            secondary.serial(),
+            None,
+            "{kind:?} with {what} got the zone:\n{}",
+            secondary.log()
+        );
+    }
+    let log = primary.log_contents();
+    assert!(
+        log.contains("TSIG check failed for a request from 127.0.0.1"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("transfer: AXFR"),
+        "a transfer was started:\n{log}"
+    );
+}
+
+#[test]
+fn knot_is_refused_with_the_wrong_key_and_no_key() {
+    refuses_the_wrong_key_and_no_key(Kind::Knot);
+}
+
+#[test]
+fn nsd_is_refused_with_the_wrong_key_and_no_key() {
+    refuses_the_wrong_key_and_no_key(Kind::Nsd);
+}
+
+#[test]
+fn bind_is_refused_with_the_wrong_key_and_no_key() {
+    refuses_the_wrong_key_and_no_key(Kind::Bind);
 }
