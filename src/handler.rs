@@ -599,14 +599,7 @@ impl Handler {
                         };
                         match refusal {
                             Some(rcode) => {
-                                let result = if rcode == Rcode::Refused {
-                                    TransferResult::Refused
-                                } else if rcode == Rcode::NotAuth {
-                                    TransferResult::NotAuth
-                                } else {
-                                    TransferResult::ServFail
-                                };
-                                count(counters, result);
+                                count(counters, TransferResult::of_refusal(rcode));
                                 writer.question_only(&msg, rcode, response)
                             }
                             None => match start_stream(
@@ -629,15 +622,17 @@ impl Handler {
                                     stream = true;
                                     Some(len)
                                 }
-                                // RFC 5936 §2.2.1: not a zone of ours.
-                                Err(StreamError::Missing) => {
-                                    count(counters, TransferResult::NotAuth);
-                                    writer.question_only(&msg, Rcode::NotAuth, response)
-                                }
                                 Err(e) => {
-                                    log::error!("starting a stream for {peer} failed: {e:?}");
-                                    count(counters, TransferResult::ServFail);
-                                    writer.question_only(&msg, Rcode::ServFail, response)
+                                    // RFC 5936 §2.2.1: not a zone of ours
+                                    // (Missing); else SERVFAIL.
+                                    let rcode = if e == StreamError::Missing {
+                                        Rcode::NotAuth
+                                    } else {
+                                        log::error!("starting a stream for {peer} failed: {e:?}");
+                                        Rcode::ServFail
+                                    };
+                                    count(counters, TransferResult::of_refusal(rcode));
+                                    writer.question_only(&msg, rcode, response)
                                 }
                             },
                         }
@@ -817,10 +812,10 @@ fn dispatch<'a>(
                 Some(kind) if transport == Transport::Udp => {
                     let disposition = over_udp(kind);
                     if let Some(ixfr) = kind.is_ixfr() {
-                        let result = if ixfr {
-                            TransferResult::SoaOnly
-                        } else {
-                            TransferResult::NotImp
+                        // IXFR over UDP is answered with the SOA alone.
+                        let result = match disposition {
+                            Disposition::QuestionOnly(rcode) => TransferResult::of_refusal(rcode),
+                            _ => TransferResult::SoaOnly,
                         };
                         counters.transfer(ixfr, result);
                     }
@@ -912,7 +907,7 @@ fn transfer_refusal(
     log::debug!(
         "transfer of {} to {peer} (key {}) refused: not allowed by --allow-transfer",
         question.name,
-        msg.tsig().map_or(Name::ROOT, |t| t.key_name)
+        KeyShown(msg.tsig().map(|t| t.key_name))
     );
     Some(Rcode::Refused)
 }

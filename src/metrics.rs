@@ -175,6 +175,18 @@ pub enum TransferResult {
     ServFail,
 }
 
+impl TransferResult {
+    /// The result of a transfer request answered `rcode` without a stream.
+    pub fn of_refusal(rcode: Rcode) -> TransferResult {
+        match rcode {
+            Rcode::Refused => TransferResult::Refused,
+            Rcode::NotAuth => TransferResult::NotAuth,
+            Rcode::NotImp => TransferResult::NotImp,
+            _ => TransferResult::ServFail,
+        }
+    }
+}
+
 const TRANSFERS: [&str; 6] = [
     "zone", "soa_only", "refused", "notauth", "notimp", "servfail",
 ];

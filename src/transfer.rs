@@ -464,7 +464,8 @@ impl Producer {
                 let walk = ZoneWalk::new(question.name, snapshot, false)?;
                 // RFC 1995 §2: a client whose serial is not older than ours
                 // is up to date: our SOA alone.
-                let current = serial.is_some_and(|theirs| !serial_gt(walk.serial, theirs));
+                let current =
+                    serial.is_some_and(|theirs| !crate::update::serial_gt(walk.serial, theirs));
                 if current {
                     ZoneWalk::new(question.name, snapshot, true).map(Producer::Zone)
                 } else {
@@ -493,9 +494,15 @@ impl Producer {
     }
 }
 
-/// RFC 1982 §3.2: `a > b` in serial number arithmetic.
-fn serial_gt(a: u32, b: u32) -> bool {
-    crate::update::serial_gt(a, b)
+/// The TTL and RDATA of the SOA at `apex` in `snapshot`; `Missing` when
+/// there is none (not a zone of ours).
+fn apex_soa<'s>(apex: Name<'_>, snapshot: &'s Snapshot) -> Result<(u32, &'s [u8]), StreamError> {
+    let key = NameKey::new(apex);
+    let set = snapshot
+        .rrset(&key, key.labels(), Rtype::Soa)?
+        .ok_or(StreamError::Missing)?;
+    let rdata = set.iter().next().ok_or(StreamError::Missing)?;
+    Ok((set.ttl(), rdata))
 }
 
 /// Where a [`ZoneWalk`] is.
@@ -576,12 +583,7 @@ impl ZoneWalk {
 
     /// The TTL and RDATA of the apex SOA in `snapshot`.
     fn soa<'s>(&self, snapshot: &'s Snapshot) -> Result<(u32, &'s [u8]), StreamError> {
-        let key = NameKey::new(self.apex_name.as_name());
-        let set = snapshot
-            .rrset(&key, key.labels(), Rtype::Soa)?
-            .ok_or(StreamError::Missing)?;
-        let rdata = set.iter().next().ok_or(StreamError::Missing)?;
-        Ok((set.ttl(), rdata))
+        apex_soa(self.apex_name.as_name(), snapshot)
     }
 
     /// Writes the apex SOA if it fits; `false` when the message is full.
@@ -762,12 +764,7 @@ impl Synthetic {
 
     /// The TTL and RDATA of the apex SOA in `snapshot`.
     fn soa<'s>(&self, snapshot: &'s Snapshot) -> Result<(u32, &'s [u8]), StreamError> {
-        let key = crate::store::NameKey::new(self.apex.as_name());
-        let set = snapshot
-            .rrset(&key, key.labels(), crate::wire::Rtype::Soa)?
-            .ok_or(StreamError::Missing)?;
-        let rdata = set.iter().next().ok_or(StreamError::Missing)?;
-        Ok((set.ttl(), rdata))
+        apex_soa(self.apex.as_name(), snapshot)
     }
 
     fn fill(

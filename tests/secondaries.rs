@@ -169,24 +169,20 @@ impl Secondary {
 
     /// The serial the secondary serves for example.test, if it serves it.
     fn serial(&self) -> Option<u32> {
-        let port = self.port.to_string();
-        let out = run_tool(
-            "dig",
-            &[
-                "@127.0.0.1",
-                "-p",
-                &port,
-                "+short",
-                "+time=1",
-                "+tries=1",
-                "example.test",
-                "SOA",
-            ],
-        );
-        String::from_utf8_lossy(&out.stdout)
+        self.ask_soa(&["+short"])
             .split_whitespace()
             .nth(2)
             .and_then(|s| s.parse().ok())
+    }
+
+    /// What `dig OPTIONS example.test SOA` at the secondary prints (one try
+    /// of one second).
+    fn ask_soa(&self, options: &[&str]) -> String {
+        let port = self.port.to_string();
+        let mut args = vec!["@127.0.0.1", "-p", &port, "+time=1", "+tries=1"];
+        args.extend_from_slice(options);
+        args.extend_from_slice(&["example.test", "SOA"]);
+        String::from_utf8_lossy(&run_tool("dig", &args).stdout).into_owned()
     }
 
     /// The zone's state as the secondary's own tool reports it
@@ -450,20 +446,7 @@ fn refuses_the_wrong_key_and_no_key(kind: Kind) {
         let secondary = Secondary::start_with(kind, &primary, &dir, pick_port(), secret);
         // It starts, tries (and is refused), and still has no zone.
         let up = time_until(Duration::from_secs(10), || {
-            let port = secondary.port.to_string();
-            let out = run_tool(
-                "dig",
-                &[
-                    "@127.0.0.1",
-                    "-p",
-                    &port,
-                    "+time=1",
-                    "+tries=1",
-                    "example.test",
-                    "SOA",
-                ],
-            );
-            String::from_utf8_lossy(&out.stdout).contains("status:")
+            secondary.ask_soa(&[]).contains("status:")
         });
         assert!(up.is_some(), "{kind:?} did not start:\n{}", secondary.log());
         // What the secondary itself reports: the TSIG error of our answer,

@@ -84,6 +84,11 @@ const SMALL_ROOM: usize = 1024;
 /// streams of the worker ([`crate::transfer::STREAMS_PER_WORKER`]) and as
 /// many large frames or answers again.
 pub(super) const LARGE_BUFFERS: usize = 32;
+/// The large buffers of a slab of `capacity` connections.
+pub(super) fn large_buffers(capacity: usize) -> usize {
+    LARGE_BUFFERS.min(capacity)
+}
+
 /// A large buffer: the read buffer, then the write buffer.
 const LARGE: usize = READ_CAP + WRITE_CAP;
 /// Frames answered (or stream messages written) on one connection per
@@ -718,8 +723,13 @@ impl Slab {
         idle_timeout: Duration,
         per_prefix: usize,
     ) -> Slab {
-        let large = LARGE_BUFFERS.min(capacity);
-        Slab::with_pool(capacity, large, base, idle_timeout, per_prefix)
+        Slab::with_pool(
+            capacity,
+            large_buffers(capacity),
+            base,
+            idle_timeout,
+            per_prefix,
+        )
     }
 
     /// A slab of `capacity` connections and `large` large buffers.

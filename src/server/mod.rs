@@ -324,7 +324,7 @@ impl Server {
         log::info!(
             "TCP: at most {} connections ({per_worker} per worker, {} of them with 192 KiB buffers at once) under a limit of {descriptors} descriptors",
             per_worker * listeners.workers.len().max(1),
-            conn::LARGE_BUFFERS.min(per_worker)
+            conn::large_buffers(per_worker)
         );
         let per_prefix = (settings.tcp_max_per_prefix / listeners.workers.len().max(1)).max(1);
         let mut ready = Vec::with_capacity(listeners.workers.len());
