@@ -545,10 +545,19 @@ fn reader_slots_of_a_killed_process_are_cleared_and_logged() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("starting a second dynzone serve");
+    // An answer, not just a bound socket: the worker opens its reader (and
+    // takes its slot) after the listeners are bound.
+    let query = common::wire::Query::new(0x5107, "www.example.test", Rtype::A).bytes();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("a read timeout");
     let serving = time_until(LIVENESS_BOUND, || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
+        let mut buf = [0u8; 512];
+        socket.send_to(&query, ("127.0.0.1", port)).is_ok()
+            && socket.recv(&mut buf).is_ok_and(|n| n >= 12)
     });
-    assert!(serving.is_some(), "the second server did not start");
+    assert!(serving.is_some(), "the second server did not answer");
     other.kill().expect("SIGKILL to the second server");
     other.wait().expect("reaping the second server");
     let bound = dynzone::server::STALE_READERS_EVERY + LIVENESS_BOUND;
