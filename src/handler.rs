@@ -614,6 +614,8 @@ impl Handler {
                                     log_transfer(kind, &msg, &writer, peer, &started);
                                     let result = if started.soa_only() {
                                         TransferResult::SoaOnly
+                                    } else if started.incremental() {
+                                        TransferResult::Incremental
                                     } else {
                                         TransferResult::Zone
                                     };
@@ -1030,6 +1032,7 @@ fn update(
             mac: signer.mac,
             window: u64::from(signer.window),
         },
+        peer: Some(peer),
     };
     let zone = msg.zone().next().map_or(Name::ROOT, |z| z.name);
     match updater.apply(batch, msg, &signed, rules, now) {

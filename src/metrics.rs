@@ -165,6 +165,8 @@ pub enum TransferResult {
     /// The SOA alone: IXFR from a client as new as us, and every IXFR over
     /// UDP.
     SoaOnly,
+    /// IXFR answered with the changes from the journal (RFC 1995 §4).
+    Incremental,
     /// Not allowed by `--allow-transfer` (REFUSED).
     Refused,
     /// Not the apex of a zone of ours (NOTAUTH).
@@ -187,8 +189,14 @@ impl TransferResult {
     }
 }
 
-const TRANSFERS: [&str; 6] = [
-    "zone", "soa_only", "refused", "notauth", "notimp", "servfail",
+const TRANSFERS: [&str; 7] = [
+    "zone",
+    "soa_only",
+    "incremental",
+    "refused",
+    "notauth",
+    "notimp",
+    "servfail",
 ];
 
 /// The transfer types counted.

@@ -26,6 +26,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::store::journal::split_record;
 use crate::store::key::{self, Entry, MAX_KEY};
 use crate::store::{NameKey, Node, ReadError, Rrset, Snapshot};
 use crate::tsig::StreamSigner;
@@ -335,6 +336,7 @@ impl Stream {
     pub fn serial(&self) -> u32 {
         match &self.producer {
             Producer::Zone(walk) => walk.serial,
+            Producer::Changes(changes) => changes.serial,
             #[cfg(test)]
             Producer::Synthetic(_) => 0,
         }
@@ -345,11 +347,18 @@ impl Stream {
         matches!(&self.producer, Producer::Zone(walk) if walk.soa_only)
     }
 
+    /// Whether the stream sends the journal's changes (an IXFR answered
+    /// incrementally).
+    pub fn incremental(&self) -> bool {
+        matches!(&self.producer, Producer::Changes(_))
+    }
+
     /// What the stream sends, in words, for the log.
     pub fn shape(&self) -> &'static str {
         match &self.producer {
             Producer::Zone(walk) if walk.soa_only => "up to date (the SOA alone)",
             Producer::Zone(_) => "the whole zone",
+            Producer::Changes(_) => "the changes from the journal",
             #[cfg(test)]
             Producer::Synthetic(_) => "synthetic",
         }
@@ -448,6 +457,7 @@ pub enum Room {
 #[allow(clippy::large_enum_variant)]
 enum Producer {
     Zone(ZoneWalk),
+    Changes(Changes),
     #[cfg(test)]
     Synthetic(Synthetic),
 }
@@ -467,9 +477,18 @@ impl Producer {
                 let current =
                     serial.is_some_and(|theirs| !crate::update::serial_gt(walk.serial, theirs));
                 if current {
-                    ZoneWalk::new(question.name, snapshot, true).map(Producer::Zone)
-                } else {
-                    Ok(Producer::Zone(walk))
+                    return ZoneWalk::new(question.name, snapshot, true).map(Producer::Zone);
+                }
+                // RFC 1995 §4: the changes from their serial to ours, if the
+                // journal holds every one; otherwise the whole zone, as RFC
+                // 1995 §4 allows ("the server may send ... the entire zone").
+                let chain = match serial {
+                    Some(theirs) => snapshot.ixfr_chain(walk.apex(), theirs, walk.serial)?,
+                    None => None,
+                };
+                match chain {
+                    Some(range) => Ok(Producer::Changes(Changes::new(&walk, range))),
+                    None => Ok(Producer::Zone(walk)),
                 }
             }
             #[cfg(test)]
@@ -488,6 +507,7 @@ impl Producer {
     ) -> Result<bool, StreamError> {
         match *self {
             Producer::Zone(ref mut walk) => walk.fill(snapshot, b),
+            Producer::Changes(ref mut changes) => changes.fill(snapshot, b),
             #[cfg(test)]
             Producer::Synthetic(ref mut s) => s.fill(snapshot, b),
         }
@@ -727,6 +747,134 @@ impl ZoneWalk {
         }
         self.resume_len = len;
         Ok(())
+    }
+}
+
+/// An incremental answer (RFC 1995 §4): our SOA, then each change of the
+/// journal from the client's serial on as it is stored (the old SOA, the
+/// records deleted, the new SOA, the records added; uncondensed), then our
+/// SOA again. Resumes between messages from a change and an offset in it.
+pub struct Changes {
+    /// The apex, encoded as in the store's keys.
+    apex: [u8; key::MAX_ENCODED_NAME],
+    apex_len: usize,
+    apex_name: NameBuf,
+    /// The zone's serial in the snapshot.
+    serial: u32,
+    step: Step,
+    /// The change to go on from, and the end of the chain.
+    seq: u64,
+    end: u64,
+    /// The offset in the change's records to go on from.
+    offset: usize,
+}
+
+impl Changes {
+    fn new(walk: &ZoneWalk, range: core::ops::Range<u64>) -> Changes {
+        Changes {
+            apex: walk.apex,
+            apex_len: walk.apex_len,
+            apex_name: walk.apex_name,
+            serial: walk.serial,
+            step: Step::FirstSoa,
+            seq: range.start,
+            end: range.end,
+            offset: 0,
+        }
+    }
+
+    fn apex(&self) -> &[u8] {
+        self.apex.get(..self.apex_len).unwrap_or(&[])
+    }
+
+    /// Writes our SOA if it fits; `false` when the message is full.
+    fn write_soa(
+        &self,
+        snapshot: &Snapshot,
+        b: &mut MessageBuilder<'_>,
+        written: &mut usize,
+    ) -> Result<bool, StreamError> {
+        let apex = self.apex_name.as_name();
+        let (ttl, rdata) = apex_soa(apex, snapshot)?;
+        match room_for(b, *written, apex.wire_len() + 10 + rdata.len()) {
+            Room::Fits => {}
+            Room::CloseMessage => return Ok(false),
+            Room::Never => return Err(StreamError::RecordTooLarge),
+        }
+        b.raw_record(Section::Answer, apex, Rtype::Soa, Class::In, ttl, rdata)?;
+        *written += 1;
+        Ok(true)
+    }
+
+    fn fill(
+        &mut self,
+        snapshot: &Snapshot,
+        b: &mut MessageBuilder<'_>,
+    ) -> Result<bool, StreamError> {
+        let mut written = 0;
+        loop {
+            match self.step {
+                Step::FirstSoa => {
+                    if !self.write_soa(snapshot, b, &mut written)? {
+                        return Ok(true);
+                    }
+                    self.step = Step::Records;
+                }
+                Step::Records => {
+                    if !self.changes(snapshot, b, &mut written)? {
+                        return Ok(true);
+                    }
+                    self.step = Step::LastSoa;
+                }
+                Step::LastSoa => {
+                    if !self.write_soa(snapshot, b, &mut written)? {
+                        return Ok(true);
+                    }
+                    self.step = Step::Done;
+                }
+                Step::Done => return Ok(false),
+            }
+        }
+    }
+
+    /// Writes the records of the changes from the resume point on; `true`
+    /// once the last is written, `false` when the message is full.
+    fn changes(
+        &mut self,
+        snapshot: &Snapshot,
+        b: &mut MessageBuilder<'_>,
+        written: &mut usize,
+    ) -> Result<bool, StreamError> {
+        while self.seq < self.end {
+            // The snapshot is the one the chain was found in: every change
+            // of it is there.
+            let change = snapshot
+                .change(self.apex(), self.seq)?
+                .ok_or(ReadError::Damaged)?;
+            let mut rest = change.body.get(self.offset..).ok_or(ReadError::Damaged)?;
+            while !rest.is_empty() {
+                let (record, after) = split_record(rest).ok_or(ReadError::Damaged)?;
+                match room_for(b, *written, record.wire.len()) {
+                    Room::Fits => {}
+                    Room::CloseMessage => return Ok(false),
+                    Room::Never => return Err(StreamError::RecordTooLarge),
+                }
+                b.raw_record(
+                    Section::Answer,
+                    record.owner,
+                    record.rtype,
+                    Class::In,
+                    record.ttl,
+                    record.rdata,
+                )?;
+                *written += 1;
+                self.offset += record.wire.len();
+                rest = after;
+            }
+            self.seq += 1;
+            self.offset = 0;
+        }
+        Ok(true)
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use dynzone::store::DEFAULT_MAP_SIZE;
 use dynzone::tsig::{Algorithm, Key, format_key};
 
-use super::{ExportArgs, ImportArgs, KeygenArgs};
+use super::{ExportArgs, ImportArgs, JournalArgs, KeygenArgs};
 
 /// Runs `dynzone import`: parse, check, then replace the zone in one write
 /// transaction, so a running server sees the old zone or the new one.
@@ -27,12 +27,18 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", args.zonefile.display()))?;
     dynzone::zone::check_with(&parsed.apex, &parsed.records, &limits)
         .map_err(|e| format!("{}: {e}", args.zonefile.display()))?;
-    let store = super::open_store(&args.db, args.map_size)?;
-    store
+    let store =
+        super::open_store(&args.db, args.map_size)?.with_journal_limits(super::journal_limits(
+            args.journal_max_changes,
+            args.journal_max_bytes,
+            args.audit_max_changes,
+            args.audit_max_bytes,
+        ));
+    let serial = store
         .replace_zone(parsed.apex.as_name(), &parsed.records)
         .map_err(|e| format!("cannot store zone {}: {e}", parsed.apex))?;
     println!(
-        "imported {} records into zone {}",
+        "imported {} records into zone {}, serial {serial}",
         parsed.records.len(),
         parsed.apex
     );
@@ -57,6 +63,70 @@ pub fn export(args: ExportArgs) -> Result<(), String> {
         // `dynzone export | head` is not a failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(format!("writing the zone: {}", super::plain(&e))),
+    }
+}
+
+/// Runs `dynzone journal`: the audit trail of a zone, one paragraph per
+/// change, e.g.
+///
+/// ```text
+/// serial 7 -> 8 at 2026-12-03T19:40:12Z by key home-router. from 192.0.2.7:40512
+/// - www.example.net.	300	IN	A	192.0.2.10
+/// + www.example.net.	300	IN	A	192.0.2.11
+/// ```
+///
+/// The SOA records that open each half of a change are left out (the first
+/// line gives both serials); with NAME, only the records owned by NAME, and
+/// only the changes that touched one.
+pub fn journal(args: JournalArgs) -> Result<(), String> {
+    if !args.db.is_dir() {
+        return Err(format!("no database at {}", args.db.display()));
+    }
+    let store = super::open_store(&args.db, DEFAULT_MAP_SIZE)?;
+    let changes = store
+        .changes(args.zone.as_name())
+        .map_err(|e| e.to_string())?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut write = || -> io::Result<()> {
+        for (_, change) in &changes {
+            let wanted =
+                |r: &&dynzone::store::ZoneRecord| args.name.as_ref().is_none_or(|n| r.owner == *n);
+            let deleted: Vec<_> = change.deleted.iter().skip(1).filter(wanted).collect();
+            let added: Vec<_> = change.added.iter().skip(1).filter(wanted).collect();
+            if args.name.is_some() && deleted.is_empty() && added.is_empty() {
+                continue;
+            }
+            let time = i64::try_from(change.time)
+                .ok()
+                .and_then(|t| jiff::Timestamp::from_second(t).ok())
+                .map_or_else(|| change.time.to_string(), |t| t.to_string());
+            let by = match (change.kind, &change.key) {
+                (dynzone::store::journal::Kind::Import, _) => String::from("by dynzone import"),
+                (_, Some(key)) => format!("by key {key}"),
+                (_, None) => String::from("by no key"),
+            };
+            let peer = change
+                .peer
+                .map_or_else(String::new, |p| format!(" from {p}"));
+            writeln!(
+                out,
+                "serial {} -> {} at {time} {by}{peer}",
+                change.from, change.to
+            )?;
+            for (sign, records) in [("-", &deleted), ("+", &added)] {
+                for r in records.iter() {
+                    write!(out, "{sign} ")?;
+                    dynzone::zonefile::write_record(r, &mut out)?;
+                }
+            }
+        }
+        out.flush()
+    };
+    match write() {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing the journal: {}", super::plain(&e))),
     }
 }
 

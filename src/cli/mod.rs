@@ -37,6 +37,7 @@ enum Command {
     Serve(ServeArgs),
     Import(ImportArgs),
     Export(ExportArgs),
+    Journal(JournalArgs),
     Keygen(KeygenArgs),
 }
 
@@ -168,6 +169,35 @@ struct ServeArgs {
     /// refused (default 100000)
     #[argh(option, default = "dynzone::zone::Limits::default().max_zone_records")]
     max_zone_records: u64,
+    /// changes of a zone kept for IXFR: a secondary further behind gets the
+    /// whole zone (default 100)
+    #[argh(
+        option,
+        default = "dynzone::store::journal::Limits::DEFAULT.max_changes"
+    )]
+    journal_max_changes: u64,
+    /// octets of changes of a zone kept for IXFR, suffixes K, M, G allowed
+    /// (default 4M)
+    #[argh(
+        option,
+        from_str_fn(parse_size_u64),
+        default = "dynzone::store::journal::Limits::DEFAULT.max_bytes"
+    )]
+    journal_max_bytes: u64,
+    /// changes of a zone kept for `dynzone journal`, the audit trail of who
+    /// changed what (default 10000)
+    #[argh(
+        option,
+        default = "dynzone::store::journal::Limits::DEFAULT.audit_max_changes"
+    )]
+    audit_max_changes: u64,
+    /// octets of changes of a zone kept for `dynzone journal` (default 64M)
+    #[argh(
+        option,
+        from_str_fn(parse_size_u64),
+        default = "dynzone::store::journal::Limits::DEFAULT.audit_max_bytes"
+    )]
+    audit_max_bytes: u64,
     /// longest TSIG time window of an UPDATE, in seconds: its fudge, at most
     /// this; each UPDATE is accepted once within it (default 300)
     #[argh(option, default = "dynzone::handler::DEFAULT_TSIG_FUDGE_MAX")]
@@ -228,6 +258,35 @@ struct ImportArgs {
     /// refused (default 100000)
     #[argh(option, default = "dynzone::zone::Limits::default().max_zone_records")]
     max_zone_records: u64,
+    /// changes of a zone kept for IXFR: a secondary further behind gets the
+    /// whole zone (default 100)
+    #[argh(
+        option,
+        default = "dynzone::store::journal::Limits::DEFAULT.max_changes"
+    )]
+    journal_max_changes: u64,
+    /// octets of changes of a zone kept for IXFR, suffixes K, M, G allowed
+    /// (default 4M)
+    #[argh(
+        option,
+        from_str_fn(parse_size_u64),
+        default = "dynzone::store::journal::Limits::DEFAULT.max_bytes"
+    )]
+    journal_max_bytes: u64,
+    /// changes of a zone kept for `dynzone journal`, the audit trail of who
+    /// changed what (default 10000)
+    #[argh(
+        option,
+        default = "dynzone::store::journal::Limits::DEFAULT.audit_max_changes"
+    )]
+    audit_max_changes: u64,
+    /// octets of changes of a zone kept for `dynzone journal` (default 64M)
+    #[argh(
+        option,
+        from_str_fn(parse_size_u64),
+        default = "dynzone::store::journal::Limits::DEFAULT.audit_max_bytes"
+    )]
+    audit_max_bytes: u64,
     /// the master file to read
     #[argh(positional)]
     zonefile: PathBuf,
@@ -245,6 +304,38 @@ struct ExportArgs {
     zone: NameBuf,
 }
 
+/// print the changes the journal keeps for a zone, oldest first: serial
+/// from and to, time, the TSIG key and peer address that made each, and
+/// the records deleted (-) and added (+)
+#[derive(FromArgs)]
+#[argh(subcommand, name = "journal")]
+struct JournalArgs {
+    /// LMDB database directory (default ./dynzone.db)
+    #[argh(option, default = "PathBuf::from(DEFAULT_DB)")]
+    db: PathBuf,
+    /// the zone's apex name
+    #[argh(positional, from_str_fn(parse_name))]
+    zone: NameBuf,
+    /// only the changes to records owned by this name
+    #[argh(positional, from_str_fn(parse_name))]
+    name: Option<NameBuf>,
+}
+
+/// The journal limits the flags give.
+fn journal_limits(
+    max_changes: u64,
+    max_bytes: u64,
+    audit_max_changes: u64,
+    audit_max_bytes: u64,
+) -> dynzone::store::journal::Limits {
+    dynzone::store::journal::Limits {
+        max_changes,
+        max_bytes,
+        audit_max_changes,
+        audit_max_bytes,
+    }
+}
+
 /// Runs the command line and turns every failure into one line on stderr.
 pub fn main() -> ExitCode {
     let args = match parse_args() {
@@ -258,6 +349,7 @@ pub fn main() -> ExitCode {
     let result = match args.command {
         Some(Command::Serve(serve)) => serve::run(serve),
         Some(Command::Import(import)) => admin::import(import),
+        Some(Command::Journal(journal)) => admin::journal(journal),
         Some(Command::Export(export)) => admin::export(export),
         Some(Command::Keygen(keygen)) => admin::keygen(keygen),
         None => Err("no command given; run `dynzone --help` for the commands".to_owned()),
@@ -413,6 +505,11 @@ fn parse_size(text: &str) -> Result<usize, String> {
     value
         .checked_mul(1usize.checked_shl(shift).ok_or_else(bad)?)
         .ok_or_else(bad)
+}
+
+/// [`parse_size`] for a 64-bit count.
+fn parse_size_u64(text: &str) -> Result<u64, String> {
+    parse_size(text).map(|n| n as u64)
 }
 
 /// Opens the database, with an error that names it once.

@@ -46,7 +46,13 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let log_file = logging::init(args.log_file.as_deref())?;
     let auth = auth(&args)?;
     let targets = notify_targets(&args, &auth)?;
-    let store = super::open_store(&args.db, args.map_size)?;
+    let store =
+        super::open_store(&args.db, args.map_size)?.with_journal_limits(super::journal_limits(
+            args.journal_max_changes,
+            args.journal_max_bytes,
+            args.audit_max_changes,
+            args.audit_max_bytes,
+        ));
 
     let listen = if args.listen.is_empty() {
         default_listen()

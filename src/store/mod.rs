@@ -8,6 +8,8 @@
 //!   (cursors `malloc` in C) and nothing copied out of the map.
 //! - `zones`: encoded apex name → zone metadata: a format version and the
 //!   zone's record count, kept by every write (the `--max-zone-records` quota).
+//! - `journal`, `journal_serials`, `journal_meta`: every applied change's
+//!   effective difference, for IXFR and the audit trail (see [`journal`]).
 //! - `replay`: the signed UPDATEs accepted lately, so that none is applied twice
 //!   (see [`WriteBatch::remember`]).
 //!
@@ -17,6 +19,7 @@
 //! write has committed.
 
 mod check;
+pub mod journal;
 pub mod key;
 mod reader;
 mod record;
@@ -115,6 +118,72 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl From<ReadError> for StoreError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Lmdb(code) => {
+                StoreError::Lmdb(heed::Error::Mdb(heed::MdbError::from_err_code(code)))
+            }
+            ReadError::Damaged => StoreError::Damaged,
+            ReadError::KeyTooLong => StoreError::KeyTooLong,
+        }
+    }
+}
+
+/// A change of the journal, copied out of the map (for `dynzone journal`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedChange {
+    /// An UPDATE or an import.
+    pub kind: journal::Kind,
+    /// Seconds since the epoch.
+    pub time: u64,
+    /// The serial before.
+    pub from: u32,
+    /// The serial after.
+    pub to: u32,
+    /// The TSIG key that signed the UPDATE.
+    pub key: Option<NameBuf>,
+    /// The address the UPDATE came from.
+    pub peer: Option<std::net::SocketAddr>,
+    /// The records deleted (the old SOA first) and added (the new SOA
+    /// first).
+    pub deleted: Vec<ZoneRecord>,
+    /// (see `deleted`)
+    pub added: Vec<ZoneRecord>,
+}
+
+impl OwnedChange {
+    fn of(change: &journal::Change<'_>) -> Result<OwnedChange, StoreError> {
+        let mut deleted = Vec::new();
+        let mut added = Vec::new();
+        // The body is: old SOA, deletions, new SOA, additions.
+        for (i, record) in change.records().enumerate() {
+            let r = record?;
+            let owned = ZoneRecord {
+                owner: r.owner.to_buf(),
+                rtype: r.rtype,
+                ttl: r.ttl,
+                rdata: r.rdata.to_vec(),
+            };
+            if i as u64 <= u64::from(change.deleted) {
+                deleted.push(owned);
+            } else {
+                added.push(owned);
+            }
+        }
+        Ok(OwnedChange {
+            kind: change.kind,
+            time: change.time,
+            from: change.from,
+            to: change.to,
+            key: change.key.map(|k| k.to_buf()),
+            peer: change.peer,
+            deleted,
+            added,
+        })
+    }
+}
+
 impl From<heed::Error> for StoreError {
     fn from(e: heed::Error) -> Self {
         StoreError::Lmdb(e)
@@ -128,6 +197,8 @@ pub struct Store {
     records: Database<Bytes, Bytes>,
     zones: Database<Bytes, Bytes>,
     replay: Database<Bytes, Bytes>,
+    journal: journal::Dbs,
+    limits: journal::Limits,
 }
 
 /// A key and its value, borrowed from a transaction.
@@ -157,7 +228,7 @@ impl Store {
     pub fn open(path: &Path, map_size: usize) -> Result<Store, StoreError> {
         std::fs::create_dir_all(path).map_err(|e| StoreError::Dir(path.to_owned(), e))?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(map_size).max_dbs(4).max_readers(256);
+        options.map_size(map_size).max_dbs(8).max_readers(256);
         // SAFETY: heed marks `open` unsafe because LMDB's memory map must not be
         // modified by anyone but LMDB while mapped and an environment must be opened
         // once per process. dynzone opens each directory once, at start-up, never
@@ -170,15 +241,60 @@ impl Store {
         let records = env.create_database(&mut wtxn, Some("records"))?;
         let zones = env.create_database(&mut wtxn, Some("zones"))?;
         let replay = env.create_database(&mut wtxn, Some("replay"))?;
+        let journal = journal::Dbs {
+            changes: env.create_database(&mut wtxn, Some("journal"))?,
+            serials: env.create_database(&mut wtxn, Some("journal_serials"))?,
+            meta: env.create_database(&mut wtxn, Some("journal_meta"))?,
+        };
         wtxn.commit()?;
         let store = Store {
             env,
             records,
             zones,
             replay,
+            journal,
+            limits: journal::Limits::DEFAULT,
         };
         store.upgrade_zone_meta()?;
         Ok(store)
+    }
+
+    /// The store with the journal kept within `limits` (each write prunes
+    /// the zone it changes).
+    pub fn with_journal_limits(mut self, limits: journal::Limits) -> Store {
+        self.limits = limits;
+        self
+    }
+
+    /// Every change the journal keeps for zone `apex`, oldest first (the
+    /// audit trail), each with its sequence number.
+    pub fn changes(&self, apex: Name<'_>) -> Result<Vec<(u64, OwnedChange)>, StoreError> {
+        let apex_key = NameKey::new(apex);
+        let mut buf = [0u8; key::MAX_KEY];
+        let zone_key = apex_key.zone_key(apex_key.labels(), &mut buf)?;
+        let rtxn = self.env.read_txn()?;
+        if self.zones.get(&rtxn, zone_key)?.is_none() {
+            return Err(StoreError::NoSuchZone(apex.to_string()));
+        }
+        let meta = journal::meta(&self.journal, &rtxn, zone_key).map_err(StoreError::from)?;
+        let mut out = Vec::new();
+        for seq in meta.first..meta.next {
+            if let Some(change) =
+                journal::change(&self.journal, &rtxn, zone_key, seq).map_err(StoreError::from)?
+            {
+                out.push((seq, OwnedChange::of(&change)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The journal bookkeeping of zone `apex`.
+    pub fn journal_meta(&self, apex: Name<'_>) -> Result<journal::Meta, StoreError> {
+        let apex_key = NameKey::new(apex);
+        let mut buf = [0u8; key::MAX_KEY];
+        let zone_key = apex_key.zone_key(apex_key.labels(), &mut buf)?;
+        let rtxn = self.env.read_txn()?;
+        journal::meta(&self.journal, &rtxn, zone_key).map_err(StoreError::from)
     }
 
     /// Turns format 1 zone metadata (no record count) into format 2.
@@ -236,7 +352,7 @@ impl Store {
 
     /// A reader for one worker thread.
     pub fn reader(&self) -> Result<Reader, StoreError> {
-        Reader::new(self.env.clone(), self.records, self.zones)
+        Reader::new(self.env.clone(), self.records, self.zones, self.journal)
     }
 
     /// A read snapshot of the newest committed data, for a multi-message
@@ -244,7 +360,7 @@ impl Store {
     /// Fails with `ReadError::Lmdb(MDB_READERS_FULL)` when every reader slot
     /// is taken.
     pub fn snapshot(&self) -> Result<Snapshot, ReadError> {
-        Ok(Snapshot::new(&self.env, self.records)?)
+        Ok(Snapshot::new(&self.env, self.records, self.journal)?)
     }
 
     /// The apex names of every zone in the database.
@@ -273,22 +389,33 @@ impl Store {
     /// `records`, in one write transaction: readers see the old zone or the new
     /// one, never a mix. The records must have passed [`crate::zone::check`].
     /// Names at or below another zone's apex inside this one are left alone.
-    pub fn replace_zone(&self, apex: Name<'_>, records: &[ZoneRecord]) -> Result<(), StoreError> {
+    ///
+    /// Replacing a zone that exists journals the effective difference as one
+    /// change (an IXFR client sees the import as one delta), and the serial
+    /// never goes backwards (RFC 1982): when the new SOA's serial is not
+    /// newer than the stored one, the stored one + 1 is written instead.
+    /// Replacing a zone with the same content changes nothing. Returns the
+    /// serial stored.
+    pub fn replace_zone(&self, apex: Name<'_>, records: &[ZoneRecord]) -> Result<u32, StoreError> {
         let apex_key = NameKey::new(apex);
         let apex_enc = apex_key.name_prefix(apex_key.labels()).to_vec();
         let mut wtxn = self.env.write_txn()?;
+        let mut buf = [0u8; key::MAX_KEY];
+        let zone_key = apex_key.zone_key(apex_key.labels(), &mut buf)?.to_vec();
+        let exists = self.zones.get(&wtxn, &zone_key)?.is_some();
         let children = self.child_zones(&wtxn, &apex_enc)?;
 
-        // Remove the old content.
+        // The old content: every key to remove, and the RRsets as they were.
         let mut old = Vec::new();
+        let mut old_sets: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for item in subtree(self.records, &wtxn, &apex_enc)? {
-            let (k, _) = item?;
+            let (k, v) = item?;
             if !children.iter().any(|c| k.starts_with(c)) {
                 old.push(k.to_vec());
+                if let Some((_, key::Entry::Rrset(_))) = key::split_key(k) {
+                    old_sets.insert(k.to_vec(), v.to_vec());
+                }
             }
-        }
-        for k in &old {
-            self.records.delete(&mut wtxn, k)?;
         }
 
         // Group into RRsets: (encoded name, type) → (ttl, distinct rdatas).
@@ -314,29 +441,115 @@ impl Store {
                 nodes.entry(owner.name_prefix(k).to_vec()).or_default();
             }
         }
-        let mut buf = [0u8; key::MAX_KEY];
+        let mut new_sets: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut count = 0u64;
         for ((enc, code), (ttl, rdatas)) in &sets {
-            self.records.put(
-                &mut wtxn,
-                key::record_key(enc, *code, &mut buf)?,
-                &value::encode_rrset(*ttl, rdatas.iter().copied())
+            new_sets.insert(
+                key::record_key(enc, *code, &mut buf)?.to_vec(),
+                value::encode_rrset(*ttl, rdatas.iter().copied())
                     .map_err(|_| StoreError::RdataTooLong)?,
-            )?;
+            );
             count += rdatas.len() as u64;
+        }
+        let soa_key = key::record_key(
+            &apex_enc,
+            DataType::new(crate::wire::Rtype::Soa).ok_or(StoreError::ReservedType)?,
+            &mut buf,
+        )?
+        .to_vec();
+        let serial_of = |sets: &BTreeMap<Vec<u8>, Vec<u8>>| -> Option<u32> {
+            let set = Rrset::from_value(sets.get(&soa_key)?)?;
+            crate::wire::SoaRdata::new(set.iter().next()?).map(|soa| soa.serial())
+        };
+        let new_serial = serial_of(&new_sets).ok_or(StoreError::Damaged)?;
+        let old_serial = serial_of(&old_sets);
+        if exists && old_sets == new_sets {
+            return Ok(new_serial);
+        }
+        let mut serial = new_serial;
+        if let Some(old_serial) =
+            old_serial.filter(|&old| !crate::update::serial_gt(new_serial, old))
+        {
+            // RFC 1982: secondaries only move to a greater serial.
+            serial = crate::update::next_serial(old_serial);
+            let set = new_sets
+                .get(&soa_key)
+                .and_then(|v| Rrset::from_value(v))
+                .ok_or(StoreError::Damaged)?;
+            let ttl = set.ttl();
+            let rdata = set.iter().next().ok_or(StoreError::Damaged)?;
+            let mut patched = vec![0u8; rdata.len()];
+            let patched = crate::wire::SoaRdata::new(rdata)
+                .and_then(|soa| soa.with_serial(serial, &mut patched))
+                .ok_or(StoreError::Damaged)?
+                .to_vec();
+            let value = value::encode_rrset(ttl, [patched.as_slice()])
+                .map_err(|_| StoreError::RdataTooLong)?;
+            new_sets.insert(soa_key.clone(), value);
+        }
+
+        for k in &old {
+            self.records.delete(&mut wtxn, k)?;
+        }
+        for (k, v) in &new_sets {
+            self.records.put(&mut wtxn, k, v)?;
         }
         for (enc, types) in &nodes {
             let value = value::encode_node(types.iter().map(|t| t.rtype()));
             self.records
                 .put(&mut wtxn, key::node_key(enc, &mut buf)?, &value)?;
         }
-        self.zones.put(
-            &mut wtxn,
-            apex_key.zone_key(apex_key.labels(), &mut buf)?,
-            &zone_meta::encode(count),
-        )?;
+        self.zones
+            .put(&mut wtxn, &zone_key, &zone_meta::encode(count))?;
+
+        match old_sets.get(&soa_key) {
+            Some(old_soa) if exists => {
+                let new_soa = new_sets.get(&soa_key).ok_or(StoreError::Damaged)?;
+                let origin = journal::Origin {
+                    kind: journal::Kind::Import,
+                    time: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs()),
+                    key: None,
+                    peer: None,
+                };
+                let touched = || {
+                    let gone = old_sets.iter().map(|(k, v)| {
+                        Ok(journal::Touched {
+                            key: k.as_slice(),
+                            old: Some(v.as_slice()),
+                            new: new_sets.get(k).map(Vec::as_slice),
+                        })
+                    });
+                    let fresh = new_sets
+                        .iter()
+                        .filter(|(k, _)| !old_sets.contains_key(*k))
+                        .map(|(k, v)| {
+                            Ok(journal::Touched {
+                                key: k.as_slice(),
+                                old: None,
+                                new: Some(v.as_slice()),
+                            })
+                        });
+                    gone.chain(fresh)
+                };
+                let mut entry = Vec::new();
+                let mut differ = journal::Differ::new();
+                journal::build(
+                    &mut entry,
+                    &mut differ,
+                    &origin,
+                    &apex_enc,
+                    old_soa,
+                    new_soa,
+                    touched,
+                )?;
+                journal::append(&self.journal, &mut wtxn, &zone_key, &entry, &self.limits)?;
+            }
+            _ => journal::clear(&self.journal, &mut wtxn, &zone_key)?,
+        }
         wtxn.commit()?;
-        Ok(())
+        Ok(serial)
     }
 
     /// Every record of zone `apex`, in key order (names root first, then type),

@@ -67,6 +67,7 @@ pub struct Reader {
 /// in C; nothing is allocated on the Rust side.
 pub struct Snapshot {
     records: Database<Bytes, Bytes>,
+    journal: super::journal::Dbs,
     txn: RoTxn<'static, WithoutTls>,
 }
 
@@ -165,8 +166,9 @@ impl Reader {
         env: Env<WithoutTls>,
         records: Database<Bytes, Bytes>,
         zones: Database<Bytes, Bytes>,
+        journal: super::journal::Dbs,
     ) -> Result<Reader, StoreError> {
-        let snapshot = Snapshot::new(&env, records)?;
+        let snapshot = Snapshot::new(&env, records, journal)?;
         let mut reader = Reader {
             env,
             zones,
@@ -189,7 +191,7 @@ impl Reader {
         }
         // Begin the new snapshot before dropping the old one so that a failure
         // leaves the reader usable on the old data.
-        self.snapshot = Snapshot::new(&self.env, self.snapshot.records)?;
+        self.snapshot = Snapshot::new(&self.env, self.snapshot.records, self.snapshot.journal)?;
         self.apexes.fill(&self.zones, &self.snapshot.txn)?;
         Ok(true)
     }
@@ -272,6 +274,7 @@ impl Snapshot {
     pub(super) fn new(
         env: &Env<WithoutTls>,
         records: Database<Bytes, Bytes>,
+        journal: super::journal::Dbs,
     ) -> Result<Snapshot, heed::Error> {
         let txn = match env.clone().static_read_txn() {
             // Every reader slot taken: some may belong to processes that
@@ -286,7 +289,11 @@ impl Snapshot {
             }
             other => other?,
         };
-        Ok(Snapshot { records, txn })
+        Ok(Snapshot {
+            records,
+            journal,
+            txn,
+        })
     }
 
     /// The LMDB transaction id of the snapshot: the last write it sees.
@@ -332,6 +339,31 @@ impl Snapshot {
             .records
             .range(&self.txn, &range)?
             .map(|item| item.map_err(ReadError::from)))
+    }
+
+    /// RFC 1995 §4: the journal's changes (sequence numbers) that take a
+    /// client of the zone whose apex is encoded as `apex` from `serial` to
+    /// `current`, if the IXFR history holds all of them.
+    pub fn ixfr_chain(
+        &self,
+        apex: &[u8],
+        serial: u32,
+        current: u32,
+    ) -> Result<Option<core::ops::Range<u64>>, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let zone_key = super::key::zone_key(apex, &mut buf)?;
+        super::journal::chain(&self.journal, &self.txn, zone_key, serial, current)
+    }
+
+    /// The journal's change `seq` of the zone whose apex is encoded as `apex`.
+    pub fn change(
+        &self,
+        apex: &[u8],
+        seq: u64,
+    ) -> Result<Option<super::journal::Change<'_>>, ReadError> {
+        let mut buf = [0u8; MAX_KEY];
+        let zone_key = super::key::zone_key(apex, &mut buf)?;
+        super::journal::change(&self.journal, &self.txn, zone_key, seq)
     }
 
     fn get_node(&self, k: &[u8]) -> Result<Option<Node<'_>>, ReadError> {

@@ -15,6 +15,7 @@
 use heed::types::Bytes;
 use heed::{Database, RwTxn};
 
+use super::journal;
 use super::key::{self, DataType, MAX_KEY};
 use super::value::{Node, Rrset};
 use super::{ReadError, Store, zone_meta};
@@ -28,6 +29,11 @@ pub const MAX_VALUE: usize = 4 + crate::wire::MAX_MESSAGE;
 pub struct Scratch {
     value: Vec<u8>,
     node: Vec<u8>,
+    /// The RRsets the update touched, as they were before it.
+    touched: TouchLog,
+    /// The journal entry being built.
+    entry: Vec<u8>,
+    differ: journal::Differ,
 }
 
 impl Scratch {
@@ -37,6 +43,148 @@ impl Scratch {
             value: Vec::with_capacity(MAX_VALUE),
             // A node lists at most every 16-bit type once.
             node: Vec::with_capacity(2 * 65536),
+            touched: TouchLog::new(),
+            entry: Vec::with_capacity(ENTRY_CAPACITY),
+            differ: journal::Differ::new(),
+        }
+    }
+}
+
+/// Octets reserved for a journal entry: two messages' worth of records. A
+/// larger change (an UPDATE deleting big RRsets) grows the buffer once.
+const ENTRY_CAPACITY: usize = 2 * crate::wire::MAX_MESSAGE;
+
+/// Octets reserved for the old values of touched RRsets.
+const TOUCH_LOG_CAPACITY: usize = 4 * crate::wire::MAX_MESSAGE;
+
+/// Slots of the touch log's hash table (a power of two); it doubles when
+/// half full, which only an UPDATE touching over 8,192 RRsets needs.
+const TOUCH_SLOTS: usize = 1 << 14;
+
+/// The RRsets one update touched, each once, with its value before the
+/// update: a journal entry is the difference between these and the values
+/// after the update. A hash table finds an RRset already logged, so that an
+/// UPDATE of n records costs O(n), not O(n²).
+struct TouchLog {
+    /// Per entry: key length (16 bits), key, 1 if the RRset existed (then
+    /// its value length, 32 bits, and its value), else 0.
+    log: Vec<u8>,
+    /// Where each entry starts in `log`.
+    starts: Vec<u32>,
+    /// Open addressing: 0 is empty, i + 1 is entry i.
+    slots: Vec<u32>,
+}
+
+/// FNV-1a, 64 bits: keys are ours to hash, no adversary picks the table.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+impl TouchLog {
+    fn new() -> TouchLog {
+        TouchLog {
+            log: Vec::with_capacity(TOUCH_LOG_CAPACITY),
+            starts: Vec::with_capacity(TOUCH_SLOTS / 2),
+            slots: vec![0; TOUCH_SLOTS],
+        }
+    }
+
+    fn clear(&mut self) {
+        if !self.starts.is_empty() {
+            self.slots.fill(0);
+        }
+        self.log.clear();
+        self.starts.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Entry `i`: its key and old value.
+    fn entry(&self, i: usize) -> Option<(&[u8], Option<&[u8]>)> {
+        let at = *self.starts.get(i)? as usize;
+        let key_len = usize::from(u16::from_be_bytes(*self.log.get(at..)?.first_chunk()?));
+        let key = self.log.get(at + 2..at + 2 + key_len)?;
+        let rest = self.log.get(at + 2 + key_len..)?;
+        match rest.split_first()? {
+            (0, _) => Some((key, None)),
+            (_, rest) => {
+                let len = u32::from_be_bytes(*rest.first_chunk()?) as usize;
+                Some((key, Some(rest.get(4..4 + len)?)))
+            }
+        }
+    }
+
+    /// The slot where `key` is, or the empty slot where it would go.
+    fn slot(&self, key: &[u8]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = (fnv1a(key) as usize) & mask;
+        loop {
+            match self.slots.get(at) {
+                Some(&0) | None => return at,
+                Some(&i) => {
+                    if self.entry(i as usize - 1).is_some_and(|(k, _)| k == key) {
+                        return at;
+                    }
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        self.slots.get(self.slot(key)).is_some_and(|&i| i != 0)
+    }
+
+    /// The old value logged for `key`: `None` when not logged,
+    /// `Some(None)` when the RRset did not exist.
+    fn old(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        let i = *self.slots.get(self.slot(key))?;
+        let (_, old) = self.entry(i.checked_sub(1)? as usize)?;
+        Some(old)
+    }
+
+    /// Logs `key` with its value before the update (call once per key).
+    fn insert(&mut self, key: &[u8], old: Option<&[u8]>) {
+        if (self.starts.len() + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let at = self.slot(key);
+        self.starts.push(self.log.len() as u32);
+        self.log
+            .extend_from_slice(&(key.len() as u16).to_be_bytes());
+        self.log.extend_from_slice(key);
+        match old {
+            None => self.log.push(0),
+            Some(value) => {
+                self.log.push(1);
+                self.log
+                    .extend_from_slice(&(value.len() as u32).to_be_bytes());
+                self.log.extend_from_slice(value);
+            }
+        }
+        if let Some(slot) = self.slots.get_mut(at) {
+            *slot = self.starts.len() as u32;
+        }
+    }
+
+    /// Doubles the table and places every entry again.
+    fn grow(&mut self) {
+        self.slots = vec![0; self.slots.len() * 2];
+        for i in 0..self.starts.len() {
+            let Some((key, _)) = self.entry(i) else {
+                continue;
+            };
+            let at = self.slot(key);
+            if let Some(slot) = self.slots.get_mut(at) {
+                *slot = i as u32 + 1;
+            }
         }
     }
 }
@@ -97,10 +245,13 @@ impl<'s> WriteBatch<'s> {
             .env
             .nested_write_txn(parent)
             .map_err(ReadError::from)?;
+        scratch.touched.clear();
         let mut writer = Writer {
             txn: &mut txn,
             records: store.records,
             zones: store.zones,
+            journal: store.journal,
+            limits: store.limits,
             scratch,
             delta: 0,
         };
@@ -241,6 +392,8 @@ pub struct Writer<'t, 'e> {
     txn: &'t mut RwTxn<'e>,
     records: Database<Bytes, Bytes>,
     zones: Database<Bytes, Bytes>,
+    journal: journal::Dbs,
+    limits: journal::Limits,
     scratch: &'t mut Scratch,
     /// Records added minus records removed by this writer so far.
     delta: i64,
@@ -292,6 +445,59 @@ impl Writer<'_, '_> {
         )?;
         self.delta = 0;
         Ok(())
+    }
+
+    /// Logs the RRset keyed `record_key` as it is before this update, the
+    /// first time the update is about to change it.
+    fn touch(&mut self, record_key: &[u8]) -> Result<(), ReadError> {
+        if self.scratch.touched.contains(record_key) {
+            return Ok(());
+        }
+        let old = self.records.get(self.txn, record_key)?;
+        self.scratch.touched.insert(record_key, old);
+        Ok(())
+    }
+
+    /// Journals the effective difference this update made to the zone whose
+    /// apex is encoded as `apex` (nothing when it made none), in the
+    /// update's transaction, and prunes the zone's journal (see
+    /// [`journal`]). Call once, after the serial moved.
+    pub fn journal(&mut self, apex: &[u8], origin: &journal::Origin<'_>) -> Result<(), ReadError> {
+        let Scratch {
+            touched,
+            entry,
+            differ,
+            ..
+        } = &mut *self.scratch;
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let mut buf = [0u8; MAX_KEY];
+        let soa = DataType::new(Rtype::Soa).ok_or(ReadError::Damaged)?;
+        let soa_key = key::record_key(apex, soa, &mut buf)?;
+        let txn: &heed::RoTxn<'_> = self.txn;
+        let records = self.records;
+        let new_soa = records.get(txn, soa_key)?.ok_or(ReadError::Damaged)?;
+        let old_soa = match touched.old(soa_key) {
+            Some(old) => old.ok_or(ReadError::Damaged)?,
+            None => new_soa,
+        };
+        let log: &TouchLog = touched;
+        let keep = journal::build(entry, differ, origin, apex, old_soa, new_soa, || {
+            (0..log.starts.len()).map(move |i| {
+                let (key, old) = log.entry(i).ok_or(ReadError::Damaged)?;
+                Ok(journal::Touched {
+                    key,
+                    old,
+                    new: records.get(txn, key)?,
+                })
+            })
+        })?;
+        if !keep {
+            return Ok(());
+        }
+        let zone_key = key::zone_key(apex, &mut buf)?;
+        journal::append(&self.journal, self.txn, zone_key, entry, &self.limits)
     }
 
     /// The node entry of the name encoded as `encoded`.
@@ -353,8 +559,9 @@ impl Writer<'_, '_> {
             let old = self.count(encoded, rtype)?;
             let new = Rrset::from_value(&value).map_or(0, |set| set.len() as i64);
             let mut buf = [0u8; MAX_KEY];
-            self.records
-                .put(self.txn, key::record_key(encoded, rtype, &mut buf)?, &value)?;
+            let record_key = key::record_key(encoded, rtype, &mut buf)?;
+            self.touch(record_key)?;
+            self.records.put(self.txn, record_key, &value)?;
             self.delta += new - old;
             self.set_type(encoded, apex_len, rtype, true)
         });
@@ -373,9 +580,11 @@ impl Writer<'_, '_> {
     ) -> Result<(), ReadError> {
         let old = self.count(encoded, rtype)?;
         let mut buf = [0u8; MAX_KEY];
-        let gone = self
-            .records
-            .delete(self.txn, key::record_key(encoded, rtype, &mut buf)?)?;
+        let record_key = key::record_key(encoded, rtype, &mut buf)?;
+        if old > 0 {
+            self.touch(record_key)?;
+        }
+        let gone = self.records.delete(self.txn, record_key)?;
         if gone {
             self.delta -= old;
             self.set_type(encoded, apex_len, rtype, false)?;

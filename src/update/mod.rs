@@ -23,6 +23,7 @@
 
 mod policy;
 
+use crate::store::journal::{Kind as JournalKind, Origin};
 use crate::store::{DataType, NameKey, ReadError, Replay, Rrset, Scratch, WriteBatch, Writer};
 use crate::wire::{
     Class, MAX_MESSAGE, Message, Name, RData, Rcode, Record, Rtype, SoaRdata, TypeKind, write_rdata,
@@ -265,6 +266,8 @@ pub struct Signed<'a> {
     pub key: usize,
     /// The request's key name, time signed, MAC and window.
     pub replay: Replay<'a>,
+    /// Where the request came from (kept in the journal's audit trail).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// The server's rules for updates.
@@ -428,6 +431,16 @@ impl Updater {
                 (false, _) => previous,
             };
             w.finish_zone(zone.encoded())?;
+            if changed {
+                // Issue 12: the effective difference, in this transaction.
+                let origin = Origin {
+                    kind: JournalKind::Update,
+                    time: now,
+                    key: Some(signed.replay.key_name),
+                    peer: signed.peer,
+                };
+                w.journal(zone.encoded(), &origin)?;
+            }
             Ok(Applied {
                 changed,
                 previous,

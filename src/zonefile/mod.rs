@@ -147,6 +147,12 @@ pub fn write(
     print::zone(apex, records, out)
 }
 
+/// Prints one record as [`write`] prints it: a line `owner TAB ttl TAB IN
+/// TAB type TAB rdata`.
+pub fn write_record(record: &ZoneRecord, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    print::record(record, out)
+}
+
 /// What the file said so far that later lines depend on.
 struct State {
     /// `$ORIGIN`, or the origin given.

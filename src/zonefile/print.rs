@@ -36,7 +36,7 @@ pub(super) fn zone(
 }
 
 /// One line: `owner TAB ttl TAB IN TAB type TAB rdata`.
-fn record(rec: &ZoneRecord, out: &mut dyn io::Write) -> io::Result<()> {
+pub(super) fn record(rec: &ZoneRecord, out: &mut dyn io::Write) -> io::Result<()> {
     let rdata = presentation(rec.rtype, &rec.rdata).unwrap_or_else(|| generic(&rec.rdata));
     writeln!(
         out,
