@@ -16,7 +16,7 @@ use crate::tsig::{self, KeySet, Reason, Responder, Signer, Verification};
 use crate::update::{Failure, Policy, Rules, Signed, Updater};
 use crate::wire::{
     BuildError, Class, Edns, Header, MAX_MESSAGE, Message, MessageBuilder, Name, NameBuf, OPT_LEN,
-    Opcode, Rcode, Rtype, Section, UDP_LIMIT,
+    Opcode, RData, Rcode, Rtype, Section, UDP_LIMIT,
 };
 use crate::zone::Limits;
 
@@ -282,6 +282,9 @@ enum Disposition {
     /// Several messages (TCP only): the first is the reply, the rest come
     /// from the [`Stream`] handed to the connection.
     Stream(transfer::Kind),
+    /// A NOTIFY (RFC 1996): the question echoed, AA when acknowledged;
+    /// decided by [`notify`] where the store is read.
+    Notify,
 }
 
 /// The request handler of one worker.
@@ -654,6 +657,11 @@ impl Handler {
                             })
                             .ok()
                     }
+                    Disposition::Notify => {
+                        let rcode = notify(&mut self.reader, &msg);
+                        log_notify(&mut self.throttle, rcode, &msg, &writer, peer, now);
+                        writer.notify_answer(&msg, rcode, response)
+                    }
                     Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => {
                         writer.question_only(&msg, rcode, response)
                     }
@@ -665,6 +673,8 @@ impl Handler {
                 }
                 // Response rate limiting: UDP answers to unsigned queries,
                 // whose source anyone can forge (TCP and TSIG prove theirs).
+                // Not a NOTIFY's answer (README: never limited): no larger
+                // than the NOTIFY, so nothing to amplify.
                 let mut len = len?;
                 if transport == Transport::Udp
                     && self.rrl.is_on()
@@ -719,7 +729,7 @@ impl Handler {
         let (rcode, tc) = match disposition {
             Disposition::QuestionOnly(rcode) | Disposition::Held(rcode, _) => (rcode, false),
             // A stream is counted once, by its first message.
-            Disposition::Answered | Disposition::Stream(_) => (
+            Disposition::Answered | Disposition::Stream(_) | Disposition::Notify => (
                 written_rcode(response),
                 response.get(2).is_some_and(|flags| flags & 0x02 != 0),
             ),
@@ -841,7 +851,9 @@ fn dispatch<'a>(
                 }
                 (disposition, Some(result))
             }
-            // RFC 1035 §4.1.1: NOTIMP. NOTIFY comes with later work.
+            // RFC 1996: answered where the store is read ([`notify`]).
+            Opcode::Notify => (Disposition::Notify, None),
+            // RFC 1035 §4.1.1: NOTIMP.
             _ => (Disposition::QuestionOnly(Rcode::NotImp), None),
         }
     };
@@ -860,6 +872,104 @@ fn over_udp(kind: transfer::Kind) -> Disposition {
         transfer::Kind::Ixfr { .. } => Disposition::Answered,
         #[cfg(test)]
         transfer::Kind::Synthetic { .. } => Disposition::QuestionOnly(Rcode::NotImp),
+    }
+}
+
+/// RFC 1996 as the primary of every zone we serve: what a NOTIFY is
+/// answered. A NOTIFY tells a secondary to refresh; dynzone is only ever a
+/// primary, so one for a zone of ours needs nothing done and is
+/// acknowledged, as BIND does for its primary zones (`dns_zone_notifyreceive`:
+/// "If we are a primary zone just succeed"). Checked in BIND's order
+/// (`ns_notify_start`): the question, its type, then the zone. Changes
+/// nothing.
+fn notify(reader: &mut Reader, msg: &Message<'_>) -> Rcode {
+    // RFC 1996 §3.7 names one <QNAME, QCLASS, QTYPE> per NOTIFY; none, or
+    // more than one, is FORMERR (as BIND answers).
+    let question = match msg.question() {
+        Some(q) if msg.header().count(Section::Question) == 1 => q,
+        _ => return Rcode::FormErr,
+    };
+    match question.qtype {
+        // RFC 1996 §4.7: "with QTYPE=SOA".
+        Rtype::Soa => {}
+        // The generalized NOTIFY of CDS and CSYNC (type 62) is for a
+        // parent's agent, not a primary: NOTIMP, as BIND answers it.
+        Rtype::Cds | Rtype::Unknown(62) => return Rcode::NotImp,
+        // RFC 1996 §1.2 "only allows slaves to be notified of SOA RR
+        // changes": any other type is FORMERR, as BIND answers.
+        _ => return Rcode::FormErr,
+    }
+    // Not the apex of a zone of ours, in the only class we hold: NOTAUTH,
+    // as BIND answers (and as a transfer of it is, RFC 5936 §2.2.1).
+    if question.qclass != Class::In {
+        return Rcode::NotAuth;
+    }
+    if let Err(e) = reader.refresh() {
+        log::error!("reading the store for a NOTIFY failed: {e:?}");
+        return Rcode::ServFail;
+    }
+    match is_apex(reader, question.name) {
+        Ok(true) => Rcode::NoError,
+        Ok(false) => Rcode::NotAuth,
+        Err(e) => {
+            log::error!("reading the store for a NOTIFY failed: {e:?}");
+            Rcode::ServFail
+        }
+    }
+}
+
+/// One line per NOTIFY received, with the serial it carries (RFC 1996 §3.7:
+/// "If ANCOUNT>0, then the answer section represents an unsecure hint at
+/// the new RRset"). A NOTIFY signed with one of our keys is always logged;
+/// the lines anyone can cause (an unsigned NOTIFY acknowledged, any NOTIFY
+/// refused) once per reason per interval ([`Throttle`]).
+fn log_notify(
+    throttle: &mut Throttle,
+    rcode: Rcode,
+    msg: &Message<'_>,
+    writer: &ReplyWriter<'_>,
+    peer: SocketAddr,
+    now: u64,
+) {
+    let signed_with = writer.tsig.as_ref().and(msg.tsig()).map(|t| t.key_name);
+    let noise = match (rcode, signed_with) {
+        (Rcode::NoError, Some(_)) => None,
+        (Rcode::NoError, None) => Some(Noise::UnsignedNotify),
+        _ => Some(Noise::NotifyRefused),
+    };
+    let earlier = match noise.map(|noise| throttle.admit(noise, now)) {
+        None => 0,
+        Some(Verdict::Log { earlier }) => earlier,
+        Some(Verdict::Quiet) => return,
+    };
+    let zone = msg.question().map_or(Name::ROOT, |q| q.name);
+    let serial = SerialShown(msg.answers().find_map(|r| match r.data {
+        RData::Soa(soa) if r.owner == zone => Some(soa.serial),
+        _ => None,
+    }));
+    let what = match rcode {
+        Rcode::NoError => "we are its primary, nothing to do",
+        Rcode::NotAuth => "not a zone of ours, NOTAUTH",
+        Rcode::FormErr => "not one question of type SOA, FORMERR",
+        Rcode::NotImp => "a NOTIFY for CDS or CSYNC, NOTIMP",
+        _ => "the store could not be read, SERVFAIL",
+    };
+    let key = KeyShown(signed_with);
+    log::info!(
+        "notify: zone {zone} serial {serial} from peer {peer} key {key}: {what}{}",
+        More(earlier)
+    );
+}
+
+/// A serial in a log line, `none` when the message carries none.
+struct SerialShown(Option<u32>);
+
+impl core::fmt::Display for SerialShown {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(serial) => write!(f, "{serial}"),
+            None => f.write_str("none"),
+        }
     }
 }
 
@@ -1282,7 +1392,28 @@ impl ReplyWriter<'_> {
     /// A reply carrying only the question(s) of `msg` (in an UPDATE, the zone
     /// section, RFC 2136 §3.8) and an RCODE.
     fn question_only(&self, msg: &Message<'_>, rcode: Rcode, response: &mut [u8]) -> Option<usize> {
+        self.echo(msg, rcode, false, response)
+    }
+
+    /// The answer to a NOTIFY (RFC 1996 §4.7: "query ID: (same), op: NOTIFY
+    /// (4), resp: NOERROR, flags: QR AA, ... This is intended to be
+    /// identical to the NOTIFY request, except that the QR bit is also
+    /// set"): its question, and AA only when acknowledged (BIND clears AA
+    /// on an error answer).
+    fn notify_answer(&self, msg: &Message<'_>, rcode: Rcode, response: &mut [u8]) -> Option<usize> {
+        self.echo(msg, rcode, rcode == Rcode::NoError, response)
+    }
+
+    /// The question(s) of `msg`, the RCODE and the AA bit.
+    fn echo(
+        &self,
+        msg: &Message<'_>,
+        rcode: Rcode,
+        aa: bool,
+        response: &mut [u8],
+    ) -> Option<usize> {
         let mut b = self.start(response).ok()?;
+        b.flags_mut().set_aa(aa);
         for q in msg.questions() {
             if b.question(q.name, q.qtype, q.qclass).is_err() {
                 break;
@@ -1435,6 +1566,59 @@ mod tests {
                 "dynzone_zone_last_update_timestamp_seconds{zone=\"example.test.\"}",
                 "1700000000",
             ),
+        ] {
+            assert_eq!(sample(&page, line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_notify_is_acknowledged_for_an_apex_and_counted_by_opcode() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = example_test(dir.path());
+        let mut handler = Handler::new(&store, Config::default()).unwrap();
+        let peer = "127.0.0.1:5300".parse().unwrap();
+        let mut out = [0u8; 512];
+        for (zone, qtype, rcode) in [
+            ("example.test", Rtype::Soa, Rcode::NoError),
+            ("EXAMPLE.test", Rtype::Soa, Rcode::NoError),
+            ("nothere.test", Rtype::Soa, Rcode::NotAuth),
+            ("a.example.test", Rtype::Soa, Rcode::NotAuth),
+            ("example.test", Rtype::Txt, Rcode::FormErr),
+            ("example.test", Rtype::Cds, Rcode::NotImp),
+        ] {
+            let mut buf = [0u8; 512];
+            let mut b = MessageBuilder::new(&mut buf, 512).unwrap();
+            b.set_id(0x1996);
+            b.flags_mut().set_opcode(Opcode::Notify);
+            b.flags_mut().set_aa(true);
+            b.question(name(zone).as_name(), qtype, Class::In).unwrap();
+            let len = b.finish();
+            let n = handler
+                .handle(NOW, peer, Transport::Udp, &buf[..len], &mut out)
+                .unwrap();
+            let msg = Message::parse(&out[..n]).unwrap();
+            let h = msg.header();
+            assert_eq!(msg.rcode(), rcode, "{zone} {qtype:?}");
+            assert_eq!(h.id, 0x1996);
+            assert_eq!(h.flags.opcode(), Opcode::Notify);
+            assert!(h.flags.qr());
+            assert_eq!(h.flags.aa(), rcode == Rcode::NoError);
+            assert_eq!(msg.question().map(|q| q.name), Some(name(zone).as_name()));
+            assert_eq!(msg.answers().count() + msg.additional().count(), 0);
+        }
+        let board = Board::new(1);
+        board.publish(0, handler.counters());
+        let page = crate::metrics::render(&board, &store);
+        for (line, want) in [
+            (
+                "dynzone_requests_total{transport=\"udp\",family=\"ipv4\",opcode=\"notify\"}",
+                "6",
+            ),
+            ("dynzone_responses_total{rcode=\"NOERROR\"}", "2"),
+            ("dynzone_responses_total{rcode=\"NOTAUTH\"}", "2"),
+            ("dynzone_responses_total{rcode=\"FORMERR\"}", "1"),
+            ("dynzone_responses_total{rcode=\"NOTIMP\"}", "1"),
+            ("dynzone_zone_serial{zone=\"example.test.\"}", "1"),
         ] {
             assert_eq!(sample(&page, line), want, "{line}");
         }

@@ -21,9 +21,9 @@ pub const INTERVAL: u64 = 10;
 pub const KEYS_APART: usize = 15;
 /// TSIG failure reasons told apart (`tsig::Reason`, MAC sizes together).
 const TSIG_REASONS: usize = 5;
-/// Windows: unsigned, replay, then for each TSIG reason one per key told
-/// apart, one for the rest and one for unknown key names.
-const WINDOWS: usize = 2 + TSIG_REASONS * (KEYS_APART + 2);
+/// Windows: unsigned, replay, the two of NOTIFY, then for each TSIG reason
+/// one per key told apart, one for the rest and one for unknown key names.
+const WINDOWS: usize = 4 + TSIG_REASONS * (KEYS_APART + 2);
 
 /// The events whose lines are throttled: each can come from anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,10 @@ pub enum Noise {
     Unsigned,
     /// A correctly signed UPDATE seen before.
     Replay,
+    /// An unsigned NOTIFY for a zone of ours, acknowledged (RFC 1996 §4.7).
+    UnsignedNotify,
+    /// A NOTIFY not acknowledged: not a zone of ours (NOTAUTH), or malformed.
+    NotifyRefused,
     /// A request whose TSIG does not verify, by reason and by key: an
     /// operator sees each misconfigured client's line, while names an
     /// attacker makes up share one window (`key: None`).
@@ -48,6 +52,8 @@ impl Noise {
         match self {
             Noise::Unsigned => 0,
             Noise::Replay => 1,
+            Noise::UnsignedNotify => 2,
+            Noise::NotifyRefused => 3,
             Noise::BadTsig { reason, key } => {
                 let reason = match reason {
                     Reason::UnknownKey => 0,
@@ -57,7 +63,7 @@ impl Noise {
                     Reason::BadTime => 4,
                 };
                 let key = key.map_or(KEYS_APART + 1, |k| k.min(KEYS_APART));
-                2 + reason * (KEYS_APART + 2) + key
+                4 + reason * (KEYS_APART + 2) + key
             }
         }
     }
@@ -67,6 +73,8 @@ impl Noise {
         match index {
             0 => "unsigned UPDATEs refused",
             1 => "replayed UPDATEs refused",
+            2 => "unsigned NOTIFYs acknowledged",
+            3 => "NOTIFYs refused",
             _ => "requests with a failed TSIG check of this kind",
         }
     }
@@ -188,6 +196,11 @@ mod tests {
         };
         assert_eq!(t.admit(time, t0 + 4), Verdict::Log { earlier: 0 });
         assert_eq!(t.admit(Noise::Unsigned, t0 + 9), Verdict::Quiet);
+        // NOTIFYs, acknowledged and refused, have windows of their own.
+        for noise in [Noise::UnsignedNotify, Noise::NotifyRefused] {
+            assert_eq!(t.admit(noise, t0 + 4), Verdict::Log { earlier: 0 });
+            assert_eq!(t.admit(noise, t0 + 5), Verdict::Quiet);
+        }
         // The interval is over: the next line says what it did not show.
         assert_eq!(
             t.admit(Noise::Unsigned, t0 + INTERVAL),

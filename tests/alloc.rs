@@ -348,14 +348,19 @@ fn mixed_requests() -> Vec<(dynzone::handler::Transport, Vec<u8>)> {
         framed.extend_from_slice(&bytes);
         out.push((Tcp, framed));
     }
-    // Malformed: trailing byte (FORMERR), too short (dropped), NOTIMP opcode.
+    // Malformed: trailing byte (FORMERR), too short (dropped), NOTIMP opcode
+    // (3); NOTIFY (RFC 1996) of a name (FORMERR: type A) and of the apex
+    // (acknowledged).
     let mut trailing = out[0].1.clone();
     trailing.push(0);
     out.push((Udp, trailing));
     out.push((Udp, vec![0; 5]));
-    let mut notify = out[0].1.clone();
-    notify[2] |= 4 << 3;
-    out.push((Udp, notify));
+    let apex_soa = 2 * (questions.len() - 1);
+    for (request, opcode) in [(0, 3), (0, 4), (apex_soa, 4)] {
+        let mut other = out[request].1.clone();
+        other[2] |= opcode << 3;
+        out.push((Udp, other));
+    }
     out
 }
 

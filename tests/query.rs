@@ -353,17 +353,28 @@ fn names_outside_our_zones_and_other_classes_are_refused() {
 #[test]
 fn unknown_opcodes_are_notimp() {
     let (_d, _s, mut h) = setup();
-    for op in [
-        Opcode::Status,
-        Opcode::Notify,
-        Opcode::Unknown(3),
-        Opcode::Unknown(15),
-    ] {
+    for op in [Opcode::Status, Opcode::Unknown(3), Opcode::Unknown(15)] {
         let mut query = q("www.example.test", Rtype::A);
         query.opcode = op;
         let r = ask(&mut h, query);
         assert_eq!(r.rcode, Rcode::NotImp, "{op:?}");
         assert!(r.answer.is_empty());
+    }
+    // NOTIFY (RFC 1996) is answered: acknowledged with AA for the apex of a
+    // zone of ours (tests/transfer.rs has the rest), FORMERR for a type
+    // other than SOA, NOTAUTH for a name that is no apex.
+    for (name, qtype, rcode) in [
+        ("example.test", Rtype::Soa, Rcode::NoError),
+        ("www.example.test", Rtype::A, Rcode::FormErr),
+        ("www.example.test", Rtype::Soa, Rcode::NotAuth),
+    ] {
+        let mut notify = q(name, qtype);
+        notify.opcode = Opcode::Notify;
+        let r = ask(&mut h, notify);
+        assert_eq!(r.rcode, rcode, "NOTIFY {name} {qtype}");
+        assert_eq!(r.aa, rcode == Rcode::NoError, "NOTIFY {name} {qtype}");
+        assert!(r.answer.is_empty() && r.authority.is_empty());
+        assert!(r.question.contains(name), "{}", r.question);
     }
     // An UPDATE without TSIG (and this handler has no keys) is refused.
     let mut update = q("example.test", Rtype::Soa);

@@ -8,6 +8,8 @@
 //! - the next one with a refresh asked of the secondary too (`knotc
 //!   zone-refresh`, `nsd-control transfer`, `rndc refresh`);
 //! - a burst of 200 updates, whose NOTIFYs merge;
+//! - an update, dynzone killed (SIGKILL) and started again on the same
+//!   port, another update: the secondary converges on the newest serial;
 //! - and, separately, a secondary asking with the wrong secret and one asking
 //!   unsigned: each reports the TSIG error or REFUSED and has no zone.
 //!
@@ -185,6 +187,40 @@ impl Secondary {
         String::from_utf8_lossy(&run_tool("dig", &args).stdout).into_owned()
     }
 
+    /// Waits up to `bound` for the secondary to serve `serial`; fails the
+    /// test with both logs, saying `after` what it waited. How long it took.
+    fn await_serial(
+        &self,
+        primary: &TestServer,
+        serial: u32,
+        bound: Duration,
+        after: &str,
+    ) -> Duration {
+        let took = time_until(bound, || self.serial() == Some(serial));
+        took.unwrap_or_else(|| {
+            panic!(
+                "{:?} never served serial {serial} {after}:\n{}\n{}",
+                self.kind,
+                self.log(),
+                primary.log_contents()
+            )
+        })
+    }
+
+    /// Fails the test unless the secondary's own tool reports `serial`.
+    fn reports_serial(&self, serial: u32) {
+        let status = self.status();
+        let want = match self.kind {
+            Kind::Nsd => format!("served-serial: \"{serial} "),
+            Kind::Knot | Kind::Bind => format!("serial: {serial}"),
+        };
+        assert!(
+            status.contains(&want),
+            "{:?}: no {want:?} in\n{status}",
+            self.kind
+        );
+    }
+
     /// The zone's state as the secondary's own tool reports it
     /// (`knotc zone-status`, `nsd-control zonestatus`, `rndc zonestatus`).
     fn status(&self) -> String {
@@ -265,7 +301,24 @@ fn same_zone(primary: &TestServer, port: u16) -> String {
     text
 }
 
-/// The secondary `kind` pulls the zone, then an update.
+/// Waits for the line saying the secondary on `port` acknowledged the
+/// NOTIFY of `serial`; fails the test without it.
+fn acknowledged(primary: &TestServer, serial: u32, port: u16) {
+    let line =
+        format!("notify: zone example.test. serial {serial} to 127.0.0.1:{port}: acknowledged");
+    assert!(
+        time_until(Duration::from_secs(10), || primary
+            .log_contents()
+            .contains(&line))
+        .is_some(),
+        "no {line:?}:\n{}",
+        primary.log_contents()
+    );
+}
+
+/// The secondary `kind` pulls the zone, then its changes: by NOTIFY, by a
+/// refresh, in a burst, and across a SIGKILL and restart of dynzone on the
+/// same port.
 fn transfers_the_zone_and_its_changes(kind: Kind) {
     let mut zone = String::from(
         "$ORIGIN example.test.\n$TTL 300\n\
@@ -278,7 +331,7 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
     let key = format!("hmac-sha256:xfr-key:{SECRET}");
     let port = pick_port();
     let notify = format!("example.test:127.0.0.1:{port}:xfr-key");
-    let primary = TestServer::start(
+    let mut primary = TestServer::start(
         &zone,
         "example.test",
         &[
@@ -295,27 +348,16 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
     let secondary = Secondary::start(kind, &primary, &dir, port);
 
     // The initial AXFR: over 100 KiB, in several signed messages.
-    let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(7));
-    assert!(
-        took.is_some(),
-        "{kind:?} never served serial 7:\n{}\n{}",
-        secondary.log(),
-        primary.log_contents()
-    );
+    let took = secondary.await_serial(&primary, 7, Duration::from_secs(30), "at first");
     println!("{kind:?} served serial 7 after {took:?}");
     // Its own tool agrees (`knotc zone-status`, `nsd-control zonestatus`,
     // `rndc zonestatus`).
-    let status = secondary.status();
-    let want = match kind {
-        Kind::Nsd => "served-serial: \"7 ",
-        Kind::Knot | Kind::Bind => "serial: 7",
-    };
-    assert!(status.contains(want), "{kind:?}: no {want:?} in\n{status}");
+    secondary.reports_serial(7);
     println!("{kind:?}: {}", same_zone(&primary, secondary.port));
 
     // An update on dynzone: its NOTIFY (signed) brings the secondary to
     // ask for it (SOA query, IXFR).
-    let update = |serial: u32, name: &str| {
+    let update = |primary: &TestServer, serial: u32, name: &str| {
         let script = format!(
             "server 127.0.0.1 {}\nzone example.test\nupdate add {name}.example.test 60 A 198.51.100.7\nsend\n",
             primary.port()
@@ -330,41 +372,21 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
         );
         std::time::Instant::now()
     };
-    let sent = update(8, "home");
-    let served = time_until(Duration::from_secs(20), || secondary.serial() == Some(8));
-    assert!(
-        served.is_some(),
-        "{kind:?} never served serial 8 after the NOTIFY:\n{}\n{}",
-        secondary.log(),
-        primary.log_contents()
-    );
+    let sent = update(&primary, 8, "home");
+    secondary.await_serial(&primary, 8, Duration::from_secs(20), "after the NOTIFY");
     println!(
         "{kind:?} served serial 8 {:?} after nsupdate returned (NOTIFY, then IXFR)",
         sent.elapsed()
     );
     println!("{kind:?}: {}", same_zone(&primary, secondary.port));
-    let acknowledged =
-        format!("notify: zone example.test. serial 8 to 127.0.0.1:{port}: acknowledged");
-    assert!(
-        time_until(Duration::from_secs(10), || primary
-            .log_contents()
-            .contains(&acknowledged))
-        .is_some(),
-        "no {acknowledged:?}:\n{}",
-        primary.log_contents()
-    );
+    acknowledged(&primary, 8, port);
 
     // The next change arrives too, by its NOTIFY or by the refresh asked
     // of the secondary, whichever comes first.
-    update(9, "office");
+    update(&primary, 9, "office");
     let refresh = secondary.refresh();
-    let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(9));
-    assert!(
-        took.is_some(),
-        "{kind:?} never served serial 9 ({refresh}):\n{}\n{}",
-        secondary.log(),
-        primary.log_contents()
-    );
+    let after = format!("after the NOTIFY or the refresh ({refresh})");
+    secondary.await_serial(&primary, 9, Duration::from_secs(30), &after);
     println!("{kind:?}: {}", same_zone(&primary, secondary.port));
     // A burst of 200 updates, one message each: the NOTIFYs merge, and the
     // secondary converges on the last serial with the same zone.
@@ -386,13 +408,7 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
         common::printed_text(&out)
     );
     let sent = std::time::Instant::now();
-    let took = time_until(Duration::from_secs(30), || secondary.serial() == Some(209));
-    assert!(
-        took.is_some(),
-        "{kind:?} never served serial 209 after the burst:\n{}\n{}",
-        secondary.log(),
-        primary.log_contents()
-    );
+    secondary.await_serial(&primary, 209, Duration::from_secs(30), "after the burst");
     println!(
         "{kind:?} served serial 209 {:?} after the burst",
         sent.elapsed()
@@ -411,6 +427,30 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
         "{log}"
     );
     assert!(log.contains("of zone example.test. from serial 7"), "{log}");
+
+    // dynzone killed (SIGKILL) right after an update, before its NOTIFY
+    // is due (the 1 s merge), and started again on the same port: the
+    // update is durable, and the NOTIFY of the next one, sent by the new
+    // process, brings the secondary to the newest serial. Whether the
+    // secondary then gets deltas or the whole zone is dynzone's choice.
+    let restart_part = update(&primary, 210, "before-kill");
+    primary.signal("KILL");
+    primary.wait_exit();
+    primary.restart_on_same_port(&[]);
+    let sent = update(&primary, 211, "after-restart");
+    let after = "after dynzone's restart";
+    secondary.await_serial(&primary, 211, Duration::from_secs(30), after);
+    println!(
+        "{kind:?} served serial 211 {:?} after the update that followed the restart",
+        sent.elapsed()
+    );
+    secondary.reports_serial(211);
+    println!("{kind:?}: {}", same_zone(&primary, secondary.port));
+    acknowledged(&primary, 211, port);
+    println!(
+        "{kind:?}: the restart took {:?} of this test",
+        restart_part.elapsed()
+    );
 }
 
 #[test]

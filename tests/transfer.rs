@@ -5,7 +5,9 @@
 //! TSIG of every message; the transferred zone is compared record for record
 //! with `dynzone export`. Also `--allow-transfer` (keys, prefixes, both),
 //! NOTAUTH for a zone not ours, AXFR over UDP (NOTIMP) and IXFR over UDP
-//! (the SOA alone). A missing tool fails the test naming its package.
+//! (the SOA alone); NOTIFY in (RFC 1996, tests/py/notify_check.py) over UDP
+//! and TCP, unsigned and signed. A missing tool fails the test naming its
+//! package.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
@@ -330,4 +332,111 @@ fn notifies_are_signed_and_retried_until_a_verified_answer() {
         "{log}"
     );
     assert!(log.contains("does not verify"), "{log}");
+}
+
+/// RFC 1996 as a primary: a NOTIFY for a zone of ours, over UDP and TCP,
+/// unsigned and signed, is acknowledged (NOERROR, AA, opcode NOTIFY, the
+/// same ID, the question and nothing else; signed when it was, as
+/// dnspython verifies) and changes nothing; a zone not ours or a name that
+/// is no apex is NOTAUTH, a type other than SOA or two questions FORMERR,
+/// a wrong secret the RFC 8945 error answer, unsigned.
+#[test]
+fn notifies_for_our_zones_are_acknowledged_and_change_nothing() {
+    let server = server(0, &[]);
+    let soa = || {
+        let port = server.port().to_string();
+        let out = run_tool(
+            "dig",
+            &["@127.0.0.1", "-p", &port, "+short", "example.test", "SOA"],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let (soa_before, export_before) = (soa(), server.export("example.test"));
+    assert!(soa_before.contains(" 7 "), "{soa_before}");
+
+    let wrong = "d3Jvbmcgc2VjcmV0IGZvciB0aGUgeGZyIGtleSEhISE=";
+    let port = server.port().to_string();
+    let out = run_tool(
+        "/usr/bin/python3",
+        &[
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/notify_check.py"),
+            &port,
+            &key_arg(),
+            wrong,
+        ],
+    );
+    let text = common::printed_text(&out);
+    assert!(
+        out.status.success(),
+        "{text}\nserver log:\n{}",
+        server.log_contents()
+    );
+    let acknowledged = "rcode=NOERROR opcode=NOTIFY qr=1 aa=1 id=same \
+                        question=example.test. IN SOA records=0/0/0 tsig=";
+    let refused = |rcode: &str, question: &str, tsig: &str| {
+        format!(
+            "rcode={rcode} opcode=NOTIFY qr=1 aa=0 id=same question={question} records=0/0/0 tsig={tsig}"
+        )
+    };
+    let signed = "verified tamper=rejected";
+    for (case, want) in [
+        ("udp", format!("{acknowledged}none")),
+        ("tcp", format!("{acknowledged}none")),
+        ("udp signed", format!("{acknowledged}{signed}")),
+        ("tcp signed", format!("{acknowledged}{signed}")),
+        (
+            "udp unknown zone",
+            refused("NOTAUTH", "nothere.test. IN SOA", "none"),
+        ),
+        (
+            "tcp signed unknown zone",
+            refused("NOTAUTH", "nothere.test. IN SOA", signed),
+        ),
+        (
+            "udp not the apex",
+            refused("NOTAUTH", "www.example.test. IN SOA", "none"),
+        ),
+        (
+            "udp type A",
+            refused("FORMERR", "example.test. IN A", "none"),
+        ),
+        // RFC 8945 §5.2.2: BADSIG, and an unsigned answer (MAC size 0).
+        (
+            "udp wrong secret",
+            refused("NOTAUTH", "example.test. IN SOA", "error=16 mac_len=0"),
+        ),
+        (
+            "udp two questions",
+            refused(
+                "FORMERR",
+                "example.test. IN SOA, example.test. IN SOA",
+                "none",
+            ),
+        ),
+    ] {
+        let line = format!("{case}: {want}");
+        assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+    }
+
+    // Nothing changed: the same SOA and the same zone.
+    assert_eq!(soa(), soa_before);
+    assert_eq!(server.export("example.test"), export_before);
+    // One line per NOTIFY; the unsigned and the refused ones once per
+    // interval (the first of each here), the signed ones always.
+    let log = server.log_contents();
+    for line in [
+        "notify: zone example.test. serial 7 from peer 127.0.0.1:",
+        "key none: we are its primary, nothing to do",
+        "key xfr-key.: we are its primary, nothing to do",
+        "notify: zone nothere.test. serial none from peer 127.0.0.1:",
+        "key none: not a zone of ours, NOTAUTH",
+    ] {
+        assert!(log.contains(line), "no {line:?} in:\n{log}");
+    }
+    assert_eq!(
+        log.matches("key xfr-key.: we are its primary, nothing to do")
+            .count(),
+        2,
+        "{log}"
+    );
 }

@@ -32,6 +32,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a server may take to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a restart on the same port waits for the port to be free.
+const REBIND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The server's longest sleep, `TICK` in `src/server/worker.rs` (the tests
 /// cannot read a private constant): at least this often a worker wakes up and
@@ -231,6 +233,9 @@ pub struct TestServer {
     log: PathBuf,
     /// The hosts it listens on, each with the port (`127.0.0.1`, `[::]`).
     listen: Vec<String>,
+    /// The arguments it was started with after its own (`--listen`,
+    /// `--db`), for [`TestServer::restart_on_same_port`].
+    args: Vec<String>,
 }
 
 impl TestServer {
@@ -278,22 +283,37 @@ impl TestServer {
             dir,
             log,
             listen: hosts.iter().map(|h| h.to_string()).collect(),
+            args: extra_args.iter().map(|a| a.to_string()).collect(),
         };
-        if let Err(text) = server.launch(extra_args, false) {
+        if let Err(text) = server.launch(extra_args, false, None) {
             panic!("dynzone serve did not start:\n{text}");
         }
         server
     }
 
     /// Starts `dynzone serve` on this server's database with `extra_args`
-    /// (`--workers 1` unless they say otherwise) on a free port, appending to
-    /// the log when `append`, and waits until it serves. A port picked free
-    /// can be taken before the server binds it: up to three tries.
-    fn launch(&mut self, extra_args: &[&str], mut append: bool) -> Result<(), String> {
+    /// (`--workers 1` unless they say otherwise) on `port`, or a free port
+    /// when `None`, appending to the log when `append`, and waits until it
+    /// serves. A port picked free can be taken before the server binds it:
+    /// up to three tries, each on a new port. A port given may still be held
+    /// for a moment by the process that had it: tried again every 100 ms
+    /// for up to [`REBIND_TIMEOUT`].
+    fn launch(
+        &mut self,
+        extra_args: &[&str],
+        mut append: bool,
+        fixed: Option<u16>,
+    ) -> Result<(), String> {
         let db = self.db_path();
         let mut last_log = String::new();
-        for _ in 0..3 {
-            let port = pick_port();
+        let deadline = Instant::now() + REBIND_TIMEOUT;
+        for attempt in 0.. {
+            let port = match fixed {
+                Some(port) if attempt == 0 || Instant::now() < deadline => port,
+                Some(_) => break,
+                None if attempt < 3 => pick_port(),
+                None => break,
+            };
             let listen: Vec<String> = self.listen.iter().map(|h| format!("{h}:{port}")).collect();
             let mut args = vec!["serve"];
             for addr in &listen {
@@ -335,7 +355,11 @@ impl TestServer {
                     if !taken {
                         break;
                     }
-                    append = false;
+                    if fixed.is_some() {
+                        std::thread::sleep(Duration::from_millis(100));
+                    } else {
+                        append = false;
+                    }
                 }
             }
         }
@@ -378,8 +402,25 @@ impl TestServer {
     /// `extra_args` as for `start`, the log file appended to.
     pub fn restart(&mut self, extra_args: &[&str]) {
         assert!(self.child.is_none(), "the server is still running");
-        if let Err(text) = self.launch(extra_args, true) {
+        if let Err(text) = self.launch(extra_args, true, None) {
             panic!("dynzone serve did not start again:\n{text}");
+        }
+    }
+
+    /// Starts `dynzone serve` again on the same database after the process
+    /// exited (`stop`, or a SIGKILL followed by `wait_exit`), on the **same
+    /// port** (a secondary's configuration names it), with the arguments it
+    /// was started with followed by `extra_args`, the log file appended to.
+    pub fn restart_on_same_port(&mut self, extra_args: &[&str]) {
+        assert!(self.child.is_none(), "the server is still running");
+        let mut args: Vec<String> = self.args.clone();
+        args.extend(extra_args.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Err(text) = self.launch(&args, true, Some(self.port)) {
+            panic!(
+                "dynzone serve did not start again on port {}:\n{text}",
+                self.port
+            );
         }
     }
 
