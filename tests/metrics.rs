@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::net::{closed_within, read_frames, udp_exchange_tries};
 use common::printed::dig;
 use common::wire::{frame, query, rcode_of};
-use common::{LIVENESS_BOUND, TestServer, pick_port, run_tool, time_until};
+use common::{LIVENESS_BOUND, TestServer, nsupdate, pick_port, run_tool, time_until};
 use dynzone::wire::{Rcode, Rtype};
 
 /// Eight records; serial 7.
@@ -432,24 +432,6 @@ fn promtool_check(page: &Page) {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("promtool check metrics: ok");
-}
-
-/// Runs `nsupdate -y KEY` with `script` after a `server` and a `zone` line
-/// (so that it sends the one UPDATE and nothing else); whether it succeeded,
-/// and what it printed.
-fn nsupdate(server: &TestServer, key: &str, name: &str, script: &str) -> (bool, String) {
-    let file = server.dir().join(format!("nsupdate-{name}.txt"));
-    let full = format!(
-        "server 127.0.0.1 {}\nzone example.test\n{script}\nsend\n",
-        server.port()
-    );
-    fs::write(&file, full).expect("writing the nsupdate script");
-    let out = run_tool(
-        "nsupdate",
-        &["-t", "5", "-y", key, file.to_str().expect("a UTF-8 path")],
-    );
-    let printed = common::printed_text(&out);
-    (out.status.success(), printed)
 }
 
 /// One UDP query answered, with the RCODE `want`; one try, so that a resent

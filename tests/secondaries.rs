@@ -316,6 +316,17 @@ fn acknowledged(primary: &TestServer, serial: u32, port: u16) {
     );
 }
 
+/// The transfer lines of dynzone's log for requests from `serial`.
+fn transfers_from(primary: &TestServer, serial: u32) -> Vec<String> {
+    let from = format!("of zone example.test. from serial {serial} to peer");
+    primary
+        .log_contents()
+        .lines()
+        .filter(|l| l.contains(&from))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The secondary `kind` pulls the zone, then its changes: by NOTIFY, by a
 /// refresh, in a burst, and across a SIGKILL and restart of dynzone on the
 /// same port.
@@ -380,6 +391,14 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
     );
     println!("{kind:?}: {}", same_zone(&primary, secondary.port));
     acknowledged(&primary, 8, port);
+    // It asked for the change alone (RFC 1995 §4), from the journal.
+    let asked = transfers_from(&primary, 7);
+    assert!(
+        asked
+            .iter()
+            .any(|l| l.contains("IXFR") && l.ends_with("serial 8, the changes from the journal")),
+        "{kind:?} did not get serial 8 incrementally: {asked:?}"
+    );
 
     // The next change arrives too, by its NOTIFY or by the refresh asked
     // of the secondary, whichever comes first.
@@ -431,12 +450,14 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
     // dynzone killed (SIGKILL) right after an update, before its NOTIFY
     // is due (the 1 s merge), and started again on the same port: the
     // update is durable, and the NOTIFY of the next one, sent by the new
-    // process, brings the secondary to the newest serial. Whether the
-    // secondary then gets deltas or the whole zone is dynzone's choice.
+    // process, brings the secondary to the newest serial. The new process
+    // keeps one change for IXFR, so the secondary, two changes behind,
+    // meets a history gap: it gets the whole zone, AXFR-style, and takes
+    // it.
     let restart_part = update(&primary, 210, "before-kill");
     primary.signal("KILL");
     primary.wait_exit();
-    primary.restart_on_same_port(&[]);
+    primary.restart_on_same_port(&["--journal-max-changes", "1"]);
     let sent = update(&primary, 211, "after-restart");
     let after = "after dynzone's restart";
     secondary.await_serial(&primary, 211, Duration::from_secs(30), after);
@@ -447,6 +468,13 @@ fn transfers_the_zone_and_its_changes(kind: Kind) {
     secondary.reports_serial(211);
     println!("{kind:?}: {}", same_zone(&primary, secondary.port));
     acknowledged(&primary, 211, port);
+    let asked = transfers_from(&primary, 209);
+    assert!(
+        asked
+            .iter()
+            .any(|l| l.contains("IXFR") && l.ends_with("serial 211, the whole zone")),
+        "{kind:?} did not get the whole zone across the gap: {asked:?}"
+    );
     println!(
         "{kind:?}: the restart took {:?} of this test",
         restart_part.elapsed()

@@ -70,6 +70,7 @@ pub fn export(args: ExportArgs) -> Result<(), String> {
 /// change, e.g.
 ///
 /// ```text
+/// # zone example.net.: 2 changes kept, the last 2 for IXFR; 401 octets, 401 of them for IXFR
 /// serial 7 -> 8 at 2026-12-03T19:40:12Z by key home-router. from 192.0.2.7:40512
 /// - www.example.net.	300	IN	A	192.0.2.10
 /// + www.example.net.	300	IN	A	192.0.2.11
@@ -86,9 +87,21 @@ pub fn journal(args: JournalArgs) -> Result<(), String> {
     let changes = store
         .changes(args.zone.as_name())
         .map_err(|e| e.to_string())?;
+    let meta = store
+        .journal_meta(args.zone.as_name())
+        .map_err(|e| e.to_string())?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut write = || -> io::Result<()> {
+        writeln!(
+            out,
+            "# zone {}: {} changes kept, the last {} for IXFR; {} octets, {} of them for IXFR",
+            args.zone,
+            meta.next - meta.first,
+            meta.next - meta.ixfr_first,
+            meta.bytes,
+            meta.ixfr_bytes
+        )?;
         for (_, change) in &changes {
             let wanted =
                 |r: &&dynzone::store::ZoneRecord| args.name.as_ref().is_none_or(|n| r.owner == *n);

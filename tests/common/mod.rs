@@ -547,3 +547,21 @@ impl Drop for TestServer {
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
+
+/// Runs `nsupdate -y KEY` with `script` after a `server` and a `zone` line
+/// (so that it sends the one UPDATE and nothing else); whether it succeeded,
+/// and what it printed.
+pub fn nsupdate(server: &TestServer, key: &str, name: &str, script: &str) -> (bool, String) {
+    let file = server.dir().join(format!("nsupdate-{name}.txt"));
+    let full = format!(
+        "server 127.0.0.1 {}\nzone example.test\n{script}\nsend\n",
+        server.port()
+    );
+    fs::write(&file, full).expect("writing the nsupdate script");
+    let out = run_tool(
+        "nsupdate",
+        &["-t", "5", "-y", key, file.to_str().expect("a UTF-8 path")],
+    );
+    let printed = printed_text(&out);
+    (out.status.success(), printed)
+}
