@@ -301,9 +301,9 @@ fn pruning_turns_older_clients_into_whole_zone_answers_and_keeps_the_audit_trail
 }
 
 /// An import of a zone whose serial is not newer takes the stored serial
-/// + 1 (RFC 1982: a secondary never goes back), and is one change of the
-/// journal with exactly its difference; importing the same content again
-/// changes nothing.
+/// plus one (RFC 1982: a secondary never goes back), and is one change of
+/// the journal with exactly its difference; importing the same content
+/// again changes nothing.
 #[test]
 fn an_import_never_moves_the_serial_backwards_and_is_one_change() {
     let server = start(&[]);

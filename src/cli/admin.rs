@@ -72,8 +72,8 @@ pub fn export(args: ExportArgs) -> Result<(), String> {
 /// ```text
 /// # zone example.net.: 2 changes kept, the last 2 for IXFR; 401 octets, 401 of them for IXFR
 /// serial 7 -> 8 at 2026-12-03T19:40:12Z by key home-router. from 192.0.2.7:40512
-/// - www.example.net.	300	IN	A	192.0.2.10
-/// + www.example.net.	300	IN	A	192.0.2.11
+/// - www.example.net. 300 IN A 192.0.2.10
+/// + www.example.net. 300 IN A 192.0.2.11
 /// ```
 ///
 /// The SOA records that open each half of a change are left out (the first

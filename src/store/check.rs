@@ -16,7 +16,11 @@
 //! - the apex has exactly one SOA record and at least one NS record;
 //! - the zone's stored record count is the number of records it holds.
 //!
-//! And no record key lies outside every zone.
+//! - the zone's journal agrees with its bookkeeping, its changes are well
+//!   formed and chain up to the zone's serial, and its serial index points
+//!   at changes IXFR may send (see `journal_violations`).
+//!
+//! And no record key, and no journal key, lies outside every zone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -179,8 +183,160 @@ impl Store {
                 )),
                 None => bad.push(format!("zone {name}: metadata without a record count")),
             }
+            self.journal_violations(&txn, apex, &name, &mut bad)?;
+        }
+        // Every journal key belongs to a zone.
+        for db in [
+            self.journal.changes,
+            self.journal.serials,
+            self.journal.meta,
+        ] {
+            for item in db.iter(&txn)? {
+                let (k, _) = item?;
+                let owned = zones.keys().any(|apex| {
+                    k.len() > apex.len() && k.starts_with(apex) && k.get(apex.len()) == Some(&0)
+                });
+                if !owned {
+                    bad.push(format!("a journal key outside every zone: {k:02x?}"));
+                }
+            }
         }
         Ok(bad)
+    }
+
+    /// The journal of the zone `apex` (see [`super::journal`]): the
+    /// bookkeeping matches the entries; every entry decodes, opens each
+    /// half with a SOA of its serials and holds the counts it says; the
+    /// changes chain, the last one ending at the zone's serial; the serial
+    /// index points at IXFR changes that start from that serial.
+    fn journal_violations(
+        &self,
+        txn: &heed::RoTxn<'_, heed::WithoutTls>,
+        apex: &[u8],
+        name: &str,
+        bad: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
+        use super::journal;
+        let mut buf = [0u8; key::MAX_KEY];
+        let zone_key = key::zone_key(apex, &mut buf)?;
+        let meta = journal::meta(&self.journal, txn, zone_key)?;
+        if !(meta.first <= meta.ixfr_first && meta.ixfr_first <= meta.next) {
+            bad.push(format!(
+                "zone {name}: journal bookkeeping out of order: {meta:?}"
+            ));
+            return Ok(());
+        }
+        let (mut bytes, mut ixfr_bytes) = (0u64, 0u64);
+        let mut previous: Option<u32> = None;
+        let stored = self
+            .changes_between(txn, zone_key, meta.first, meta.next)
+            .map_err(StoreError::from)?;
+        if stored.len() as u64 != meta.next - meta.first {
+            bad.push(format!(
+                "zone {name}: the journal holds {} changes, its bookkeeping says {}",
+                stored.len(),
+                meta.next - meta.first
+            ));
+        }
+        for (seq, size, change) in &stored {
+            bytes += size;
+            if *seq >= meta.ixfr_first {
+                ixfr_bytes += size;
+            }
+            if previous.is_some_and(|p| p != change.from) {
+                bad.push(format!(
+                    "zone {name}: change {seq} starts at serial {}, the one before ended at {previous:?}",
+                    change.from
+                ));
+            }
+            previous = Some(change.to);
+            let records: Result<Vec<_>, _> = change.records().collect();
+            let Ok(records) = records else {
+                bad.push(format!("zone {name}: change {seq} has a damaged record"));
+                continue;
+            };
+            let soa_at = |i: usize| {
+                records
+                    .get(i)
+                    .filter(|r| r.rtype == Rtype::Soa)
+                    .and_then(|r| crate::wire::SoaRdata::new(r.rdata))
+                    .map(|soa| soa.serial())
+            };
+            let deleted = change.deleted as usize;
+            if soa_at(0) != Some(change.from)
+                || soa_at(deleted + 1) != Some(change.to)
+                || records.len() != deleted + change.added as usize + 2
+            {
+                bad.push(format!(
+                    "zone {name}: change {seq} ({} -> {}) is not old SOA, {} deleted, new SOA, {} added",
+                    change.from, change.to, change.deleted, change.added
+                ));
+            }
+        }
+        if bytes != meta.bytes || ixfr_bytes != meta.ixfr_bytes {
+            bad.push(format!(
+                "zone {name}: journal octets {bytes} ({ixfr_bytes} for IXFR), bookkeeping {} ({})",
+                meta.bytes, meta.ixfr_bytes
+            ));
+        }
+        let serial = self
+            .records
+            .get(
+                txn,
+                key::record_key(
+                    apex,
+                    super::DataType::new(Rtype::Soa).ok_or(StoreError::ReservedType)?,
+                    &mut buf,
+                )?,
+            )?
+            .and_then(Rrset::from_value)
+            .and_then(|set| set.iter().next())
+            .and_then(crate::wire::SoaRdata::new)
+            .map(|soa| soa.serial());
+        if let (Some(last), Some(serial)) = (previous, serial)
+            && last != serial
+        {
+            bad.push(format!(
+                "zone {name}: the journal ends at serial {last}, the zone is at {serial}"
+            ));
+        }
+        let zone_key = key::zone_key(apex, &mut buf)?.to_vec();
+        for item in self.journal.serials.prefix_iter(txn, &zone_key)? {
+            let (k, v) = item?;
+            let from = k
+                .get(zone_key.len()..)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes);
+            let seq = v.try_into().ok().map(u64::from_be_bytes);
+            let target = seq.and_then(|seq| stored.iter().find(|(s, _, _)| *s == seq));
+            match (from, seq, target) {
+                (Some(from), Some(seq), Some((_, _, c))) if seq >= meta.ixfr_first && c.from == from => {}
+                _ => bad.push(format!(
+                    "zone {name}: serial index entry {k:02x?} -> {v:02x?} points at no IXFR change from its serial"
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    /// The changes `first..next` of the zone keyed `zone_key` that exist,
+    /// each with its sequence and size.
+    fn changes_between<'t>(
+        &self,
+        txn: &'t heed::RoTxn<'_, heed::WithoutTls>,
+        zone_key: &[u8],
+        first: u64,
+        next: u64,
+    ) -> Result<Vec<(u64, u64, super::journal::Change<'t>)>, super::ReadError> {
+        let mut out = Vec::new();
+        for seq in first..next {
+            if let Some((size, change)) =
+                super::journal::sized_change(&self.journal, txn, zone_key, seq)?
+            {
+                out.push((seq, size, change));
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -599,10 +599,22 @@ pub(crate) fn change<'t>(
     zone_key: &[u8],
     seq: u64,
 ) -> Result<Option<Change<'t>>, ReadError> {
+    Ok(sized_change(dbs, txn, zone_key, seq)?.map(|(_, change)| change))
+}
+
+/// The stored change `seq` and its size in octets.
+pub(crate) fn sized_change<'t>(
+    dbs: &Dbs,
+    txn: &'t heed::RoTxn<'_>,
+    zone_key: &[u8],
+    seq: u64,
+) -> Result<Option<(u64, Change<'t>)>, ReadError> {
     let mut buf = [0u8; JOURNAL_KEY];
     let k = suffixed(zone_key, &seq.to_be_bytes(), &mut buf)?;
     match dbs.changes.get(txn, k)? {
-        Some(v) => Change::decode(v).map(Some).ok_or(ReadError::Damaged),
+        Some(v) => Change::decode(v)
+            .map(|c| Some((v.len() as u64, c)))
+            .ok_or(ReadError::Damaged),
         None => Ok(None),
     }
 }
@@ -706,14 +718,9 @@ fn forget_serial(
     zone_key: &[u8],
     seq: u64,
 ) -> Result<u64, ReadError> {
-    let (from, size) = match change(dbs, txn, zone_key, seq)? {
-        Some(c) => {
-            let mut buf = [0u8; JOURNAL_KEY];
-            let k = suffixed(zone_key, &seq.to_be_bytes(), &mut buf)?;
-            let size = dbs.changes.get(txn, k)?.map_or(0, |v| v.len() as u64);
-            (c.from, size)
-        }
-        None => return Ok(0),
+    let Some((size, from)) = sized_change(dbs, txn, zone_key, seq)?.map(|(s, c)| (s, c.from))
+    else {
+        return Ok(0);
     };
     let mut buf = [0u8; JOURNAL_KEY];
     let k = suffixed(zone_key, &from.to_be_bytes(), &mut buf)?;
