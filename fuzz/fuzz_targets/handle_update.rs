@@ -9,7 +9,9 @@
 //! after every input the store invariant must hold
 //! (`Store::check_invariants`: nodes and RRsets agree, no empty RRset, every
 //! ancestor exists, CNAME alone, the apex SOA and NS there, the record count
-//! right). A NOERROR that corrupts the store fails here.
+//! right; and the journal: its bookkeeping matches its changes, each is old
+//! SOA, deletions, new SOA, additions, they chain to the zone's serial). A
+//! NOERROR that corrupts the store or its journal fails here.
 
 #![no_main]
 

@@ -2,7 +2,10 @@
 //! holding `tests/data/zones/example.com.zone` and big.example.com, a zone
 //! of 300 TXT records below it (a stream of several messages, left out of
 //! example.com's), drained as the TCP connection drains a stream
-//! (`Handler::take_stream`, `Stream::next`).
+//! (`Handler::take_stream`, `Stream::next`). big.example.com is imported
+//! three times (serials 7, 8 and 9: changed, removed, added records and a
+//! TTL change), so its journal holds two changes and an IXFR from 7 or 8
+//! is answered with the changes.
 //!
 //! The first input byte picks how the rest is used: a multiple of 4 hands the
 //! rest to the handler as a raw request; anything else reads it as choices
@@ -21,8 +24,13 @@
 //! had EDNS; they are at most one per record, and a stream of more messages
 //! than the zone has records fails. Their records are the zone's SOA (current
 //! serial), then either nothing more (the SOA alone: only for an IXFR whose
-//! client serial is not older, RFC 1982) or exactly the zone's other records
-//! (as a multiset of owner, type, TTL, RDATA) and the SOA again. A structured
+//! client serial is not older, RFC 1982), or exactly the zone's other records
+//! (as a multiset of owner, type, TTL, RDATA) and the SOA again, or (only for
+//! an IXFR from a serial the journal holds, and then always) the changes:
+//! old SOA, deletions, new SOA, additions, chained from the client's serial
+//! to the current one, which applied strictly (each deletion present, each
+//! addition absent) to the zone as it was at the client's serial give the
+//! zone as it is, and the SOA again (RFC 1995 §4). A structured
 //! request's RCODE is what it must be: NOTAUTH for a bad TSIG or a QNAME that
 //! is not the apex of a zone of ours in class IN, BADVERS for EDNS above 0,
 //! REFUSED when the ACL says no, and a stream otherwise.
@@ -58,6 +66,22 @@ struct Zone {
     serial: u32,
     /// The zone's records but the SOA, sorted.
     rest: Vec<Rr>,
+    /// The earlier versions the journal holds, oldest first: serial and
+    /// records but the SOA, sorted.
+    versions: Vec<(u32, Vec<Rr>)>,
+    /// The records of every change in the journal, SOAs included.
+    journal_records: usize,
+}
+
+/// How a transfer stream answers (RFC 1995 §4, RFC 5936).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// The SOA alone: the client is up to date.
+    SoaAlone,
+    /// The whole zone, AXFR-style.
+    Whole,
+    /// The changes from the client's serial, from the journal.
+    Incremental,
 }
 
 struct Fixture {
@@ -76,18 +100,53 @@ struct Fixture {
     response: Vec<u8>,
 }
 
-/// Records of big.example.com: its SOA and NS, and 300 TXT records of 200
-/// octets.
-fn big_zone() -> String {
-    let mut text = String::from(
+/// Records of big.example.com at `serial` (7, 8 or 9): its SOA and NS, and
+/// 300 TXT records of 200 octets. At 8, t0 says something else and t1 has
+/// a TTL of 600; at 9, t2 is gone, an A record and a second NS are added.
+fn big_zone(serial: u32) -> String {
+    let mut text = format!(
         "$ORIGIN big.example.com.\n$TTL 300\n\
-         @ SOA ns1.example.com. hostmaster.example.com. 7 3600 900 1209600 300\n\
-         @ NS ns1.example.com.\n",
+         @ SOA ns1.example.com. hostmaster.example.com. {serial} 3600 900 1209600 300\n\
+         @ NS ns1.example.com.\n"
     );
     for i in 0..300 {
-        text.push_str(&format!("t{i} TXT \"{i:0>200}\"\n"));
+        match (i, serial) {
+            (0, 8..) => text.push_str("t0 TXT \"changed\"\n"),
+            (1, 8..) => text.push_str(&format!("t1 600 TXT \"{i:0>200}\"\n")),
+            (2, 9..) => {}
+            _ => text.push_str(&format!("t{i} TXT \"{i:0>200}\"\n")),
+        }
+    }
+    if serial >= 9 {
+        text.push_str("new A 192.0.2.9\n@ NS ns2.example.com.\n");
     }
     text
+}
+
+/// The records of a change from `old` to `new` (two SOAs, the deleted
+/// and the added), as the journal's differ makes it: an RRset whose TTL
+/// changes is deleted and added whole.
+fn change_records(old: &[Rr], new: &[Rr]) -> usize {
+    let set = |rr: &Rr| (rr.0.clone(), rr.1);
+    let ttls = |rrs: &[Rr]| -> std::collections::BTreeMap<(Vec<u8>, u16), u32> {
+        rrs.iter().map(|rr| (set(rr), rr.2)).collect()
+    };
+    let (old_ttl, new_ttl) = (ttls(old), ttls(new));
+    let retimed = |rr: &Rr| {
+        old_ttl
+            .get(&set(rr))
+            .zip(new_ttl.get(&set(rr)))
+            .is_some_and(|(a, b)| a != b)
+    };
+    let deleted = old
+        .iter()
+        .filter(|rr| retimed(rr) || !new.contains(rr))
+        .count();
+    let added = new
+        .iter()
+        .filter(|rr| retimed(rr) || !old.contains(rr))
+        .count();
+    2 + deleted + added
 }
 
 /// What a transfer of the zone at `apex` must send, read from `store`.
@@ -112,6 +171,8 @@ fn zone(store: &Store, apex: NameBuf) -> Zone {
         soa,
         serial,
         rest,
+        versions: Vec::new(),
+        journal_records: 0,
     }
 }
 
@@ -123,11 +184,19 @@ fn key(name: &str, byte: u8) -> Key {
 fn fixture() -> Fixture {
     let store = common::example_store("transfer");
     let key = key("fuzz-key", 7);
-    let big = dynzone::zonefile::parse(&big_zone(), None).expect("the big zone parses");
-    store
-        .replace_zone(big.apex.as_name(), &big.records)
-        .expect("the big zone loads");
-    let apexes = [NameBuf::from_text("example.com").expect("apex"), big.apex];
+    let mut versions: Vec<Zone> = Vec::new();
+    let mut big_apex = None;
+    for serial in 7..=9 {
+        let big = dynzone::zonefile::parse(&big_zone(serial), None).expect("the big zone parses");
+        let stored = store
+            .replace_zone(big.apex.as_name(), &big.records)
+            .expect("the big zone loads");
+        assert_eq!(stored, serial, "an import of a newer serial keeps it");
+        versions.push(zone(&store, big.apex));
+        big_apex = Some(big.apex);
+    }
+    let big_apex = big_apex.expect("the big zone");
+    let apexes = [NameBuf::from_text("example.com").expect("apex"), big_apex];
     let handler = |with_key: bool| {
         let mut keys = KeySet::new();
         let index = keys.add(key.clone()).expect("one key");
@@ -149,7 +218,15 @@ fn fixture() -> Fixture {
             .with_auth(Arc::new(auth))
     };
     let (open, keyed) = (handler(false), handler(true));
-    let zones = apexes.iter().map(|apex| zone(&store, *apex)).collect();
+    let mut zones: Vec<Zone> = apexes.iter().map(|apex| zone(&store, *apex)).collect();
+    if let Some(big) = zones.get_mut(1) {
+        for pair in versions.windows(2) {
+            if let [old, new] = pair {
+                big.journal_records += change_records(&old.rest, &new.rest);
+                big.versions.push((old.serial, old.rest.clone()));
+            }
+        }
+    }
     Fixture {
         open,
         keyed,
@@ -209,9 +286,23 @@ enum Expect {
     Rcode(Rcode),
     /// A reply that is not a stream, of an RCODE the query path picks.
     NoStream,
-    /// A stream: the SOA alone (`Some(true)`), the whole zone (`Some(false)`)
-    /// or either (`None`: RFC 1982 leaves the comparison undefined).
-    Stream(Option<bool>),
+    /// A stream of this shape, or (`None`: RFC 1982 leaves the comparison
+    /// undefined) the SOA alone or the whole zone.
+    Stream(Option<Shape>),
+}
+
+/// The shape an IXFR from `theirs` (`None`: an AXFR, or an IXFR without
+/// the client's SOA) must get from `zone`.
+fn expected_shape(zone: &Zone, theirs: Option<u32>) -> Option<Shape> {
+    let Some(theirs) = theirs else {
+        return Some(Shape::Whole);
+    };
+    match serial_gt(zone.serial, theirs) {
+        None => None,
+        Some(false) => Some(Shape::SoaAlone),
+        Some(true) if zone.versions.iter().any(|(s, _)| *s == theirs) => Some(Shape::Incremental),
+        Some(true) => Some(Shape::Whole),
+    }
 }
 
 /// What the request asked, as far as the stream is checked against it.
@@ -289,6 +380,13 @@ fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAdd
             3 => serial.wrapping_add(0x8000_0000),
             4 => serial.wrapping_sub(0x7fff_ffff),
             5 => 0,
+            // A serial of the journal (big.example.com's 7 and 8).
+            6 => {
+                let versions = &f.zones[1].versions;
+                versions
+                    .get(usize::from(c.u8()) % versions.len().max(1))
+                    .map_or(serial, |(s, _)| *s)
+            }
             _ => c.u32(),
         };
         // The fourth choice: one SOA owned by another name.
@@ -364,7 +462,7 @@ fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAdd
     } else if !in_prefix || (keyed && !good_tsig) {
         Expect::Rcode(Rcode::Refused)
     } else if !ixfr {
-        Expect::Stream(Some(false))
+        Expect::Stream(Some(Shape::Whole))
     } else {
         // RFC 1995 §3: the first SOA of the authority section owned by the
         // QNAME is the client's.
@@ -372,28 +470,22 @@ fn build(f: &mut Fixture, c: &mut Choices<'_>) -> Option<(usize, bool, SocketAdd
             .iter()
             .find(|(owner, _)| owner.as_name().eq_ignore_case(&qname.as_name()))
             .map(|(_, serial)| *serial);
-        match theirs {
-            None => Expect::Stream(Some(false)),
-            Some(theirs) => Expect::Stream(serial_gt(serial, theirs).map(|older| !older)),
-        }
+        Expect::Stream(expected_shape(&f.zones[zone.unwrap_or(0)], theirs))
     };
     Some((len, keyed, peer, zone.unwrap_or(0), expect))
 }
 
 /// What a raw request that streams must get, read from the request itself.
-fn raw_expectation(zone: &Zone, msg: &Message<'_>) -> Option<bool> {
+fn raw_expectation(zone: &Zone, msg: &Message<'_>) -> Option<Shape> {
     let q = msg.question()?;
     if q.qtype != Rtype::Ixfr {
-        return Some(false);
+        return Some(Shape::Whole);
     }
     let theirs = msg.authority().find_map(|r| match r.data {
         RData::Soa(soa) if r.owner.eq_ignore_case(&q.name) => Some(soa.serial),
         _ => None,
     });
-    match theirs {
-        None => Some(false),
-        Some(theirs) => serial_gt(zone.serial, theirs).map(|older| !older),
-    }
+    expected_shape(zone, theirs)
 }
 
 fn asked(f: &Fixture, request: &Message<'_>) -> Asked {
@@ -463,21 +555,21 @@ fn check_message(bytes: &[u8], index: usize, asked: &Asked, records: &mut Vec<Rr
     );
 }
 
-/// Drains the stream the handler started and checks it; `shape` is whether
-/// it must be the SOA alone (`None`: either).
+/// Drains the stream the handler started and checks it; `shape` is the
+/// shape it must have (`None`: the SOA alone or the whole zone).
 fn check_stream(
     f: &mut Fixture,
     keyed: bool,
     zone: usize,
     first: usize,
     asked: &Asked,
-    shape: Option<bool>,
+    shape: Option<Shape>,
 ) {
     let handler = if keyed { &mut f.keyed } else { &mut f.open };
     let zone = &f.zones[zone];
     let mut stream = handler.take_stream().expect("a stream was started");
-    // Every record but the SOA, and the SOA twice.
-    let most_records = zone.rest.len() + 2;
+    // Every record but the SOA, and the SOA twice; or every change.
+    let most_records = (zone.rest.len() + 2).max(zone.journal_records + 2);
     let mut records = Vec::new();
     check_message(&f.response[..first], 0, asked, &mut records);
     let mut messages = 1usize;
@@ -488,8 +580,7 @@ fn check_stream(
                 messages += 1;
                 assert!(
                     messages <= most_records,
-                    "{messages} messages for a zone of {} records",
-                    zone.rest.len() + 1
+                    "{messages} messages for at most {most_records} records"
                 );
             }
             Ok(None) => break,
@@ -511,18 +602,85 @@ fn check_stream(
     );
     assert_eq!(records.first(), Some(&soa), "the stream opens with the SOA");
     assert_eq!(records.last(), Some(&soa), "the stream closes with the SOA");
-    let soa_alone = records.len() == 1;
-    if let Some(want) = shape {
-        assert_eq!(soa_alone, want, "the SOA alone, or the whole zone");
+    let is_soa = |rr: &Rr| rr.0 == soa.0 && rr.1 == soa.1;
+    let seen = match records.get(1) {
+        None => Shape::SoaAlone,
+        Some(rr) if is_soa(rr) && records.len() > 2 => Shape::Incremental,
+        Some(_) => Shape::Whole,
+    };
+    match shape {
+        Some(want) => assert_eq!(seen, want, "the stream's shape"),
+        None => assert_ne!(seen, Shape::Incremental, "changes for an undefined serial"),
     }
-    if !soa_alone {
-        let mut middle = records[1..records.len() - 1].to_vec();
-        middle.sort();
-        assert!(
-            middle == zone.rest,
-            "the stream's records are not the zone's"
-        );
+    let middle = records.get(1..records.len() - 1).unwrap_or_default();
+    match seen {
+        Shape::SoaAlone => {}
+        Shape::Whole => {
+            let mut middle = middle.to_vec();
+            middle.sort();
+            assert!(
+                middle == zone.rest,
+                "the stream's records are not the zone's"
+            );
+        }
+        Shape::Incremental => check_changes(zone, middle, &is_soa),
     }
+}
+
+/// RFC 1995 §4: `changes` (between the opening and closing SOA) are
+/// sequences of old SOA, deletions, new SOA, additions, chained from a
+/// serial the journal holds to the zone's; applied strictly to the zone as
+/// it was at that serial they give the zone as it is.
+fn check_changes(zone: &Zone, changes: &[Rr], is_soa: &dyn Fn(&Rr) -> bool) {
+    let serial_of = |rr: &Rr| SoaRdata::new(&rr.3).expect("SOA RDATA").serial();
+    let first = changes.first().expect("a change");
+    assert!(is_soa(first), "the changes open with the client's SOA");
+    let from = serial_of(first);
+    let (_, base) = zone
+        .versions
+        .iter()
+        .find(|(s, _)| *s == from)
+        .unwrap_or_else(|| panic!("changes from {from}, a serial the journal does not hold"));
+    let mut content: std::collections::BTreeSet<Rr> = base.iter().cloned().collect();
+    let mut serial = from;
+    let mut deleting = true;
+    for rr in &changes[1..] {
+        if is_soa(rr) {
+            if deleting {
+                let to = serial_of(rr);
+                assert_eq!(
+                    serial_gt(to, serial),
+                    Some(true),
+                    "a change to an older serial"
+                );
+                serial = to;
+            } else {
+                assert_eq!(
+                    serial_of(rr),
+                    serial,
+                    "a change starts where the last ended"
+                );
+            }
+            deleting = !deleting;
+        } else if deleting {
+            assert!(
+                content.remove(rr),
+                "a deletion of a record absent at {serial}: {rr:?}"
+            );
+        } else {
+            assert!(
+                content.insert(rr.clone()),
+                "an addition of a record present at {serial}: {rr:?}"
+            );
+        }
+    }
+    assert!(!deleting, "the last change has no new SOA");
+    assert_eq!(serial, zone.serial, "the changes end at the zone's serial");
+    let content: Vec<Rr> = content.into_iter().collect();
+    assert!(
+        content == zone.rest,
+        "the changes applied do not give the zone"
+    );
 }
 
 fn raw(f: &mut Fixture, keyed: bool, request: &[u8]) {
