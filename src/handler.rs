@@ -1150,15 +1150,16 @@ fn update(
             // One line per applied update, as Knot logs DDNS: who changed
             // which zone, and how far the serial moved.
             let records = msg.header().count(Section::UPDATE);
+            let plural = if records == 1 { "" } else { "s" };
             if applied.changed {
                 log::info!(
-                    "update: zone {zone} key {key_name} peer {peer}: serial {} -> {}, {records} records",
+                    "update: zone {zone} key {key_name} peer {peer}: serial {} -> {}, {records} record{plural}",
                     applied.previous,
                     applied.serial
                 );
             } else {
                 log::info!(
-                    "update: zone {zone} key {key_name} peer {peer}: no change (serial {}), {records} records",
+                    "update: zone {zone} key {key_name} peer {peer}: no change (serial {}), {records} record{plural}",
                     applied.serial
                 );
             }

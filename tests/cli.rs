@@ -288,7 +288,7 @@ fn import_and_export_errors_are_one_line() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "imported 4 records into zone example.test."
+        "imported 4 records into zone example.test., serial 1"
     );
     let line = one_line_failure(&dynzone(&["export", "--db", path_str(&db), "other.test"]));
     assert!(line.contains("other.test"), "{line}");

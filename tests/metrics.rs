@@ -552,14 +552,16 @@ fn a_scrape_after_known_traffic_counts_it_exactly() {
     );
     assert!(
         closed_within(&mut first, LIVENESS_BOUND).is_some(),
-        "the first connection was not evicted"
+        "the first connection was not evicted; server log:\n{}",
+        server.log_contents()
     );
     second
         .write_all(&frame(&response))
         .expect("sending a response over TCP");
     assert!(
         closed_within(&mut second, LIVENESS_BOUND).is_some(),
-        "a response sent over TCP did not close the connection"
+        "a response sent over TCP did not close the connection; server log:\n{}",
+        server.log_contents()
     );
 
     // dig: one more UDP query, and the serial as a client sees it.
@@ -790,7 +792,9 @@ fn the_format_check_rejects_broken_pages() {
 }
 
 /// Zone transfers by type and result (kdig, package knot-dnsutils): each
-/// request's outcome counted once, every combination on the page.
+/// request's outcome counted once, every combination on the page; after
+/// one update, an IXFR from the serial before it gets the change from the
+/// journal.
 #[test]
 fn transfers_are_counted_by_type_and_result() {
     let (server, metrics) = start(&["--allow-transfer", "example.test:k-sha256"]);
@@ -826,10 +830,22 @@ fn transfers_are_counted_by_type_and_result() {
             "{args:?}: expected {expect}:\n{text}"
         );
     }
+    let (ok, printed) = common::nsupdate(
+        &server,
+        KEY,
+        "journal",
+        "update add journaled.dyn.example.test 60 A 192.0.2.99",
+    );
+    assert!(ok, "nsupdate: {printed}");
+    let text = kdig(&[&signed[..], &["IXFR=7", "example.test"]].concat());
+    assert!(
+        text.contains("journaled.dyn.example.test.") && text.contains("192.0.2.99"),
+        "IXFR=7 after one update: the change expected:\n{text}"
+    );
     let mut page = None;
     let took = time_until(LIVENESS_BOUND, || {
         let p = scrape(metrics);
-        let done = p.sum("dynzone_transfers_total") == 7.0;
+        let done = p.sum("dynzone_transfers_total") == 8.0;
         page = Some(p);
         done
     });
@@ -842,10 +858,11 @@ fn transfers_are_counted_by_type_and_result() {
         ("result=notimp,type=axfr", 1.0),
         ("result=soa_only,type=ixfr", 2.0),
         ("result=zone,type=ixfr", 1.0),
+        ("result=incremental,type=ixfr", 1.0),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(page.nonzero("dynzone_transfers_total"), want);
-    assert_eq!(page.samples["dynzone_transfers_total"].len(), 2 * 6);
+    assert_eq!(page.samples["dynzone_transfers_total"].len(), 2 * 7);
 }

@@ -388,8 +388,9 @@ fn nsupdate_over_tcp() {
                 && l.contains("update: zone example.test. key ")
                 && l.contains(" peer 127.0.0.1:")
                 && l.ends_with(&format!(
-                    ": serial {from} -> {}, {records} records",
-                    from + 1
+                    ": serial {from} -> {}, {records} record{}",
+                    from + 1,
+                    if records == 1 { "" } else { "s" }
                 ))
         })
     };
