@@ -8,14 +8,15 @@
 //! reply to the request; the TCP connection keeps the stream and asks it for
 //! the next message each time its write buffer has room for a whole frame.
 //!
-//! Two requests stream: AXFR (RFC 5936) and IXFR (RFC 1995), both answered
-//! by a walk of the zone in the snapshot ([`ZoneWalk`]): `SOA, every other
-//! record, SOA`. IXFR has no journal to answer from yet, so it gets what
-//! RFC 1995 §4 allows a server without one: the SOA alone when the client's
-//! serial is not older than ours, the whole zone (an AXFR-style answer)
-//! otherwise, never an error (`../shared/XFR-NOTES.md`: NSD stays stuck
-//! after a SERVFAIL and remembers NOTIMP for 48 hours). Test builds add a
-//! synthetic producer.
+//! Two requests stream: AXFR (RFC 5936), answered by a walk of the zone in
+//! the snapshot ([`ZoneWalk`]): `SOA, every other record, SOA`; and IXFR
+//! (RFC 1995 §4): the SOA alone when the client's serial is not older than
+//! ours; when the snapshot's journal holds every change from the client's
+//! serial to ours, those changes (`SOA, then per change old SOA, deletions,
+//! new SOA, additions, then SOA`: [`Changes`], records sent as the journal
+//! stored them); otherwise the whole zone (an AXFR-style answer), never an
+//! error (`../shared/XFR-NOTES.md`: NSD stays stuck after a SERVFAIL and
+//! remembers NOTIMP for 48 hours). Test builds add a synthetic producer.
 //!
 //! Nothing here allocates: messages are written into the caller's buffer,
 //! the producer's state is fixed-size. (LMDB allocates a cursor for each
