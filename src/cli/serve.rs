@@ -54,6 +54,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             args.audit_max_bytes,
         ));
 
+    // Signals are caught before any socket is bound: once a TCP listener
+    // exists, a client (or an init system's readiness probe) can connect and
+    // send SIGINT or SIGTERM at once; that must stop the server cleanly, not
+    // kill it with the default action (CI saw the race).
+    let mut signals =
+        SignalWatch::new().map_err(|e| format!("cannot catch signals: {}", super::plain(&e)))?;
     let listen = if args.listen.is_empty() {
         default_listen()
     } else {
@@ -67,9 +73,6 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         ),
         None => None,
     };
-    let mut signals =
-        SignalWatch::new().map_err(|e| format!("cannot catch signals: {}", super::plain(&e)))?;
-
     log::info!("dynzone {} starting", env!("CARGO_PKG_VERSION"));
     for apex in &args.zone {
         add_zone(&store, apex, &args)?;
