@@ -366,7 +366,8 @@ impl TestServer {
         Err(last_log)
     }
 
-    /// Waits until a TCP connection succeeds; on an early exit, the log.
+    /// Waits until a TCP connection to the server succeeds; on an early
+    /// exit, the log.
     fn wait_until_serving(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         let addr = self.addr();
@@ -377,7 +378,14 @@ impl TestServer {
                 self.child = None;
                 return Err(format!("exited with {status}:\n{}", self.log_contents()));
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // A connection to itself does not count: the port was picked
+            // from the ephemeral range, so before the server binds it, the
+            // probe's own source port can be the same one, and on loopback
+            // such a connect succeeds (TCP simultaneous open) with no
+            // server at all.
+            if let Ok(probe) = TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+                && probe.local_addr().ok() != probe.peer_addr().ok()
+            {
                 return Ok(());
             }
             if Instant::now() >= deadline {
