@@ -196,6 +196,9 @@ fn fixture() -> Fixture {
         big_apex = Some(big.apex);
     }
     let big_apex = big_apex.expect("the big zone");
+    if let Err(violations) = store.check_invariants() {
+        panic!("the fixture's store invariant:\n{}", violations.join("\n"));
+    }
     let apexes = [NameBuf::from_text("example.com").expect("apex"), big_apex];
     let handler = |with_key: bool| {
         let mut keys = KeySet::new();
