@@ -596,7 +596,12 @@ fn a_flood_of_unsigned_updates_writes_a_few_log_lines() {
     let mut buf = [0u8; 512];
     let started = Instant::now();
     for i in 0..20_000u32 {
-        socket.send(&update).expect("sending an UPDATE");
+        if let Err(e) = socket.send(&update) {
+            panic!(
+                "sending UPDATE {i} of 20000: {e}\nserver log:\n{}",
+                server.log_contents()
+            );
+        }
         // Read the answers in flight now and then, so that neither side's
         // buffer overflows; the last round waits for the stragglers.
         if i % 32 == 31 || i == 19_999 {

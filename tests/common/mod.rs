@@ -18,7 +18,6 @@ pub mod seed;
 pub mod wire;
 pub mod zone;
 
-use std::collections::HashSet;
 use std::fs;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -126,21 +125,35 @@ impl Drop for TempDir {
 }
 
 /// A loopback port free for both UDP and TCP right now, and not handed out
-/// before by this process.
+/// before by this process. It is taken below the kernel's ephemeral range
+/// (`ip_local_port_range`): a port from that range can, between being
+/// picked and being bound by the server, become the source port of some
+/// client socket, or be returned for a moment to another `bind(0)` (a
+/// listener that a readiness probe then reaches: CI saw a server reported
+/// ready before it had bound its UDP socket).
 pub fn pick_port() -> u16 {
-    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    for _ in 0..200 {
-        let Ok(tcp) = TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(port) = tcp.local_addr().map(|a| a.port()) else {
-            continue;
-        };
-        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
-            continue;
-        }
-        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-        if given.get_or_insert_with(HashSet::new).insert(port) {
+    static NEXT: Mutex<Option<u16>> = Mutex::new(None);
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| {
+            t.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u16>().ok())
+        })
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_001));
+    let span = high - low;
+    let mut next = NEXT.lock().unwrap_or_else(|p| p.into_inner());
+    // Each test process starts somewhere else in the range, so that two
+    // runs side by side rarely meet.
+    let mut port =
+        next.unwrap_or_else(|| low + (std::process::id() as u16).wrapping_mul(97) % span);
+    for _ in 0..span {
+        port = if port + 1 >= high { low } else { port + 1 };
+        let free = TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok();
+        if free {
+            *next = Some(port);
             return port;
         }
     }
@@ -386,7 +399,12 @@ impl TestServer {
             if let Ok(probe) = TcpStream::connect_timeout(&addr, Duration::from_millis(200))
                 && probe.local_addr().ok() != probe.peer_addr().ok()
             {
-                return Ok(());
+                // And the UDP socket is bound too: CI saw TCP accept on
+                // the port while no UDP socket was bound to it yet, and
+                // the test's first datagram got ECONNREFUSED.
+                if udp_bound(addr.port()) {
+                    return Ok(());
+                }
             }
             if Instant::now() >= deadline {
                 return Err(format!(
@@ -572,4 +590,18 @@ pub fn nsupdate(server: &TestServer, key: &str, name: &str, script: &str) -> (bo
     );
     let printed = printed_text(&out);
     (out.status.success(), printed)
+}
+
+/// Whether some UDP socket is bound to local port `port` (/proc/net/udp and
+/// udp6: the second field is the local address, `HEXADDR:HEXPORT`).
+fn udp_bound(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|table| {
+        fs::read_to_string(table).is_ok_and(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .any(|local| local.ends_with(&want))
+        })
+    })
 }
