@@ -217,8 +217,8 @@ impl Store {
         bad: &mut Vec<String>,
     ) -> Result<(), StoreError> {
         use super::journal;
-        let mut buf = [0u8; key::MAX_KEY];
-        let zone_key = key::zone_key(apex, &mut buf)?;
+        let mut zone_buf = [0u8; key::MAX_KEY];
+        let zone_key = key::zone_key(apex, &mut zone_buf)?;
         let meta = journal::meta(&self.journal, txn, zone_key)?;
         if !(meta.first <= meta.ixfr_first && meta.ixfr_first <= meta.next) {
             bad.push(format!(
@@ -279,6 +279,7 @@ impl Store {
                 meta.bytes, meta.ixfr_bytes
             ));
         }
+        let mut soa_buf = [0u8; key::MAX_KEY];
         let serial = self
             .records
             .get(
@@ -286,7 +287,7 @@ impl Store {
                 key::record_key(
                     apex,
                     super::DataType::new(Rtype::Soa).ok_or(StoreError::ReservedType)?,
-                    &mut buf,
+                    &mut soa_buf,
                 )?,
             )?
             .and_then(Rrset::from_value)
@@ -300,8 +301,7 @@ impl Store {
                 "zone {name}: the journal ends at serial {last}, the zone is at {serial}"
             ));
         }
-        let zone_key = key::zone_key(apex, &mut buf)?.to_vec();
-        for item in self.journal.serials.prefix_iter(txn, &zone_key)? {
+        for item in self.journal.serials.prefix_iter(txn, zone_key)? {
             let (k, v) = item?;
             let from = k
                 .get(zone_key.len()..)

@@ -379,8 +379,7 @@ impl TestServer {
         Err(last_log)
     }
 
-    /// Waits until a TCP connection to the server succeeds; on an early
-    /// exit, the log.
+    /// Waits until a TCP connection succeeds; on an early exit, the log.
     fn wait_until_serving(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         let addr = self.addr();
@@ -391,20 +390,11 @@ impl TestServer {
                 self.child = None;
                 return Err(format!("exited with {status}:\n{}", self.log_contents()));
             }
-            // A connection to itself does not count: the port was picked
-            // from the ephemeral range, so before the server binds it, the
-            // probe's own source port can be the same one, and on loopback
-            // such a connect succeeds (TCP simultaneous open) with no
-            // server at all.
-            if let Ok(probe) = TcpStream::connect_timeout(&addr, Duration::from_millis(200))
-                && probe.local_addr().ok() != probe.peer_addr().ok()
-            {
-                // And the UDP socket is bound too: CI saw TCP accept on
-                // the port while no UDP socket was bound to it yet, and
-                // the test's first datagram got ECONNREFUSED.
-                if udp_bound(addr.port()) {
-                    return Ok(());
-                }
+            // The server binds its UDP sockets before its TCP listeners,
+            // and nothing else binds a port `pick_port` handed out, so an
+            // accepted connection means both are there.
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(format!(
@@ -590,18 +580,4 @@ pub fn nsupdate(server: &TestServer, key: &str, name: &str, script: &str) -> (bo
     );
     let printed = printed_text(&out);
     (out.status.success(), printed)
-}
-
-/// Whether some UDP socket is bound to local port `port` (/proc/net/udp and
-/// udp6: the second field is the local address, `HEXADDR:HEXPORT`).
-fn udp_bound(port: u16) -> bool {
-    let want = format!(":{port:04X}");
-    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|table| {
-        fs::read_to_string(table).is_ok_and(|text| {
-            text.lines()
-                .skip(1)
-                .filter_map(|l| l.split_whitespace().nth(1))
-                .any(|local| local.ends_with(&want))
-        })
-    })
 }
